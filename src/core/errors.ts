@@ -1,0 +1,140 @@
+/**
+ * The error catalogue. Every error tiercache raises on purpose is a {@link TierCacheError} with a
+ * stable `code`; callers branch on `code`, never on the message. `docs/errors.md` lists every code
+ * and a test keeps the two in sync (fastify does the same for its error codes).
+ */
+
+/** Every stable error code, with the one-line meaning that `docs/errors.md` must also carry. */
+export const ERROR_CODES = {
+  E_INVALID_OPTION: 'an option passed to a constructor or a call is missing, of the wrong type or out of range',
+  E_INVALID_KEY: 'a cache key is not a non-empty string of at most 1024 UTF-8 bytes',
+  E_INVALID_TAG: 'a tag is not a non-empty string of at most 1024 UTF-8 bytes',
+  E_VALUE_UNDEFINED: 'undefined cannot be cached; use null to cache the absence of a value',
+  E_VALUE_NOT_SERIALIZABLE: 'the value cannot be serialized without losing data (BigInt, function, symbol, Map, Set, cycle)',
+  E_VALUE_TOO_LARGE: 'the serialized value is larger than maxValueBytes',
+  E_LOADER_TIMEOUT: 'the loader did not settle within its hard timeout and no stale value could be served',
+  E_CACHE_CLOSED: 'the cache was closed',
+  E_ENTRY_CORRUPT: 'a stored entry could not be decoded (wrong magic, truncated, or unreadable payload)',
+  E_FORMAT_VERSION: 'a stored entry or message carries a format version this build does not understand',
+  E_L2_TIMEOUT: 'an L2 operation did not answer within l2.timeout',
+  E_L2_UNAVAILABLE: 'L2 is not used because its circuit breaker is open',
+  E_LOCK_TIMEOUT: 'a distributed lock could not be acquired within the wait bound',
+  E_LOCK_LOST: 'a distributed lock was no longer held by this owner when it was released or extended',
+  E_LOCK_UNAVAILABLE: 'distributed locks need an L2 (Redis) store',
+} as const
+
+/** A stable error code. */
+export type ErrorCode = keyof typeof ERROR_CODES
+
+/** Context attached to an error: the key, the option, the tier; never the value. */
+export interface ErrorContext {
+  readonly key?: string
+  readonly option?: string
+  readonly tag?: string
+  readonly tier?: string
+  readonly [extra: string]: unknown
+}
+
+/** Base class of every error tiercache raises on purpose. */
+export class TierCacheError extends Error {
+  override readonly name: string = 'TierCacheError'
+  readonly code: ErrorCode
+  readonly context: ErrorContext
+
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.context = context
+  }
+}
+
+/** An option failed validation. The message names the option, what was expected and what arrived. */
+export class InvalidOptionError extends TierCacheError {
+  override readonly name = 'InvalidOptionError'
+  constructor(option: string, expected: string, received: unknown) {
+    super('E_INVALID_OPTION', `expected ${option} to be ${expected}, got ${describe(received)}`, { option })
+  }
+}
+
+/** A key failed validation. */
+export class InvalidKeyError extends TierCacheError {
+  override readonly name = 'InvalidKeyError'
+  constructor(key: unknown, reason: string) {
+    super('E_INVALID_KEY', `invalid cache key ${describe(key)}: ${reason}`, { key: typeof key === 'string' ? key : String(key) })
+  }
+}
+
+/** A tag failed validation. */
+export class InvalidTagError extends TierCacheError {
+  override readonly name = 'InvalidTagError'
+  constructor(tag: unknown, reason: string, key?: string) {
+    super('E_INVALID_TAG', `invalid tag ${describe(tag)}${key === undefined ? '' : ` for key "${key}"`}: ${reason}`,
+      key === undefined ? { tag: String(tag) } : { tag: String(tag), key })
+  }
+}
+
+/** A value could not be cached: undefined, not serializable, or too large. Nothing was written. */
+export class InvalidValueError extends TierCacheError {
+  override readonly name = 'InvalidValueError'
+  constructor(code: 'E_VALUE_UNDEFINED' | 'E_VALUE_NOT_SERIALIZABLE' | 'E_VALUE_TOO_LARGE', key: string, message: string,
+    context: Omit<ErrorContext, 'key'> = {}, cause?: unknown) {
+    super(code, `cannot cache key "${key}": ${message}`, { ...context, key }, cause === undefined ? undefined : { cause })
+  }
+}
+
+/** The loader exceeded its hard timeout and no stale value was available. */
+export class LoaderTimeoutError extends TierCacheError {
+  override readonly name = 'LoaderTimeoutError'
+  constructor(key: string, timeoutMs: number) {
+    super('E_LOADER_TIMEOUT', `loader for key "${key}" did not settle within ${timeoutMs}ms`, { key, timeoutMs })
+  }
+}
+
+/** An operation was attempted on a closed cache. */
+export class CacheClosedError extends TierCacheError {
+  override readonly name = 'CacheClosedError'
+  constructor(namespace: string) {
+    super('E_CACHE_CLOSED', `cache "${namespace}" is closed`, { namespace })
+  }
+}
+
+/** A persisted entry or wire message could not be decoded. */
+export class FormatError extends TierCacheError {
+  override readonly name = 'FormatError'
+  constructor(code: 'E_ENTRY_CORRUPT' | 'E_FORMAT_VERSION', message: string, context: ErrorContext = {}, cause?: unknown) {
+    super(code, message, context, cause === undefined ? undefined : { cause })
+  }
+}
+
+/** An L2 call failed fast (breaker open) or did not answer in time. Never reaches a caller of the cache API. */
+export class L2Error extends TierCacheError {
+  override readonly name = 'L2Error'
+  constructor(code: 'E_L2_TIMEOUT' | 'E_L2_UNAVAILABLE', message: string, context: ErrorContext = {}) {
+    super(code, message, context)
+  }
+}
+
+/** A distributed lock could not be acquired, was lost, or needs Redis. */
+export class LockError extends TierCacheError {
+  override readonly name = 'LockError'
+  constructor(code: 'E_LOCK_TIMEOUT' | 'E_LOCK_LOST' | 'E_LOCK_UNAVAILABLE', message: string, context: ErrorContext = {}) {
+    super(code, message, context)
+  }
+}
+
+/** True when `error` is a tiercache error, optionally with the given code. */
+export function isTierCacheError(error: unknown, code?: ErrorCode): error is TierCacheError {
+  return error instanceof TierCacheError && (code === undefined || error.code === code)
+}
+
+/** A short, safe rendering of a received value for error messages (never the whole value). */
+export function describe(value: unknown): string {
+  if (value === undefined) return 'undefined'
+  if (value === null) return 'null'
+  if (typeof value === 'string') return JSON.stringify(value.length > 64 ? `${value.slice(0, 61)}...` : value)
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`
+  if (typeof value === 'function') return 'a function'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'null prototype'})`
+  return typeof value
+}

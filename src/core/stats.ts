@@ -1,0 +1,52 @@
+import type { BreakerState } from './circuit-breaker.js'
+
+/** What `cache.stats()` returns: counters since the cache was created, per layer. */
+export interface CacheStats {
+  readonly namespace: string
+  readonly l1: {
+    readonly hits: number
+    readonly misses: number
+    readonly entries: number
+    readonly bytes: number
+    readonly maxBytes: number
+    readonly evictions: number
+    readonly expirations: number
+  } | undefined
+  readonly l2: {
+    readonly hits: number
+    readonly misses: number
+    readonly errors: number
+    readonly timeouts: number
+    /** Calls not attempted because the breaker was open. */
+    readonly skipped: number
+    readonly breaker: BreakerState
+    /** Entries read from L2 that could not be decoded (dropped and treated as misses). */
+    readonly corrupt: number
+  } | undefined
+  readonly loader: {
+    readonly calls: number
+    readonly errors: number
+    readonly timeouts: number
+    /** Callers that joined a load already in flight instead of starting their own. */
+    readonly coalesced: number
+    /** Loads started early by refresh-ahead. */
+    readonly refreshes: number
+  }
+  /** Stale values served (fail-safe, soft timeout, backoff). */
+  readonly staleServed: number
+}
+
+/** Mutable counters behind {@link CacheStats}; plain fields so the hot path is an increment. */
+export class Counters {
+  l1Hits = 0
+  l1Misses = 0
+  l2Hits = 0
+  l2Misses = 0
+  l2Corrupt = 0
+  loaderCalls = 0
+  loaderErrors = 0
+  loaderTimeouts = 0
+  coalesced = 0
+  refreshes = 0
+  staleServed = 0
+}

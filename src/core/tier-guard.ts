@@ -1,0 +1,179 @@
+import type { BreakerState } from './circuit-breaker.js'
+import { CircuitBreaker } from './circuit-breaker.js'
+import type { Clock, TimerHandle } from './clock.js'
+import { L2Error } from './errors.js'
+import type { Logger } from './logger.js'
+
+/** Counters one guard keeps. */
+export interface GuardStats {
+  /** Calls that failed: threw, or did not answer in time. */
+  errors: number
+  /** Of which, calls that did not answer in time. */
+  timeouts: number
+  /** Calls not attempted because the breaker was open. */
+  skipped: number
+}
+
+interface Pending {
+  readonly deadline: number
+  settled: boolean
+  readonly resolveFallback: () => void
+}
+
+/**
+ * The one guard around every call to a shared tier (L2 store, bus). It enforces a time budget,
+ * counts failures, drives the circuit breaker and logs state changes once, never per request.
+ * A guarded call never rejects: on failure it resolves to the fallback the caller supplies.
+ *
+ * Every call has the same budget, so deadlines arrive in call order and one timer walking a FIFO
+ * replaces a timer per call (a setTimeout/clearTimeout pair costs more than the rest of the guard).
+ * A timeout fires between 1x and 1.25x the budget.
+ */
+export class TierGuard {
+  readonly name: string
+  readonly stats: GuardStats = { errors: 0, timeouts: 0, skipped: 0 }
+  readonly #timeoutMs: number
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #breaker: CircuitBreaker
+  #queue: Pending[] = []
+  #head = 0
+  #timer: TimerHandle = undefined
+  #lastError: unknown
+  readonly #sweep = (): void => {
+    this.#timer = undefined
+    const now = this.#clock.now()
+    const queue = this.#queue
+    while (this.#head < queue.length) {
+      const p = queue[this.#head] as Pending
+      if (!p.settled) {
+        if (p.deadline > now) break
+        p.settled = true
+        this.#fail(new L2Error('E_L2_TIMEOUT', `${this.name} did not answer within ${this.#timeoutMs}ms`, { tier: this.name }), true)
+        p.resolveFallback()
+      }
+      this.#head++
+    }
+    if (this.#head === queue.length) {
+      this.#queue = []
+      this.#head = 0
+    } else {
+      if (this.#head > 1024) {
+        this.#queue = queue.slice(this.#head)
+        this.#head = 0
+      }
+      this.#arm()
+    }
+  }
+
+  constructor(name: string, options: { timeoutMs: number; threshold: number; cooldownMs: number; clock: Clock; logger: Logger;
+    onStateChange?: (state: BreakerState) => void }) {
+    this.name = name
+    this.#timeoutMs = options.timeoutMs
+    this.#clock = options.clock
+    this.#logger = options.logger
+    this.#breaker = new CircuitBreaker(options.threshold, options.cooldownMs, options.clock, (from, to) => {
+      // One line when the tier goes away and one when it is back; a failed half-open probe is silent.
+      if (to === 'open' && from === 'closed') {
+        this.#logger.warn(`${name} unavailable: circuit breaker open, serving from other tiers`,
+          { from, error: errorMessage(this.#lastError) })
+      } else if (to === 'closed' && from === 'half-open') {
+        this.#logger.warn(`${name} available again: circuit breaker closed`)
+      }
+      options.onStateChange?.(to)
+    })
+  }
+
+  get breakerState(): BreakerState {
+    return this.#breaker.state
+  }
+
+  /** True when the breaker would let a call through now (does not admit a half-open probe by itself). */
+  get available(): boolean {
+    return this.#breaker.state === 'closed'
+  }
+
+  /**
+   * Runs `call` within the budget. Resolves to its result, or to `fallback` when the breaker is
+   * open, the call throws, or it does not answer in time (the late answer is then ignored).
+   */
+  run<T, F>(call: () => Promise<T>, fallback: F): Promise<T | F> {
+    if (!this.#breaker.allow()) {
+      this.stats.skipped++
+      return Promise.resolve(fallback)
+    }
+    let promise: Promise<T>
+    try {
+      promise = call()
+    } catch (error) {
+      this.#fail(error, false)
+      return Promise.resolve(fallback)
+    }
+    return new Promise<T | F>((resolve) => {
+      const pending: Pending = {
+        deadline: this.#clock.now() + this.#timeoutMs,
+        settled: false,
+        resolveFallback: () => { resolve(fallback) },
+      }
+      this.#queue.push(pending)
+      if (this.#timer === undefined) this.#arm()
+      promise.then(
+        (value) => {
+          if (pending.settled) return
+          pending.settled = true
+          this.#breaker.success()
+          resolve(value)
+        },
+        (error: unknown) => {
+          if (pending.settled) return
+          pending.settled = true
+          this.#fail(error, false)
+          resolve(fallback)
+        },
+      )
+    })
+  }
+
+  /** Records a failure observed outside `run` (a bus connection drop, for example). */
+  reportFailure(error: unknown): void {
+    this.#fail(error, false)
+  }
+
+  /** Records a success observed outside `run`. */
+  reportSuccess(): void {
+    this.#breaker.success()
+  }
+
+  /** Stops the sweep timer; pending calls resolve to their fallback. */
+  close(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer)
+    this.#timer = undefined
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const p = this.#queue[i] as Pending
+      if (!p.settled) {
+        p.settled = true
+        p.resolveFallback()
+      }
+    }
+    this.#queue = []
+    this.#head = 0
+  }
+
+  #arm(): void {
+    const next = this.#queue[this.#head]
+    const wait = next === undefined ? this.#timeoutMs : Math.max(next.deadline - this.#clock.now(), 0)
+    this.#timer = this.#clock.setTimeout(this.#sweep, wait + (this.#timeoutMs >> 2) + 1)
+  }
+
+  #fail(error: unknown, timeout: boolean): void {
+    this.stats.errors++
+    if (timeout) this.stats.timeouts++
+    this.#lastError = error
+    this.#breaker.failure()
+  }
+}
+
+function errorMessage(error: unknown): string | undefined {
+  if (error === undefined) return undefined
+  return error instanceof Error ? error.message : typeof error === 'string' ? error : 'non-Error thrown'
+}

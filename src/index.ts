@@ -1,0 +1,27 @@
+/**
+ * tiercache: the core. Importing this module loads neither ioredis nor pg; adapters live on
+ * subpath exports (`tiercache/redis`).
+ */
+export { TierCache, createCache } from './core/cache.js'
+export type { CacheResult, GetOrSetOptions, Loader, LoaderContext, SetManyItem } from './core/cache.js'
+export type { CacheOptions, EntryOptions, L1Options, L2Options } from './core/options.js'
+export { DEFAULTS } from './core/options.js'
+export type { Duration } from './core/duration.js'
+export { parseDuration } from './core/duration.js'
+export type { Clock, TimerHandle } from './core/clock.js'
+export { SystemClock, systemClock } from './core/clock.js'
+export { ManualClock } from './core/manual-clock.js'
+export type { CacheEntry } from './core/entry.js'
+export type { CacheStats } from './core/stats.js'
+export type { Logger } from './core/logger.js'
+export type { Serialized, Serializer } from './core/serializer.js'
+export { UnserializableValueError, jsonSerializer, v8Serializer } from './core/serializer.js'
+export {
+  CacheClosedError, ERROR_CODES, FormatError, InvalidKeyError, InvalidOptionError, InvalidTagError, InvalidValueError,
+  L2Error, LoaderTimeoutError, LockError, TierCacheError, isTierCacheError,
+} from './core/errors.js'
+export type { ErrorCode, ErrorContext } from './core/errors.js'
+export { channels, CHANNEL_NAMES } from './core/telemetry.js'
+export type { CacheStore, EvictionReason, L1Store, L1StoreStats, MaybePromise } from './ports/store.js'
+export { LruStore, defaultWeigher, ENTRY_OVERHEAD_BYTES } from './l1/lru-store.js'
+export type { L1StoreOptions } from './l1/lru-store.js'

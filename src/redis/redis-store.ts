@@ -1,0 +1,190 @@
+import calculateSlot from 'cluster-key-slot'
+import type { Cluster } from 'ioredis'
+import type { Clock } from '../core/clock.js'
+import { systemClock } from '../core/clock.js'
+import type { CacheEntry } from '../core/entry.js'
+import { isTierCacheError } from '../core/errors.js'
+import type { Serializer } from '../core/serializer.js'
+import { jsonSerializer } from '../core/serializer.js'
+import type { CacheStore } from '../ports/store.js'
+import type { RedisClient, RedisSource } from './connection.js'
+import { Readiness, connect, isCluster } from './connection.js'
+import { decodeEntry, encodeEntry } from './envelope.js'
+import { RedisKeys } from './keys.js'
+
+/** Options of {@link createRedisStore}. */
+export interface RedisStoreOptions extends RedisSource {
+  /** Key prefix; must match the cache's namespace. Default `'default'`. */
+  namespace?: string
+  serializer?: Serializer
+  clock?: Clock
+}
+
+/**
+ * The L2 store on Redis (standalone or Cluster). Entries are stored in the versioned envelope
+ * (see envelope.ts) with a Redis TTL equal to their `staleUntil`. Calls reject when Redis fails;
+ * the cache's guard turns that into a fallback, so nothing here retries or swallows.
+ */
+export class RedisStore implements CacheStore {
+  readonly name: string
+  readonly client: RedisClient
+  readonly keys: RedisKeys
+  readonly #owned: boolean
+  readonly #serializer: Serializer
+  readonly #clock: Clock
+  readonly #readiness: Readiness
+  readonly #cluster: boolean
+  #corrupt = 0
+
+  constructor(options: RedisStoreOptions = {}) {
+    const { client, owned } = connect(options)
+    this.client = client
+    this.#owned = owned
+    this.#cluster = isCluster(client)
+    this.name = this.#cluster ? 'redis-cluster' : 'redis'
+    this.keys = new RedisKeys(options.namespace ?? 'default')
+    this.#serializer = options.serializer ?? jsonSerializer
+    this.#clock = options.clock ?? systemClock
+    this.#readiness = new Readiness(client)
+  }
+
+  get(key: string): Promise<CacheEntry | undefined> {
+    const waiting = this.#readiness.check()
+    if (waiting !== undefined) return waiting.then(() => this.get(key))
+    const redisKey = this.keys.entry(key)
+    return this.client.getBuffer(redisKey).then((buf) => (buf === null ? undefined : this.#decode(redisKey, buf)))
+  }
+
+  async getMany(keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {
+    await this.#readiness.check()
+    if (keys.length === 0) return []
+    const redisKeys = keys.map((key) => this.keys.entry(key))
+    if (!this.#cluster) {
+      const bufs = await this.client.mgetBuffer(...redisKeys)
+      return bufs.map((buf, i) => (buf === null ? undefined : this.#decode(redisKeys[i] as string, buf)))
+    }
+    // MGET must stay inside one slot. Keys are grouped by slot, slots by the node serving them,
+    // and each node gets one pipeline of MGETs: one round trip per node.
+    const cluster = this.client as Cluster
+    const bySlot = new Map<number, number[]>()
+    for (let i = 0; i < redisKeys.length; i++) {
+      const slot = calculateSlot(redisKeys[i] as string)
+      const group = bySlot.get(slot)
+      if (group === undefined) bySlot.set(slot, [i])
+      else group.push(i)
+    }
+    const byNode = new Map<string, number[][]>()
+    for (const [slot, indexes] of bySlot) {
+      const node = (cluster.slots[slot])?.[0] ?? `slot:${slot}`
+      const groups = byNode.get(node)
+      if (groups === undefined) byNode.set(node, [indexes])
+      else groups.push(indexes)
+    }
+    const out = new Array<CacheEntry | undefined>(keys.length)
+    await Promise.all([...byNode.values()].map(async (groups) => {
+      const pipeline = cluster.pipeline()
+      for (const indexes of groups) pipeline.mgetBuffer(...indexes.map((i) => redisKeys[i] as string))
+      const results = await pipeline.exec()
+      if (results === null) throw new Error('pipeline aborted')
+      results.forEach(([error, bufs], g) => {
+        if (error !== null) throw error
+        const indexes = groups[g] as number[]
+        ;(bufs as (Buffer | null)[]).forEach((buf, j) => {
+          const i = indexes[j] as number
+          out[i] = buf === null ? undefined : this.#decode(redisKeys[i] as string, buf)
+        })
+      })
+    }))
+    return out
+  }
+
+  async set(key: string, entry: CacheEntry): Promise<void> {
+    await this.#readiness.check()
+    const redisKey = this.keys.entry(key)
+    const ttl = Math.ceil(entry.staleUntil - this.#clock.now())
+    if (ttl <= 0) {
+      await this.client.del(redisKey)
+      return
+    }
+    await this.client.set(redisKey, encodeEntry(entry, this.#serializer), 'PX', ttl)
+  }
+
+  async setMany(entries: readonly (readonly [key: string, entry: CacheEntry])[]): Promise<void> {
+    await this.#readiness.check()
+    if (entries.length === 0) return
+    const now = this.#clock.now()
+    // Plain commands, not a pipeline object: auto-pipelining already sends the commands of one tick
+    // in one write per node, and a Cluster pipeline would refuse keys spread over several nodes.
+    await Promise.all(entries.map(([key, entry]) => {
+      const redisKey = this.keys.entry(key)
+      const ttl = Math.ceil(entry.staleUntil - now)
+      return ttl <= 0 ? this.client.del(redisKey) : this.client.set(redisKey, encodeEntry(entry, this.#serializer), 'PX', ttl)
+    }))
+  }
+
+  async delete(key: string): Promise<boolean> {
+    await this.#readiness.check()
+    return (await this.client.del(this.keys.entry(key))) > 0
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    await this.#readiness.check()
+    if (keys.length === 0) return 0
+    // DEL with several keys must stay inside one slot on a Cluster: one DEL per key, pipelined.
+    const counts = await Promise.all(keys.map((key) => this.client.del(this.keys.entry(key))))
+    return counts.reduce((a, b) => a + b, 0)
+  }
+
+  /**
+   * Removes every key of this namespace with SCAN + UNLINK, on every master of a Cluster. O(keys in
+   * Redis): an administrative operation, never part of serving traffic.
+   */
+  async clear(): Promise<void> {
+    await this.#readiness.check()
+    const pattern = `${this.keys.prefix}*`
+    const nodes = this.#cluster ? (this.client as Cluster).nodes('master') : [this.client]
+    await Promise.all(nodes.map(async (node) => {
+      let cursor = '0'
+      do {
+        const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+        cursor = next
+        // UNLINK one key per command: on a Cluster the keys of one node span many slots.
+        if (found.length > 0) await Promise.all(found.map((k) => node.unlink(k)))
+      } while (cursor !== '0')
+    }))
+  }
+
+  async close(): Promise<void> {
+    if (!this.#owned) return
+    if (this.client.status === 'end') return
+    try {
+      await this.client.quit()
+    } catch {
+      this.client.disconnect()
+    }
+  }
+
+  counters(): { corrupt: number } {
+    return { corrupt: this.#corrupt }
+  }
+
+  /**
+   * A value that cannot be decoded is a miss, not an error: the loader replaces it. Corrupt bytes
+   * are counted and removed; an entry in a newer format or from another serializer is left alone
+   * (another deployment may be reading it) and counted too.
+   */
+  #decode(redisKey: string, buf: Buffer): CacheEntry | undefined {
+    try {
+      return decodeEntry(buf, this.#serializer)
+    } catch (error) {
+      this.#corrupt++
+      if (isTierCacheError(error, 'E_ENTRY_CORRUPT')) this.client.unlink(redisKey).catch(() => {})
+      return undefined
+    }
+  }
+}
+
+/** Creates a Redis-backed store. */
+export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
+  return new RedisStore(options)
+}
