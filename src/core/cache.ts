@@ -13,7 +13,7 @@ import { Counters } from './stats.js'
 import { channels } from './telemetry.js'
 import { TierGuard } from './tier-guard.js'
 import type { CacheStore, L1Store } from '../ports/store.js'
-import { LruStore } from '../l1/lru-store.js'
+import { createL1Store } from '../l1/create-l1-store.js'
 
 /** What a loader receives. */
 export interface LoaderContext {
@@ -112,7 +112,7 @@ export class TierCache {
       this.#clone = false
       this.#l1MaxTtl = 0
     } else {
-      this.#l1 = o.l1.store ?? new LruStore({ maxBytes: o.l1.maxBytes, clock: o.clock })
+      this.#l1 = o.l1.store ?? createL1Store({ policy: o.l1.policy, maxBytes: o.l1.maxBytes, clock: o.clock })
       this.#clone = o.l1.clone
       this.#l1MaxTtl = o.l1.maxTtl
     }

@@ -8,6 +8,8 @@ import { consoleLogger, silentLogger } from './logger.js'
 import type { Serializer } from './serializer.js'
 import { SERIALIZERS } from './serializer.js'
 import type { CacheStore, L1Store } from '../ports/store.js'
+import type { L1Policy } from '../l1/create-l1-store.js'
+import { L1_POLICIES } from '../l1/create-l1-store.js'
 
 /** L1 (in-process) options. */
 export interface L1Options {
@@ -18,8 +20,8 @@ export interface L1Options {
    * a missed invalidation. Default `'1h'`.
    */
   maxTtl?: Duration
-  /** Eviction policy. Default `'lru'` until the adaptive W-TinyLFU store lands. */
-  policy?: 'lru'
+  /** Eviction policy. Default {@link DEFAULTS.l1Policy}. */
+  policy?: L1Policy
   /**
    * Return a fresh copy on every L1 hit (deserialized from the stored bytes). Off by default: hits
    * return the stored object itself, so cached values must be treated as immutable.
@@ -87,6 +89,7 @@ export const DEFAULTS = {
   ttl: 5 * 60_000,
   grace: 0,
   l1MaxBytes: 64 * 1024 * 1024,
+  l1Policy: 'lru' as L1Policy,
   l1MaxTtl: 60 * 60_000,
   l2Timeout: 100,
   breakerThreshold: 5,
@@ -104,7 +107,7 @@ export interface ResolvedOptions {
   readonly l1: false | {
     readonly maxBytes: number
     readonly maxTtl: number
-    readonly policy: 'lru'
+    readonly policy: L1Policy
     readonly clone: boolean
     readonly store: L1Store | undefined
   }
@@ -180,8 +183,8 @@ function resolveL1(l1: unknown): ResolvedOptions['l1'] {
   const o = l1 as L1Options
   const maxBytes = o.maxBytes ?? DEFAULTS.l1MaxBytes
   if (!isPositiveInteger(maxBytes)) throw new InvalidOptionError('l1.maxBytes', 'a positive integer', maxBytes)
-  const policy = o.policy ?? 'lru'
-  if (policy !== 'lru') throw new InvalidOptionError('l1.policy', "'lru'", policy)
+  const policy = o.policy ?? DEFAULTS.l1Policy
+  if (!L1_POLICIES.includes(policy)) throw new InvalidOptionError('l1.policy', L1_POLICIES.map((p) => `'${p}'`).join(' or '), policy)
   if (o.clone !== undefined && typeof o.clone !== 'boolean') throw new InvalidOptionError('l1.clone', 'a boolean', o.clone)
   const store = o.store
   if (store !== undefined && (!isRecord(store) || typeof store.get !== 'function' || typeof store.peek !== 'function')) {

@@ -1,0 +1,27 @@
+import type { Clock } from '../core/clock.js'
+import type { CacheEntry } from '../core/entry.js'
+import type { EvictionReason, L1Store } from '../ports/store.js'
+import { LruStore } from './lru-store.js'
+
+/** Eviction policies an L1 store can use. */
+export type L1Policy = 'lru'
+
+/** Options for {@link createL1Store}. */
+export interface CreateL1StoreOptions {
+  readonly policy: L1Policy
+  readonly maxBytes: number
+  readonly clock: Clock
+  readonly weigher?: ((key: string, entry: CacheEntry) => number) | undefined
+  readonly onEvict?: ((key: string, entry: CacheEntry, reason: EvictionReason) => void) | undefined
+}
+
+/** Every policy by name: the cache and the edge build their L1 through this one place. */
+export const L1_POLICIES: readonly L1Policy[] = ['lru']
+
+/** Builds an L1 store for a policy. */
+export function createL1Store(options: CreateL1StoreOptions): L1Store {
+  switch (options.policy) {
+    case 'lru':
+      return new LruStore(options)
+  }
+}
