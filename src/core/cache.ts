@@ -172,7 +172,10 @@ export class TierCache {
     assertKey(key)
     if (this.#l1 !== undefined) this.#counters.l1Misses++
     const entry = await this.#readL2(key)
-    if (entry !== undefined && entry.freshUntil > this.#clock.now()) return entry.value as T
+    if (entry !== undefined && entry.freshUntil > this.#clock.now()) {
+      this.#fillL1FromL2(key, entry)
+      return entry.value as T
+    }
     if (channels.miss.hasSubscribers) channels.miss.publish({ namespace: this.namespace, key })
     return undefined
   }
@@ -188,7 +191,10 @@ export class TierCache {
     }
     if (this.#l1 !== undefined) this.#counters.l1Misses++
     const l2 = await this.#readL2(key)
-    if (l2 !== undefined && l2.freshUntil > this.#clock.now()) return { value: l2.value as T, stale: false, source: 'l2' }
+    if (l2 !== undefined && l2.freshUntil > this.#clock.now()) {
+      this.#fillL1FromL2(key, l2)
+      return { value: l2.value as T, stale: false, source: 'l2' }
+    }
     return undefined
   }
 
@@ -240,7 +246,12 @@ export class TierCache {
     return this.#startFlight(key, loader, call, l1).result
   }
 
-  #startFlight(key: string, loader: Loader<unknown>, call: ResolvedCall, l1Stale: CacheEntry | undefined): Flight {
+  /**
+   * Starts the one load of `key`. `current` is the L1 entry being replaced (stale, or still fresh
+   * for a refresh-ahead): an L2 entry answers the flight only if it is fresh and, for a refresh,
+   * newer than `current` (another node refreshed first); otherwise the loader runs.
+   */
+  #startFlight(key: string, loader: Loader<unknown>, call: ResolvedCall, l1Stale: CacheEntry | undefined, refresh = false): Flight {
     let settle!: (result: Promise<CacheResult<unknown>>) => void
     const flight: Flight = {
       result: new Promise<CacheResult<unknown>>((resolve) => { settle = resolve }),
@@ -249,7 +260,7 @@ export class TierCache {
     this.#flights.set(key, flight)
     // The flight stays registered until the loader itself settles, even when callers were already
     // answered (soft timeout, hard timeout): a slow source gets one load at a time, not one per caller.
-    const done = this.#runFlight(key, loader, call, l1Stale, flight, settle)
+    const done = this.#runFlight(key, loader, call, l1Stale, flight, settle, refresh)
     void done.finally(() => {
       if (this.#flights.get(key) === flight) this.#flights.delete(key)
     })
@@ -257,7 +268,7 @@ export class TierCache {
   }
 
   async #runFlight(key: string, loader: Loader<unknown>, call: ResolvedCall, l1Stale: CacheEntry | undefined, flight: Flight,
-    settle: (result: Promise<CacheResult<unknown>>) => void): Promise<void> {
+    settle: (result: Promise<CacheResult<unknown>>) => void, refresh: boolean): Promise<void> {
     let answered = false
     const answer = (result: CacheResult<unknown> | Promise<never>): void => {
       if (answered) return
@@ -269,8 +280,9 @@ export class TierCache {
       const l2 = await this.#readL2(key)
       const now = this.#clock.now()
       if (l2 !== undefined) {
-        if (l2.freshUntil > now && !flight.invalidated) {
-          this.#writeL1(key, l2)
+        const usable = !refresh || l1Stale === undefined || l2.createdAt > l1Stale.createdAt
+        if (usable && l2.freshUntil > now && !flight.invalidated) {
+          this.#fillL1FromL2(key, l2)
           answer({ value: l2.value, stale: false, source: 'l2' })
           return
         }
@@ -382,7 +394,7 @@ export class TierCache {
     if (!due) return
     this.#counters.refreshes++
     const call = this.#resolveCall(key, options)
-    const flight = this.#startFlight(key, loader, { ...call, softTimeout: undefined }, entry)
+    const flight = this.#startFlight(key, loader, { ...call, softTimeout: undefined }, entry, true)
     flight.result.catch(() => { /* counted as a loader error; the current value stays */ })
   }
 
@@ -429,7 +441,7 @@ export class TierCache {
       if (entry !== undefined && entry.freshUntil > after) {
         this.#counters.l2Hits++
         const key = missingKeys[j] as string
-        if (!this.#flights.get(key)?.invalidated) this.#writeL1(key, entry)
+        this.#fillL1FromL2(key, entry)
         out[missing[j] as number] = entry.value as T
       } else {
         this.#counters.l2Misses++
@@ -572,6 +584,12 @@ export class TierCache {
       version: entry.version,
       loadMs: entry.loadMs,
     })
+  }
+
+  /** An L2 hit is copied into L1, unless an invalidation of the key is racing the read. */
+  #fillL1FromL2(key: string, entry: CacheEntry): void {
+    if (this.#flights.get(key)?.invalidated === true) return
+    this.#writeL1(key, entry)
   }
 
   async #writeL2(key: string, entry: CacheEntry): Promise<void> {

@@ -44,6 +44,8 @@ export class ManualClock implements Clock {
    */
   async advance(ms: number): Promise<void> {
     const target = this.#now + ms
+    // Let work already queued reach the point where it arms its timers before time moves.
+    await flushMicrotasks()
     for (;;) {
       this.#timers.sort((a, b) => a.at - b.at || a.id - b.id)
       const next = this.#timers[0]
@@ -58,7 +60,10 @@ export class ManualClock implements Clock {
   }
 }
 
-/** Lets already-queued promise reactions run (several hops deep). */
-export async function flushMicrotasks(rounds = 20): Promise<void> {
-  for (let i = 0; i < rounds; i++) await Promise.resolve()
+/**
+ * Lets queued promise chains run to their next real wait: each `setImmediate` turn drains the whole
+ * microtask queue, and a few turns cover chains that hop through I/O-free callbacks.
+ */
+export async function flushMicrotasks(rounds = 3): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve))
 }

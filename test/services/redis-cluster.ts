@@ -36,7 +36,7 @@ export async function startRedisCluster(masters = 3, replicasPerMaster = 0): Pro
     startRedisServer({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1500'] })))
   const clients = servers.map((s) => new Redis(s.port, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 1 }))
   try {
-    const ids = await Promise.all(clients.map((c) => c.cluster('MYID') as Promise<string>))
+    const ids = await Promise.all(clients.map((c) => c.cluster('MYID')))
     const per = Math.ceil(SLOTS / masters)
     for (let m = 0; m < masters; m++) {
       const start = m * per
