@@ -154,14 +154,18 @@ export class RedisStore implements CacheStore {
     }))
   }
 
+  /** Closes an owned connection: QUIT when Redis answers, else (or after 1 s) a plain disconnect. */
   async close(): Promise<void> {
-    if (!this.#owned) return
-    if (this.client.status === 'end') return
-    try {
-      await this.client.quit()
-    } catch {
+    if (!this.#owned || this.client.status === 'end') return
+    if (this.client.status !== 'ready') {
       this.client.disconnect()
+      return
     }
+    let timer: NodeJS.Timeout | undefined
+    const gaveUp = new Promise<void>((resolve) => { timer = setTimeout(resolve, 1_000) })
+    await Promise.race([this.client.quit().catch(() => {}), gaveUp])
+    clearTimeout(timer)
+    this.client.disconnect()
   }
 
   counters(): { corrupt: number } {

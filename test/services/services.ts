@@ -90,7 +90,7 @@ export async function startRedisServer(options: { port?: number; args?: string[]
     dir,
     process: child,
     stop: async () => {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r))
         child.kill('SIGKILL')
         await exited
@@ -175,7 +175,7 @@ export async function ensurePostgres(): Promise<Started> {
   return {
     url: started,
     stop: async () => {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r))
         child.kill('SIGINT')
         await exited

@@ -1,0 +1,181 @@
+/**
+ * The cache on real Redis: sharing through L2, getMany batching on a Cluster, and the failure
+ * modes a cache meets in production (closed port, hung server, stop/restart, pause).
+ */
+import { createServer } from 'node:net'
+import type { Server, Socket } from 'node:net'
+import { Redis } from 'ioredis'
+import { afterEach, describe, expect, inject, it } from 'vitest'
+import { createCache } from '../../src/core/cache.js'
+import type { TierCache } from '../../src/core/cache.js'
+import type { CacheOptions } from '../../src/core/options.js'
+import { freshNamespace } from '../helpers/namespace.js'
+import { freePort, startRedisServer } from '../services/services.js'
+
+const cleanups: (() => Promise<unknown> | void)[] = []
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn()
+})
+
+function cache(options: CacheOptions): TierCache {
+  const c = createCache({ logger: false, ...options })
+  cleanups.push(() => c.close())
+  return c
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, tries = 400): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  throw new Error(`gave up waiting for ${what}`)
+}
+
+describe('sharing through Redis', () => {
+  it('a value set by one process-like cache is read by another from L2', async () => {
+    const namespace = freshNamespace()
+    const a = cache({ namespace, l2: { redis: inject('redisUrl') } })
+    const b = cache({ namespace, l2: { redis: inject('redisUrl') } })
+    await a.set('user:1', { name: 'Ada' }, { ttl: '1m' })
+    expect(await b.getEntry('user:1')).toEqual({ value: { name: 'Ada' }, stale: false, source: 'l2' })
+    expect(await b.getEntry('user:1')).toMatchObject({ source: 'l1' })
+    await a.delete('user:1')
+    const c = cache({ namespace, l2: { redis: inject('redisUrl') } })
+    expect(await c.get('user:1')).toBeUndefined()
+  })
+
+  it('namespaces isolate caches sharing one Redis', async () => {
+    const a = cache({ namespace: freshNamespace(), l1: false, l2: { redis: inject('redisUrl') } })
+    const b = cache({ namespace: freshNamespace(), l1: false, l2: { redis: inject('redisUrl') } })
+    await a.set('k', 'a')
+    await b.set('k', 'b')
+    expect(await a.get('k')).toBe('a')
+    expect(await b.get('k')).toBe('b')
+  })
+
+  it('stores the versioned envelope with a Redis TTL equal to staleUntil', async () => {
+    const namespace = freshNamespace()
+    const a = cache({ namespace, l2: { redis: inject('redisUrl') } })
+    await a.set('k', 'v', { ttl: '10s', grace: '50s' })
+    const raw = new Redis(inject('redisUrl'))
+    cleanups.push(() => raw.quit())
+    const key = `tc1:${namespace}:e:{k}`
+    const buf = await raw.getBuffer(key)
+    expect(buf![0]).toBe(0xc7)
+    expect(buf![1]).toBe(1)
+    const pttl = await raw.pttl(key)
+    expect(pttl).toBeGreaterThan(55_000)
+    expect(pttl).toBeLessThanOrEqual(60_000)
+  })
+
+  it('treats a foreign or corrupt value in its key as a miss, counts it, and replaces it', async () => {
+    const namespace = freshNamespace()
+    const raw = new Redis(inject('redisUrl'))
+    cleanups.push(() => raw.quit())
+    await raw.set(`tc1:${namespace}:e:{k}`, 'not an envelope')
+    const a = cache({ namespace, l1: false, l2: { redis: inject('redisUrl') } })
+    expect(await a.getOrSet('k', () => 'loaded')).toBe('loaded')
+    expect(a.stats().l2!.corrupt).toBe(1)
+    expect(await a.get('k')).toBe('loaded')
+  })
+})
+
+describe('Redis Cluster', () => {
+  it('getMany makes MGETs grouped by slot (no loop of GETs) and answers in order', async () => {
+    const seeds = inject('clusterSeeds')
+    const namespace = freshNamespace()
+    const writer = cache({ namespace, l1: false, l2: { cluster: seeds } })
+    const keys = Array.from({ length: 200 }, (_, i) => `item:${i}`)
+    await writer.setMany(keys.map((key, i) => ({ key, value: i })))
+    const nodes = seeds.map((s) => new Redis(s.port, s.host))
+    cleanups.push(() => Promise.all(nodes.map((n) => n.quit())))
+    const stat = async (cmd: string): Promise<number[]> => Promise.all(nodes.map(async (n) => {
+      const info = await n.info('commandstats')
+      const m = new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)
+      return m === null ? 0 : Number(m[1])
+    }))
+    const getsBefore = await stat('get')
+    const mgetsBefore = await stat('mget')
+    const reader = cache({ namespace, l1: false, l2: { cluster: seeds } })
+    expect(await reader.getMany([...keys, 'absent'])).toEqual([...keys.map((_, i) => i), undefined])
+    const getsAfter = await stat('get')
+    const mgetsAfter = await stat('mget')
+    expect(getsAfter).toEqual(getsBefore)
+    mgetsAfter.forEach((n, i) => expect(n).toBeGreaterThan(mgetsBefore[i]!)) // every master answered its share
+  })
+})
+
+describe('Redis failures never fail the caller', () => {
+  it('Redis unreachable (closed port): answers from the loader, opens the breaker, skips L2', async () => {
+    const port = await freePort()
+    const c = cache({ namespace: freshNamespace(), l2: { redis: `redis://127.0.0.1:${port}`, timeout: 50, breakerThreshold: 3, breakerCooldown: '10s' } })
+    for (let i = 0; i < 10; i++) expect(await c.getOrSet(`k${i}`, () => i)).toBe(i)
+    expect(await c.get('k3')).toBe(3) // L1 keeps serving
+    const s = c.stats()
+    expect(s.l2!.breaker).toBe('open')
+    expect(s.l2!.errors).toBeGreaterThanOrEqual(3)
+    expect(s.l2!.skipped).toBeGreaterThan(0)
+    expect(s.loader.calls).toBe(10)
+  })
+
+  it('Redis that accepts and never answers: each call costs at most the budget, then the breaker opens', async () => {
+    const sockets = new Set<Socket>()
+    const server: Server = createServer((socket) => { sockets.add(socket) }) // reads, never writes
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    cleanups.push(() => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()) }))
+    const port = (server.address() as { port: number }).port
+    const c = cache({ namespace: freshNamespace(), l2: { redis: `redis://127.0.0.1:${port}`, timeout: 50, breakerThreshold: 2, breakerCooldown: '10s' } })
+    for (let i = 0; i < 6; i++) expect(await c.getOrSet(`k${i}`, () => `v${i}`)).toBe(`v${i}`)
+    const s = c.stats().l2!
+    expect(s.timeouts).toBeGreaterThanOrEqual(2)
+    expect(s.breaker).toBe('open')
+    expect(s.skipped).toBeGreaterThan(0)
+  })
+
+  it('Redis stopped and restarted mid-test: L1 and the loader answer, then L2 is used again without a restart', async () => {
+    const server = await startRedisServer()
+    let current = server
+    cleanups.push(() => current.stop())
+    const namespace = freshNamespace()
+    const l2 = { redis: server.url, timeout: 100, breakerThreshold: 2, breakerCooldown: 200 }
+    const a = cache({ namespace, l2 })
+    await a.set('before', 'v0')
+    await server.stop()
+    // Down: L1 still answers what it has, the loader answers the rest.
+    expect(await a.get('before')).toBe('v0')
+    for (let i = 0; i < 5; i++) expect(await a.getOrSet(`down:${i}`, () => i)).toBe(i)
+    expect(a.stats().l2!.errors).toBeGreaterThan(0)
+    current = await startRedisServer({ port: server.port })
+    // Up again: the breaker probes after its cool-down and closes; writes reach Redis.
+    let n = 0
+    await until(async () => {
+      await a.getOrSet(`probe:${n++}`, () => 'x')
+      return a.stats().l2!.breaker === 'closed'
+    }, 'the breaker to close after Redis came back')
+    await a.set('after', 'v1')
+    const b = cache({ namespace, l2: { redis: current.url } })
+    expect(await b.getEntry('after')).toMatchObject({ value: 'v1', source: 'l2' })
+  })
+
+  it('Redis paused (CLIENT PAUSE): calls fall back within the budget and L2 resumes after', async () => {
+    const server = await startRedisServer()
+    cleanups.push(() => server.stop())
+    const namespace = freshNamespace()
+    const a = cache({ namespace, l2: { redis: server.url, timeout: 50, breakerThreshold: 100, breakerCooldown: 100 } })
+    await a.set('warm', 1)
+    const admin = new Redis(server.url)
+    cleanups.push(() => admin.quit())
+    await admin.call('CLIENT', 'PAUSE', '1000', 'ALL')
+    expect(await a.getOrSet('during', () => 'loader')).toBe('loader')
+    expect(a.stats().l2!.timeouts).toBeGreaterThanOrEqual(1)
+    await until(async () => {
+      await a.set('post', 'v')
+      const b = createCache({ namespace, logger: false, l1: false, l2: { redis: server.url } })
+      try {
+        return (await b.get('post')) === 'v'
+      } finally {
+        await b.close()
+      }
+    }, 'L2 to answer after the pause')
+  })
+})
