@@ -21,6 +21,11 @@ export const ERROR_CODES = {
   E_LOCK_TIMEOUT: 'a distributed lock could not be acquired within the wait bound',
   E_LOCK_LOST: 'a distributed lock was no longer held by this owner when it was released or extended',
   E_LOCK_UNAVAILABLE: 'distributed locks need an L2 (Redis) store',
+  E_ORIGIN_UNAVAILABLE: 'the edge got no response from the origin (timeout, connection failure or open breaker) and had nothing stale it could serve',
+  E_PURGE_UNAUTHORIZED: 'a purge request did not carry the valid bearer token and was refused',
+  E_PURGE_INVALID: 'a purge request is not a JSON object naming tags, urls or prefixes (strings) and an optional boolean soft',
+  E_PURGE_FAILED: 'the purge endpoint could not be reached or did not accept the purge',
+  E_EDGE_CONFIG: 'the edge configuration file cannot be read or is not a JSON object',
 } as const
 
 /** A stable error code. */

@@ -1,0 +1,86 @@
+import { parseArgs } from 'node:util'
+import { isTierCacheError } from '../../core/errors.js'
+
+const HELP = `usage: tiercache edge --origin URL [--port N] [--host H] [--config file.json]
+
+Runs the RFC 9111 caching reverse proxy in front of URL. Without --config the behaviors are the
+brief's distribution (default TTL 1 day, /api/* keyed on Authorization, Accept, Accept-Language).
+
+options:
+  --origin URL        origin (or shield) base URL, e.g. http://127.0.0.1:3000 (overrides the file)
+  --port N            listen port (default 8080, 0 = any free port)
+  --host H            listen address (default 127.0.0.1)
+  --config FILE       JSON file with edge options (behaviors, storage, timeouts...; see docs/edge.md)
+  --id ID             node id (hop header, bus origin)
+
+environment:
+  TIERCACHE_PURGE_TOKEN   bearer token of POST /.tiercache/purge (at least 16 characters)
+`
+
+/** `tiercache edge`: starts an edge and runs until SIGINT/SIGTERM. */
+export async function run(args: string[]): Promise<number> {
+  let values
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        origin: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        config: { type: 'string' },
+        id: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }))
+  } catch (error) {
+    console.error(`tiercache edge: ${(error as Error).message}\n\n${HELP}`)
+    return 2
+  }
+  if (values.help === true) {
+    console.log(HELP)
+    return 0
+  }
+  const { createEdge, loadEdgeConfig } = await import('../../edge/index.js')
+  try {
+    const file = values.config === undefined ? {} : await loadEdgeConfig(values.config)
+    const origin = values.origin ?? file.origin
+    if (origin === undefined) {
+      console.error(`tiercache edge: --origin is required (or "origin" in the config file)\n\n${HELP}`)
+      return 2
+    }
+    const port = values.port === undefined ? (file.port ?? 8080) : Number(values.port)
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      console.error(`tiercache edge: expected --port to be an integer 0..65535, got ${JSON.stringify(values.port)}`)
+      return 2
+    }
+    const { port: _port, host: fileHost, ...options } = file
+    const token = process.env.TIERCACHE_PURGE_TOKEN
+    const edge = createEdge({
+      ...options,
+      origin,
+      ...(values.id === undefined ? {} : { id: values.id }),
+      ...(token === undefined || token === '' ? {} : { purgeToken: token }),
+    })
+    const url = await edge.listen(port, values.host ?? fileHost ?? '127.0.0.1')
+    console.log(`tiercache edge ${edge.id} listening on ${url}, origin ${edge.options.origin.origin}`)
+    if (edge.options.purgeToken === undefined) console.log('purge API disabled: set TIERCACHE_PURGE_TOKEN or "purgeToken" to enable it')
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+        resolve()
+      }
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
+    })
+    await edge.close()
+    return 0
+  } catch (error) {
+    if (isTierCacheError(error)) {
+      console.error(`tiercache edge: ${error.code}: ${error.message}`)
+      return 2
+    }
+    throw error
+  }
+}

@@ -1,0 +1,73 @@
+import { parseArgs } from 'node:util'
+import { isTierCacheError } from '../../core/errors.js'
+
+const HELP = `usage: tiercache purge [--tag T]... [--url PATH]... [--prefix PATH]... [--soft] [--edge URL]
+
+Asks an edge to purge; the edge applies it and publishes it on the invalidation bus, so every edge
+node and every app cache holding the tag follows.
+
+options:
+  --tag T          purge responses tagged T (Surrogate-Key / Cache-Tag); repeatable
+  --url PATH       purge one URL (all its variants); repeatable
+  --prefix PATH    purge every URL under PATH; repeatable
+  --soft           mark stale (kept for stale-if-error, revalidated) instead of removing
+  --edge URL       the edge to ask (default $TIERCACHE_EDGE_URL or http://127.0.0.1:8080)
+
+environment:
+  TIERCACHE_PURGE_TOKEN   the edge's purge token (required; not taken on the command line, where
+                          other users could read it)
+`
+
+/** `tiercache purge`: exit 0 when purged, 1 when the edge could not be reached, 2 on bad input or a refused token. */
+export async function run(args: string[]): Promise<number> {
+  let values
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        tag: { type: 'string', multiple: true },
+        url: { type: 'string', multiple: true },
+        prefix: { type: 'string', multiple: true },
+        soft: { type: 'boolean' },
+        edge: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }))
+  } catch (error) {
+    console.error(`tiercache purge: ${(error as Error).message}\n\n${HELP}`)
+    return 2
+  }
+  if (values.help === true) {
+    console.log(HELP)
+    return 0
+  }
+  const token = process.env.TIERCACHE_PURGE_TOKEN
+  if (token === undefined || token === '') {
+    console.error('tiercache purge: set TIERCACHE_PURGE_TOKEN to the edge\'s purge token')
+    return 2
+  }
+  if ((values.tag?.length ?? 0) + (values.url?.length ?? 0) + (values.prefix?.length ?? 0) === 0) {
+    console.error(`tiercache purge: name at least one --tag, --url or --prefix\n\n${HELP}`)
+    return 2
+  }
+  const { purgeRemote } = await import('../../edge/purge-client.js')
+  try {
+    const result = await purgeRemote({
+      edge: values.edge ?? process.env.TIERCACHE_EDGE_URL ?? 'http://127.0.0.1:8080',
+      token,
+      ...(values.tag === undefined ? {} : { tags: values.tag }),
+      ...(values.url === undefined ? {} : { urls: values.url }),
+      ...(values.prefix === undefined ? {} : { prefixes: values.prefix }),
+      soft: values.soft === true,
+    })
+    console.log(`purged ${result.entries} entr${result.entries === 1 ? 'y' : 'ies'} on ${result.id}${result.published ? ', published on the bus' : ' (no bus: this edge only)'}`)
+    return 0
+  } catch (error) {
+    if (isTierCacheError(error)) {
+      console.error(`tiercache purge: ${error.code}: ${error.message}`)
+      return error.code === 'E_PURGE_FAILED' ? 1 : 2
+    }
+    throw error
+  }
+}

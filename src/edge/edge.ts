@@ -1,0 +1,849 @@
+import http from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Clock } from '../core/clock.js'
+import { systemClock } from '../core/clock.js'
+import { CircuitBreaker } from '../core/circuit-breaker.js'
+import type { Logger } from '../core/logger.js'
+import { consoleLogger } from '../core/logger.js'
+import type { DeliveredMessage } from '../ports/bus.js'
+import { BehaviorTable } from './behavior.js'
+import type { CompiledBehavior } from './behavior.js'
+import { parseDirectives } from './cache-control.js'
+import type { Directives } from './cache-control.js'
+import { hasStatePreconditions } from './conditional.js'
+import type { EdgeStorage, PurgeSelector } from './edge-storage.js'
+import { PurgeError } from './errors.js'
+import { forwardHeaders, isLoop, responseTags, sameOriginPath } from './forward.js'
+import type { ForwardContext } from './forward.js'
+import { decideStorage, FLAG_MUST_REVALIDATE } from './freshness.js'
+import type { RequestFacts } from './freshness.js'
+import type { HeaderList, HeaderPair } from './header-list.js'
+import { getAll, mergeNotModified, stripHopByHop } from './header-list.js'
+import { formatHttpDate } from './http-date.js'
+import { MemoryStorage } from './memory-storage.js'
+import type { EdgeResult, EdgeStats } from './metrics.js'
+import { EdgeCounters, edgeChannels, prometheusText } from './metrics.js'
+import type { EdgeOptions, ResolvedEdgeOptions } from './options.js'
+import { EDGE_DEFAULTS, resolveEdgeOptions } from './options.js'
+import { OriginClient, OriginUnavailableError, readBody } from './origin-client.js'
+import type { OriginResponse } from './origin-client.js'
+import type { PurgeRequest } from './purge.js'
+import { bearerMatches, parsePurgeRequest } from './purge.js'
+import { PurgeFence } from './purge-fence.js'
+import { sendError, sendStored, sendStream } from './respond.js'
+import type { XCache } from './respond.js'
+import type { EdgeRecord } from './stored-response.js'
+import { StoredResponse, VARIANT_SEPARATOR, VaryMarker } from './stored-response.js'
+import { varyKey } from './vary.js'
+
+/** One cacheable request on its way through the miss path. */
+interface Ctx {
+  readonly req: IncomingMessage
+  /** Undefined for a background revalidation (stale-while-revalidate). */
+  readonly res: ServerResponse | undefined
+  readonly behavior: CompiledBehavior
+  readonly fetchMethod: string
+  readonly urlPart: string
+  readonly key: string
+  readonly requestNoStore: boolean
+}
+
+/** What waiters of a collapsed fetch receive. */
+type SharedResult =
+  | { readonly kind: 'stored'; readonly stored: StoredResponse; readonly varyValue: string | undefined }
+  | { readonly kind: 'stale'; readonly stored: StoredResponse }
+  | { readonly kind: 'pass' }
+  | { readonly kind: 'error'; readonly error: OriginUnavailableError }
+
+/** What the request that fetched receives. */
+type LeaderResult =
+  | { readonly kind: 'stored'; readonly stored: StoredResponse; readonly varyValue: string | undefined; readonly xCache: XCache; readonly extra?: HeaderList }
+  | { readonly kind: 'stale'; readonly stored: StoredResponse }
+  | { readonly kind: 'stream'; readonly response: OriginResponse; readonly headers: HeaderList; readonly head?: readonly Buffer[] }
+  | { readonly kind: 'error'; readonly error: OriginUnavailableError }
+
+/** Fields removed before a response is stored: the edge recomputes or sets them. */
+const NOT_STORED: ReadonlySet<string> = new Set(['age', 'x-cache', 'content-length'])
+const STALE_ON_STATUS: ReadonlySet<number> = new Set([500, 502, 503, 504])
+/** Methods RFC 9110 §9.2.1 calls safe; every other method invalidates (RFC 9111 §4.4). */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
+const MAX_ADMIN_BODY = 64 * 1024
+const MAX_HIT_FOR_PASS = 10_000
+
+/**
+ * The edge: a shared HTTP cache (RFC 9111) in front of one origin. See docs/edge.md.
+ *
+ * Request path: behavior → key → storage. A fresh hit is written from memory without a promise.
+ * A miss joins the in-flight fetch for its key (collapsing) or starts one; the response is stored
+ * when RFC 9111 and the behavior allow, streamed through otherwise. Purges (API, bus, unsafe
+ * methods) remove or mark stale by tag, URL or prefix, and a fence stops fills that started before
+ * a purge from storing what it removed.
+ */
+export class Edge {
+  readonly id: string
+  readonly options: ResolvedEdgeOptions
+  /** The HTTP server (not listening until {@link listen}); its `request` handler is {@link handle}. */
+  readonly server: Server
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #counters = new EdgeCounters()
+  readonly #breaker: CircuitBreaker
+  readonly #origin: OriginClient
+  readonly #behaviors: BehaviorTable
+  readonly #fence: PurgeFence
+  readonly #flights = new Map<string, Promise<SharedResult>>()
+  readonly #hitForPass = new Map<string, number>()
+  readonly #forward: ForwardContext
+  readonly #adminPrefix: string
+  readonly #ready: Promise<void>
+  #storage: EdgeStorage | undefined
+  #unsubscribe: (() => void) | undefined
+  /** Responses received before this are stale (an invalidation stream gap marked everything stale). */
+  #staleBefore = 0
+  #closed = false
+
+  constructor(options: EdgeOptions) {
+    this.options = resolveEdgeOptions(options)
+    const o = this.options
+    this.id = o.id
+    this.#clock = o.clock ?? systemClock
+    this.#logger = o.logger ?? consoleLogger
+    this.#behaviors = new BehaviorTable(o.behaviors)
+    this.#fence = new PurgeFence(o.purgeFence)
+    this.#adminPrefix = o.adminPrefix
+    this.#breaker = new CircuitBreaker(o.breakerThreshold, o.breakerCooldown, this.#clock, (from, to) => {
+      if (to === 'open') this.#logger.warn('edge: origin failing, circuit breaker open', { origin: o.origin.origin })
+      else if (to === 'closed') this.#logger.warn('edge: origin answering again, circuit breaker closed', { origin: o.origin.origin })
+      if (edgeChannels.breaker.hasSubscribers) edgeChannels.breaker.publish({ from, to })
+    })
+    this.#origin = new OriginClient(o.origin, this.#clock, o.originTimeout, this.#breaker, o.originMaxSockets, (ms, status, outcome) => {
+      const c = this.#counters
+      c.originRequests++
+      if (outcome === 'timeout') c.originTimeouts++
+      else if (outcome === 'network') c.originErrors++
+      else c.observeOrigin(ms)
+      if (edgeChannels.origin.hasSubscribers) edgeChannels.origin.publish({ outcome: outcome === 'network' ? 'error' : outcome, status, durationMs: ms })
+    })
+    this.#forward = { originHost: this.#origin.host, surrogateId: o.surrogateId, edgeId: o.id, xForwardedFor: o.xForwardedFor }
+    const storage = o.storage
+    if (storage.type === 'redis') {
+      this.#ready = this.#openRedis(storage)
+    } else {
+      this.#storage = new MemoryStorage(storage.maxBytes ?? EDGE_DEFAULTS.memoryMaxBytes, this.#clock)
+      this.#ready = Promise.resolve()
+    }
+    this.server = http.createServer({
+      maxHeaderSize: o.maxHeaderBytes,
+      insecureHTTPParser: false,
+      requestTimeout: 60_000,
+      headersTimeout: 20_000,
+      keepAliveTimeout: 5_000,
+    }, this.handle)
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      // Malformed requests never reach the handler: answer 400 (431 for oversized headers) and close.
+      this.#counters.rejected++
+      if (error.code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy()
+        return
+      }
+      const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+    })
+    if (o.bus !== undefined) {
+      this.#unsubscribe = o.bus.subscribe({
+        onMessage: (message) => { this.#onBusMessage(message) },
+        onGap: (reason) => { this.#onGap(reason) },
+        onState: (state) => {
+          if (state === 'disconnected') this.#logger.warn('edge: invalidation bus disconnected; purges from other nodes may arrive late', { id: this.id })
+        },
+      })
+    }
+  }
+
+  /** Resolves when storage is ready (immediately for memory storage). */
+  ready(): Promise<void> {
+    return this.#ready
+  }
+
+  /** Starts listening; resolves with the base URL (`http://host:port`). */
+  async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+    await this.#ready
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject)
+        resolve()
+      })
+    })
+    return this.url
+  }
+
+  /** The base URL while listening. */
+  get url(): string {
+    const address = this.server.address() as AddressInfo | null
+    if (address === null) throw new Error('edge is not listening')
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    return `http://${host}:${address.port}`
+  }
+
+  /** Stops listening, closes idle and active connections, the origin pool, storage and the bus subscription. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#unsubscribe?.()
+    await new Promise<void>((resolve) => {
+      if (!this.server.listening) {
+        resolve()
+        return
+      }
+      this.server.close(() => resolve())
+      this.server.closeAllConnections()
+    })
+    this.#origin.close()
+    await this.#ready.catch(() => {})
+    await this.#storage?.close()
+  }
+
+  /** Counters since creation. */
+  stats(): EdgeStats {
+    const c = this.#counters
+    const storage = this.#storage?.stats() ?? { type: 'memory' as const, entries: 0, bytes: 0, maxBytes: 0, evictions: 0, errors: 0 }
+    return {
+      id: this.id,
+      requests: c.requests,
+      hits: c.hits,
+      misses: c.misses,
+      staleServed: c.swr + c.sie,
+      staleWhileRevalidate: c.swr,
+      staleIfError: c.sie,
+      revalidations: c.revalidations,
+      notModified: c.notModified,
+      collapsed: c.collapsed,
+      passes: c.passes,
+      stored: c.stored,
+      notStored: Object.fromEntries(c.notStored),
+      originRequests: c.originRequests,
+      originErrors: c.originErrors,
+      originTimeouts: c.originTimeouts,
+      originRejected: c.originRejected,
+      breaker: this.#breaker.state,
+      bytesServed: c.bytesServed,
+      bytesFromOrigin: c.bytesFromOrigin,
+      originLatency: { count: c.latencyCount, sumMs: c.latencySum, buckets: [...c.latencyBuckets] },
+      purges: c.purges,
+      purgedEntries: c.purgedEntries,
+      rejected: c.rejected,
+      purgeRefused: c.purgeRefused,
+      busGaps: c.busGaps,
+      storage,
+    }
+  }
+
+  /**
+   * Purges on this node and publishes the purge on the bus (when there is one), so every edge node
+   * and every app cache following the bus applies it too. Resolves with the entries purged here.
+   * Throws `E_PURGE_FAILED` when the bus refused the message (the local purge is done).
+   */
+  async purge(request: Partial<PurgeRequest>): Promise<{ entries: number; published: boolean }> {
+    const p = parsePurgeRequest(request)
+    const entries = await this.#applyPurge(this.#selector(p.tags, p.urls, p.prefixes, false), p.soft, 'api')
+    const bus = this.options.bus
+    if (bus === undefined) return { entries, published: false }
+    try {
+      await bus.publish({
+        ...(p.tags.length > 0 ? { tags: p.tags } : {}),
+        ...(p.urls.length > 0 ? { urls: p.urls } : {}),
+        ...(p.prefixes.length > 0 ? { prefixes: p.prefixes } : {}),
+        soft: p.soft,
+        origin: this.id,
+        at: this.#clock.now(),
+      })
+    } catch (error) {
+      throw new PurgeError('E_PURGE_FAILED', `purged on ${this.id} but could not publish on the bus: ${(error as Error).message}`, { entries }, error)
+    }
+    return { entries, published: true }
+  }
+
+  /** The request listener (use it to mount the edge on a server of your own). */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#counters.requests++
+    try {
+      this.#route(req, res)
+    } catch (error) {
+      this.#internalError(res, error)
+    }
+  }
+
+  #route(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? ''
+    const method = req.method ?? 'GET'
+    if (url.length > this.options.maxUrlBytes) return this.#reject(res, 414, 'request-target too long')
+    // Origin-form only (RFC 9112 §3.2.1): absolute-form and authority-form are for forward proxies.
+    if (url.charCodeAt(0) !== 47) return this.#reject(res, 400, 'request-target must start with "/"')
+    if (url.startsWith(this.#adminPrefix)) {
+      this.#admin(req, res, url).catch((error: unknown) => this.#internalError(res, error))
+      return
+    }
+    if (isLoop(req.headers, this.id)) return this.#reject(res, 508, 'forwarding loop: this edge is already in X-Tiercache-Hop')
+    const q = url.indexOf('?')
+    const path = q === -1 ? url : url.slice(0, q)
+    const rawQuery = q === -1 ? '' : url.slice(q + 1)
+    const behavior = this.#behaviors.match(path)
+    const o = behavior.options
+    if (o.allowedMethods !== 'all' && !o.allowedMethods.has(method)) {
+      return this.#reject(res, 403, `method ${method} is not allowed on ${o.pathPattern}`, [['allow', [...o.allowedMethods].join(', ')]])
+    }
+    const headers = req.headers
+    const hasBody = (headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined
+    if (!o.cachedMethods.has(method) || hasBody || (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS')) {
+      this.#pass(req, res, behavior, path, rawQuery, hasBody).catch((error: unknown) => this.#internalError(res, error))
+      return
+    }
+    // A range on a miss, or state preconditions: forwarded as they are, never stored.
+    const urlPart = behavior.urlPart(path, rawQuery)
+    const key = behavior.key(method, urlPart, headers)
+    const storage = this.#storage
+    if (storage === undefined) {
+      this.#ready.then(() => this.#route(req, res)).catch((error: unknown) => this.#internalError(res, error))
+      return
+    }
+    const found = storage.get(key)
+    if (found instanceof Promise) {
+      found.then((record) => this.#lookup(req, res, behavior, method, urlPart, key, record))
+        .catch((error: unknown) => this.#internalError(res, error))
+      return
+    }
+    this.#lookup(req, res, behavior, method, urlPart, key, found)
+  }
+
+  #lookup(req: IncomingMessage, res: ServerResponse, behavior: CompiledBehavior, method: string, urlPart: string, key: string,
+    record: EdgeRecord | undefined): void {
+    if (record?.kind === 'vary') {
+      const variantKey = key + VARIANT_SEPARATOR + varyKey(record.names, req.headers)
+      const found = (this.#storage as EdgeStorage).get(variantKey)
+      if (found instanceof Promise) {
+        found.then((variant) => this.#decide(req, res, behavior, method, urlPart, key, variant?.kind === 'response' ? variant : undefined))
+          .catch((error: unknown) => this.#internalError(res, error))
+        return
+      }
+      return this.#decide(req, res, behavior, method, urlPart, key, found?.kind === 'response' ? found : undefined)
+    }
+    this.#decide(req, res, behavior, method, urlPart, key, record)
+  }
+
+  #decide(req: IncomingMessage, res: ServerResponse, behavior: CompiledBehavior, method: string, urlPart: string, key: string,
+    stored: StoredResponse | undefined): void {
+    const now = this.#clock.now()
+    const headers = req.headers
+    const honor = this.options.honorRequestCacheControl
+    const requestCc: Directives | undefined = honor && (headers['cache-control'] !== undefined || headers.pragma !== undefined)
+      ? parseDirectives(headers['cache-control'] ?? (headers.pragma?.toLowerCase().includes('no-cache') === true ? 'no-cache' : ''))
+      : undefined
+    if (stored !== undefined) {
+      const freshUntil = stored.responseTime < this.#staleBefore ? Math.min(stored.freshUntil, this.#staleBefore) : stored.freshUntil
+      if (now < freshUntil && (requestCc === undefined || requestAllowsFresh(requestCc, stored, now, freshUntil))) {
+        this.#counters.hits++
+        this.#counters.bytesServed += sendStored(req, res, stored, behavior, now, 'HIT')
+        this.#published('hit', behavior, stored.status)
+        return
+      }
+      const staleFor = now - freshUntil
+      const mayServeStale = (stored.flags & FLAG_MUST_REVALIDATE) === 0
+      if (mayServeStale && (staleFor < stored.staleWhileRevalidate || (requestCc !== undefined && requestAllowsStale(requestCc, staleFor)))) {
+        this.#counters.swr++
+        this.#counters.bytesServed += sendStored(req, res, stored, behavior, now, 'STALE')
+        this.#published('stale', behavior, stored.status)
+        this.#revalidateInBackground(req, behavior, urlPart, key, stored)
+        return
+      }
+    }
+    if (requestCc?.has('only-if-cached') === true) return this.#reject(res, 504, 'only-if-cached and nothing usable is stored')
+    if (headers.range !== undefined || hasStatePreconditions(headers)) {
+      const q = urlPart.indexOf('?')
+      this.#pass(req, res, behavior, q === -1 ? urlPart : urlPart.slice(0, q), q === -1 ? '' : urlPart.slice(q + 1), false)
+        .catch((error: unknown) => this.#internalError(res, error))
+      return
+    }
+    const ctx: Ctx = {
+      req, res, behavior, fetchMethod: method === 'OPTIONS' ? 'OPTIONS' : 'GET', urlPart, key,
+      requestNoStore: requestCc?.has('no-store') === true,
+    }
+    this.#miss(ctx, stored).catch((error: unknown) => this.#internalError(res, error))
+  }
+
+  async #miss(ctx: Ctx, stale: StoredResponse | undefined): Promise<void> {
+    const res = ctx.res as ServerResponse
+    const now = this.#clock.now()
+    const hitForPass = this.#hitForPass.get(ctx.key)
+    if (hitForPass !== undefined && hitForPass > now) {
+      this.#counters.misses++
+      await this.#answerLeader(ctx, await this.#fetch(ctx, stale))
+      return
+    }
+    const inFlight = this.#flights.get(ctx.key)
+    if (inFlight !== undefined) {
+      this.#counters.collapsed++
+      const shared = await inFlight
+      await this.#answerFollower(ctx, shared)
+      return
+    }
+    this.#counters.misses++
+    let resolveShared!: (result: SharedResult) => void
+    const sharedPromise = new Promise<SharedResult>((resolve) => { resolveShared = resolve })
+    this.#flights.set(ctx.key, sharedPromise)
+    let result: LeaderResult
+    try {
+      result = await this.#fetch(ctx, stale)
+    } catch (error) {
+      resolveShared({ kind: 'pass' })
+      throw error
+    } finally {
+      this.#flights.delete(ctx.key)
+    }
+    resolveShared(toShared(result))
+    if (result.kind === 'stream') this.#markHitForPass(ctx.key)
+    if (res.destroyed && result.kind === 'stream') {
+      result.response.stream.destroy()
+      return
+    }
+    await this.#answerLeader(ctx, result)
+  }
+
+  async #answerLeader(ctx: Ctx, result: LeaderResult): Promise<void> {
+    const res = ctx.res as ServerResponse
+    const now = this.#clock.now()
+    const b = ctx.behavior
+    switch (result.kind) {
+      case 'stored':
+        this.#counters.bytesServed += sendStored(ctx.req, res, result.stored, b, now, result.xCache, result.extra)
+        this.#published(result.xCache === 'REVALIDATED' ? 'revalidated' : 'miss', b, result.stored.status)
+        return
+      case 'stale':
+        this.#counters.sie++
+        this.#counters.bytesServed += sendStored(ctx.req, res, result.stored, b, now, 'STALE')
+        this.#published('stale', b, result.stored.status)
+        return
+      case 'stream':
+        this.#counters.bytesServed += await sendStream(ctx.req, res, result.response, result.headers, result.head, 'MISS')
+        this.#published('miss', b, result.response.status)
+        return
+      case 'error':
+        this.#originError(res, result.error)
+        this.#published('error', b, 0)
+    }
+  }
+
+  async #answerFollower(ctx: Ctx, shared: SharedResult): Promise<void> {
+    const res = ctx.res as ServerResponse
+    const now = this.#clock.now()
+    switch (shared.kind) {
+      case 'stored': {
+        const s = shared.stored
+        if (s.vary === undefined || varyKey(s.vary, ctx.req.headers) === shared.varyValue) {
+          this.#counters.bytesServed += sendStored(ctx.req, res, s, ctx.behavior, now, 'COLLAPSED')
+          this.#published('collapsed', ctx.behavior, s.status)
+          return
+        }
+        break
+      }
+      case 'stale':
+        this.#counters.sie++
+        this.#counters.bytesServed += sendStored(ctx.req, res, shared.stored, ctx.behavior, now, 'STALE')
+        this.#published('stale', ctx.behavior, shared.stored.status)
+        return
+      case 'error':
+        this.#originError(res, shared.error)
+        this.#published('error', ctx.behavior, 0)
+        return
+      case 'pass':
+        break
+    }
+    // The shared response is not for this request (private, too large, another variant): fetch alone.
+    this.#counters.misses++
+    await this.#answerLeader(ctx, await this.#fetch(ctx, undefined))
+  }
+
+  #revalidateInBackground(req: IncomingMessage, behavior: CompiledBehavior, urlPart: string, key: string, stored: StoredResponse): void {
+    if (this.#flights.has(key)) return
+    const ctx: Ctx = { req, res: undefined, behavior, fetchMethod: req.method === 'OPTIONS' ? 'OPTIONS' : 'GET', urlPart, key, requestNoStore: false }
+    let resolveShared!: (result: SharedResult) => void
+    this.#flights.set(key, new Promise<SharedResult>((resolve) => { resolveShared = resolve }))
+    this.#fetch(ctx, stored).then((result) => {
+      if (result.kind === 'stream') result.response.stream.destroy()
+      resolveShared(toShared(result))
+    }, (error: unknown) => {
+      this.#logger.error('edge: background revalidation failed', { error: (error as Error).message })
+      resolveShared({ kind: 'pass' })
+    }).finally(() => this.#flights.delete(key))
+  }
+
+  /**
+   * One origin fetch for a cacheable request: conditional when a stored response has validators,
+   * stale-if-error on failure, stored when allowed and small enough, streamed otherwise.
+   */
+  async #fetch(ctx: Ctx, stale: StoredResponse | undefined): Promise<LeaderResult> {
+    const { req, behavior } = ctx
+    const headers = forwardHeaders(req, behavior, false, this.#forward)
+    const conditional = stale !== undefined && (stale.etag !== undefined || stale.lastModified !== undefined)
+    if (conditional) {
+      if (stale.etag !== undefined) headers['if-none-match'] = stale.etag
+      if (stale.lastModified !== undefined) headers['if-modified-since'] = stale.lastModified
+      this.#counters.revalidations++
+    }
+    let response: OriginResponse
+    try {
+      response = await this.#origin.send({ method: ctx.fetchMethod, path: ctx.urlPart, headers })
+    } catch (error) {
+      if (!(error instanceof OriginUnavailableError)) throw error
+      if (error.reason === 'breaker-open') this.#counters.originRejected++
+      return this.#staleOr(stale, { kind: 'error', error })
+    }
+    const status = response.status
+    const cleaned = stripHopByHop(response.headers)
+    if (!cleaned.some((h) => h[0] === 'date')) cleaned.push(['date', formatHttpDate(response.responseTime)])
+    if (status === 304 && conditional) {
+      response.stream.resume()
+      this.#counters.notModified++
+      return this.#freshen(ctx, stale, response, cleaned)
+    }
+    if (stale !== undefined && STALE_ON_STATUS.has(status) && this.#staleIfErrorAllows(stale)) {
+      response.stream.resume()
+      return { kind: 'stale', stored: stale }
+    }
+    const facts = { ...this.#requestFacts(req, behavior), noStore: ctx.requestNoStore }
+    const decision = decideStorage(status, cleaned, response, behavior.options, facts, this.options.surrogateId, this.options.keepStale)
+    if (!decision.store) {
+      this.#counters.notStoredBecause(decision.reason)
+      return { kind: 'stream', response, headers: cleaned }
+    }
+    const declared = getAll(cleaned, 'content-length')[0]
+    if (declared !== undefined && Number(declared) > this.options.maxObjectBytes) {
+      this.#counters.notStoredBecause('too-large')
+      return { kind: 'stream', response, headers: cleaned }
+    }
+    let read
+    try {
+      read = await readBody(response.stream, this.options.maxObjectBytes)
+    } catch (error) {
+      const failure = new OriginUnavailableError('network', `origin body failed: ${(error as Error).message}`, error)
+      return this.#staleOr(stale, { kind: 'error', error: failure })
+    }
+    if (!read.complete) {
+      this.#counters.notStoredBecause('too-large')
+      return { kind: 'stream', response, headers: cleaned, head: read.head }
+    }
+    this.#counters.bytesFromOrigin += read.body.length
+    const storedHeaders = cleaned.filter((h) => !NOT_STORED.has(h[0]) && !decision.dropFields.has(h[0]))
+    const stored = new StoredResponse({
+      status, headers: storedHeaders, body: read.body, requestTime: response.requestTime, responseTime: response.responseTime,
+      initialAge: decision.initialAge, lifetime: decision.lifetime, staleWhileRevalidate: decision.staleWhileRevalidate,
+      staleIfError: decision.staleIfError, retention: Math.max(decision.staleWhileRevalidate, decision.staleIfError,
+        (stale?.etag !== undefined || getAll(storedHeaders, 'etag').length > 0 || getAll(storedHeaders, 'last-modified').length > 0) ? this.options.keepStale : 0),
+      flags: decision.flags, tags: responseTags(cleaned), url: ctx.urlPart, vary: decision.vary, invalidatedAt: Number.NaN,
+    })
+    const varyValue = stored.vary === undefined ? undefined : varyKey(stored.vary, req.headers)
+    await this.#store(ctx, stored, varyValue, response, cleaned)
+    return { kind: 'stored', stored, varyValue, xCache: 'MISS' }
+  }
+
+  /** RFC 9111 §4.3.4: a 304 freshens the stored response with the new header fields. */
+  async #freshen(ctx: Ctx, stale: StoredResponse, response: OriginResponse, update: HeaderPair[]): Promise<LeaderResult> {
+    const behavior = ctx.behavior
+    // Set-Cookie from a 304 goes to the client that triggered the validation, never into storage.
+    const cookies = behavior.options.cacheSetCookie ? [] : update.filter((h) => h[0] === 'set-cookie')
+    const skip = new Set(['age', 'x-cache', ...(cookies.length > 0 ? ['set-cookie'] : [])])
+    const merged = mergeNotModified(stale.headers, update, skip)
+    const decision = decideStorage(stale.status, merged, response, behavior.options, this.#requestFacts(ctx.req, behavior),
+      this.options.surrogateId, this.options.keepStale)
+    const extra = cookies.length > 0 ? cookies : undefined
+    if (!decision.store) {
+      this.#counters.notStoredBecause(decision.reason)
+      await (this.#storage as EdgeStorage).delete(this.#storageKey(ctx.key, stale, ctx.req))
+      const once = stale.with({ headers: merged, requestTime: response.requestTime, responseTime: response.responseTime, initialAge: 0, lifetime: 0 })
+      return { kind: 'stored', stored: once, varyValue: undefined, xCache: 'REVALIDATED', ...(extra === undefined ? {} : { extra }) }
+    }
+    const freshened = stale.with({
+      headers: merged.filter((h) => !decision.dropFields.has(h[0])), requestTime: response.requestTime, responseTime: response.responseTime,
+      initialAge: decision.initialAge, lifetime: decision.lifetime, staleWhileRevalidate: decision.staleWhileRevalidate,
+      staleIfError: decision.staleIfError, flags: decision.flags, tags: responseTags(merged), invalidatedAt: Number.NaN,
+    })
+    const varyValue = freshened.vary === undefined ? undefined : varyKey(freshened.vary, ctx.req.headers)
+    await this.#store(ctx, freshened, varyValue, response, merged)
+    return { kind: 'stored', stored: freshened, varyValue, xCache: 'REVALIDATED', ...(extra === undefined ? {} : { extra }) }
+  }
+
+  async #store(ctx: Ctx, stored: StoredResponse, varyValue: string | undefined, response: OriginResponse, headers: HeaderList): Promise<void> {
+    const now = this.#clock.now()
+    // The fence: a response generated before a matching purge must not be stored after it. An
+    // upstream cache's Age moves the generation time back (one extra second for Age's resolution).
+    const ageLines = getAll(headers, 'age')
+    const upstreamAge = ageLines.length === 1 && /^\d+$/.test((ageLines[0] as string).trim()) ? Number(ageLines[0]) * 1000 + 1000 : 0
+    const generatedAt = Math.min(response.requestTime, response.responseTime - upstreamAge)
+    if (!this.#fence.admits(generatedAt, stored.url, stored.tags, now) || generatedAt < this.#staleBefore) {
+      this.#counters.notStoredBecause('purged-while-fetching')
+      return
+    }
+    const storage = this.#storage as EdgeStorage
+    this.#counters.stored++
+    if (stored.vary === undefined || varyValue === undefined) {
+      await storage.set(ctx.key, stored)
+      return
+    }
+    await storage.set(ctx.key, new VaryMarker(stored.vary, stored.url, stored.staleUntil))
+    await storage.set(ctx.key + VARIANT_SEPARATOR + varyValue, stored)
+  }
+
+  #storageKey(key: string, stored: StoredResponse, req: IncomingMessage): string {
+    return stored.vary === undefined ? key : key + VARIANT_SEPARATOR + varyKey(stored.vary, req.headers)
+  }
+
+  #staleOr(stale: StoredResponse | undefined, failure: { kind: 'error'; error: OriginUnavailableError }): LeaderResult {
+    if (stale !== undefined && this.#staleIfErrorAllows(stale)) return { kind: 'stale', stored: stale }
+    return failure
+  }
+
+  /** RFC 5861 §4 / RFC 9111 §4.2.4: stale on error only inside stale-if-error, never when revalidation is mandatory. */
+  #staleIfErrorAllows(stored: StoredResponse): boolean {
+    if ((stored.flags & FLAG_MUST_REVALIDATE) !== 0) return false
+    const freshUntil = stored.responseTime < this.#staleBefore ? Math.min(stored.freshUntil, this.#staleBefore) : stored.freshUntil
+    return this.#clock.now() - freshUntil < stored.staleIfError
+  }
+
+  #requestFacts(req: IncomingMessage, behavior: CompiledBehavior): RequestFacts {
+    const h = req.headers
+    return {
+      authorization: h.authorization !== undefined,
+      cookieForwarded: behavior.cookie(h) !== undefined,
+      noStore: false,
+    }
+  }
+
+  #markHitForPass(key: string): void {
+    if (this.options.hitForPass <= 0) return
+    if (this.#hitForPass.size >= MAX_HIT_FOR_PASS) this.#hitForPass.clear()
+    this.#hitForPass.set(key, this.#clock.now() + this.options.hitForPass)
+  }
+
+  /** Forwards a request without the cache; after a successful unsafe method, invalidates per RFC 9111 §4.4. */
+  async #pass(req: IncomingMessage, res: ServerResponse, behavior: CompiledBehavior, path: string, rawQuery: string, hasBody: boolean): Promise<void> {
+    this.#counters.passes++
+    const method = req.method ?? 'GET'
+    const query = behavior.query(rawQuery)
+    const headers = forwardHeaders(req, behavior, true, this.#forward)
+    let response: OriginResponse
+    try {
+      response = await this.#origin.send({ method, path: query === '' ? path : `${path}?${query}`, headers, body: hasBody ? req : undefined })
+    } catch (error) {
+      if (!(error instanceof OriginUnavailableError)) throw error
+      if (error.reason === 'breaker-open') this.#counters.originRejected++
+      this.#originError(res, error)
+      this.#published('error', behavior, 0)
+      return
+    }
+    const cleaned = stripHopByHop(response.headers)
+    if (!SAFE_METHODS.has(method) && response.status >= 200 && response.status < 400) {
+      const paths = [query === '' ? path : `${path}?${query}`]
+      for (const name of ['location', 'content-location']) {
+        const value = getAll(cleaned, name)[0]
+        const target = value === undefined ? undefined : sameOriginPath(value, req)
+        if (target !== undefined) paths.push(target)
+      }
+      await this.#invalidateAfterUnsafe(paths)
+    }
+    res.on('close', () => { if (!res.writableFinished) response.stream.destroy() })
+    this.#counters.bytesServed += await sendStream(req, res, response, cleaned, undefined, 'PASS')
+    this.#published('pass', behavior, response.status)
+  }
+
+  async #invalidateAfterUnsafe(paths: readonly string[]): Promise<void> {
+    const unique = [...new Set(paths)]
+    await this.#applyPurge(this.#selector([], unique, [], false), false, 'unsafe-method')
+    const bus = this.options.bus
+    if (bus === undefined || !this.options.publishUnsafeInvalidations) return
+    bus.publish({ urls: unique, origin: this.id, at: this.#clock.now() }).catch((error: unknown) => {
+      this.#logger.warn('edge: could not publish an invalidation after an unsafe method', { error: (error as Error).message })
+    })
+  }
+
+  /** Purge selectors use URL parts: each URL is normalised by the behavior its path falls under. */
+  #selector(tags: readonly string[], urls: readonly string[], prefixes: readonly string[], all: boolean): PurgeSelector {
+    const urlParts = urls.map((u) => {
+      const q = u.indexOf('?')
+      const path = q === -1 ? u : u.slice(0, q)
+      return this.#behaviors.match(path).urlPart(path, q === -1 ? '' : u.slice(q + 1))
+    })
+    return { tags, urls: urlParts, prefixes, all }
+  }
+
+  async #applyPurge(selector: PurgeSelector, soft: boolean, source: 'api' | 'bus' | 'unsafe-method' | 'gap'): Promise<number> {
+    const now = this.#clock.now()
+    this.#fence.record(selector, now)
+    if (this.#storage === undefined) await this.#ready
+    const entries = await (this.#storage as EdgeStorage).purge(selector, soft, now)
+    this.#counters.purges++
+    this.#counters.purgedEntries += entries
+    if (edgeChannels.purge.hasSubscribers) edgeChannels.purge.publish({ source, soft, entries })
+    return entries
+  }
+
+  #onBusMessage(message: DeliveredMessage): void {
+    // This node applied its own purges before publishing them.
+    if (message.origin === this.id) return
+    const selector = this.#selector(message.tags ?? [], message.urls ?? [], message.prefixes ?? [], message.clear === true)
+    if ((selector.tags?.length ?? 0) + (selector.urls?.length ?? 0) + (selector.prefixes?.length ?? 0) === 0 && selector.all !== true) return
+    this.#applyPurge(selector, message.soft === true, 'bus').catch((error: unknown) => {
+      this.#logger.error('edge: could not apply a purge from the bus', { error: (error as Error).message })
+    })
+  }
+
+  /** Invariant 2: after a possible gap in the stream, nothing stored may be served as fresh until revalidated. */
+  #onGap(reason: string): void {
+    const now = this.#clock.now()
+    this.#counters.busGaps++
+    this.#staleBefore = now
+    this.#fence.record({ all: true }, now)
+    this.#logger.warn('edge: invalidation stream gap, everything stored is now stale', { reason })
+    if (edgeChannels.purge.hasSubscribers) edgeChannels.purge.publish({ source: 'gap', soft: true, entries: -1 })
+  }
+
+  async #admin(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+    const name = url.slice(this.#adminPrefix.length).split('?')[0]
+    const method = req.method ?? 'GET'
+    if (name === 'purge') {
+      if (method !== 'POST') return this.#reject(res, 405, 'use POST', [['allow', 'POST']])
+      if (!bearerMatches(req.headers.authorization, this.options.purgeToken)) {
+        this.#counters.purgeRefused++
+        req.resume()
+        return this.#reject(res, 401, this.options.purgeToken === undefined ? 'purge API disabled (no purge token configured)' : 'invalid or missing bearer token',
+          [['www-authenticate', 'Bearer realm="tiercache"']])
+      }
+      let body: unknown
+      try {
+        body = JSON.parse((await readLimited(req, MAX_ADMIN_BODY)).toString('utf8'))
+      } catch (error) {
+        return this.#reject(res, error instanceof PayloadTooLarge ? 413 : 400, error instanceof PayloadTooLarge ? 'purge body too large' : 'purge body is not JSON')
+      }
+      try {
+        const result = await this.purge(body as Partial<PurgeRequest>)
+        return sendJson(res, 200, { ok: true, id: this.id, ...result })
+      } catch (error) {
+        if (error instanceof PurgeError && error.code === 'E_PURGE_INVALID') return sendJson(res, 400, { ok: false, code: error.code, error: error.message })
+        if (error instanceof PurgeError) return sendJson(res, 502, { ok: false, code: error.code, error: error.message })
+        throw error
+      }
+    }
+    if (method !== 'GET' && method !== 'HEAD') return this.#reject(res, 405, 'use GET', [['allow', 'GET, HEAD']])
+    if (name === 'metrics' && this.options.metricsEndpoint) {
+      const text = prometheusText(this.stats())
+      res.writeHead(200, ['content-type', 'text/plain; version=0.0.4; charset=utf-8', 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(text))])
+      res.end(method === 'HEAD' ? undefined : text)
+      return
+    }
+    if (name === 'health') return sendJson(res, 200, { ok: true, id: this.id, breaker: this.#breaker.state })
+    if (name === 'stats') return sendJson(res, 200, this.stats())
+    return this.#reject(res, 404, 'unknown edge endpoint')
+  }
+
+  #originError(res: ServerResponse, error: OriginUnavailableError): void {
+    if (error.reason === 'timeout') return sendError(res, 504, 'origin timeout')
+    if (error.reason === 'breaker-open') {
+      return sendError(res, 503, 'origin unavailable (circuit open)', [['retry-after', String(Math.ceil(this.options.breakerCooldown / 1000))]])
+    }
+    sendError(res, 502, 'origin unreachable')
+  }
+
+  #reject(res: ServerResponse, status: number, message: string, extra?: readonly [string, string][]): void {
+    this.#counters.rejected++
+    // Whatever body the client sent is not read: close the connection after answering.
+    res.shouldKeepAlive = false
+    sendError(res, status, message, extra)
+  }
+
+  #internalError(res: ServerResponse, error: unknown): void {
+    this.#logger.error('edge: internal error while answering a request', { error: error instanceof Error ? error.message : String(error) })
+    try {
+      sendError(res, 502, 'edge error')
+    } catch {
+      res.destroy()
+    }
+  }
+
+  #published(result: EdgeResult, behavior: CompiledBehavior, status: number): void {
+    if (edgeChannels.request.hasSubscribers) edgeChannels.request.publish({ result, behavior: behavior.options.pathPattern, status })
+  }
+
+  async #openRedis(storage: Extract<EdgeOptions['storage'], { type: 'redis' }>): Promise<void> {
+    const { RedisStorage } = await import('./redis-storage.js')
+    const { parseDuration } = await import('../core/duration.js')
+    const l1 = this.options.bus === undefined ? undefined : new MemoryStorage(storage.l1MaxBytes ?? EDGE_DEFAULTS.redisL1MaxBytes, this.#clock)
+    this.#storage = new RedisStorage({
+      ...(storage.redis === undefined ? {} : { redis: storage.redis }),
+      ...(storage.cluster === undefined ? {} : { cluster: storage.cluster }),
+      ...(storage.client === undefined ? {} : { client: storage.client }),
+      namespace: storage.namespace ?? EDGE_DEFAULTS.redisNamespace,
+      clock: this.#clock,
+      timeoutMs: storage.timeout === undefined ? EDGE_DEFAULTS.redisTimeoutMs : parseDuration(storage.timeout, 'storage.timeout'),
+      logger: this.#logger,
+      l1,
+    })
+  }
+}
+
+function toShared(result: LeaderResult): SharedResult {
+  switch (result.kind) {
+    case 'stored': return { kind: 'stored', stored: result.stored, varyValue: result.varyValue }
+    case 'stale': return { kind: 'stale', stored: result.stored }
+    case 'error': return { kind: 'error', error: result.error }
+    case 'stream': return { kind: 'pass' }
+  }
+}
+
+/** Request `Cache-Control` (only with `honorRequestCacheControl`): no-cache, max-age, min-fresh. */
+function requestAllowsFresh(cc: Directives, stored: StoredResponse, now: number, freshUntil: number): boolean {
+  if (cc.has('no-cache')) return false
+  const maxAge = cc.get('max-age')
+  if (typeof maxAge === 'string' && /^\d+$/.test(maxAge) && stored.ageSeconds(now) > Number(maxAge)) return false
+  const minFresh = cc.get('min-fresh')
+  if (typeof minFresh === 'string' && /^\d+$/.test(minFresh) && freshUntil - now < Number(minFresh) * 1000) return false
+  return true
+}
+
+/** Request `max-stale` (only with `honorRequestCacheControl`). */
+function requestAllowsStale(cc: Directives, staleFor: number): boolean {
+  if (!cc.has('max-stale')) return false
+  const v = cc.get('max-stale')
+  if (v === null) return true
+  return typeof v === 'string' && /^\d+$/.test(v) && staleFor <= Number(v) * 1000
+}
+
+class PayloadTooLarge extends Error {}
+
+function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let length = 0
+    req.on('data', (chunk: Buffer) => {
+      length += chunk.length
+      if (length > limit) {
+        req.destroy()
+        reject(new PayloadTooLarge())
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks, length)))
+    req.on('error', reject)
+  })
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, ['content-type', 'application/json', 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(text))])
+  res.end(text)
+}
+
+/** Creates an edge (not yet listening: call `listen(port)`). Options are validated here. */
+export function createEdge(options: EdgeOptions): Edge {
+  return new Edge(options)
+}

@@ -1,0 +1,411 @@
+import type { Clock } from '../core/clock.js'
+import type { Duration } from '../core/duration.js'
+import { parseDuration } from '../core/duration.js'
+import { InvalidOptionError, describe } from '../core/errors.js'
+import type { Logger } from '../core/logger.js'
+import type { InvalidationBus } from '../ports/bus.js'
+
+/**
+ * One cache behavior: CloudFront's model (ordered path patterns; the first match wins; `*` is the
+ * default). The headers, query strings and cookies named here are the cache key AND the only ones
+ * forwarded to the origin, so nothing the origin sees is missing from the key (no unkeyed-input
+ * cache poisoning).
+ */
+export interface BehaviorOptions {
+  /** CloudFront syntax: `*` matches any run of characters (including `/`), `?` exactly one. Case-sensitive. `*` alone is the default behavior. */
+  pathPattern: string
+  /** Lower bound on an explicit freshness lifetime. Default 0. */
+  minTtl?: Duration
+  /**
+   * Freshness given to responses without explicit freshness information (no `s-maxage`, `max-age`,
+   * `Expires`), for heuristically cacheable statuses (RFC 9111 §4.2.2). Default 0: not cached.
+   */
+  defaultTtl?: Duration
+  /** Upper bound on any freshness lifetime. Default 365 days. */
+  maxTtl?: Duration
+  /**
+   * Heuristic freshness as a fraction of (Date − Last-Modified) when `defaultTtl` is 0 (RFC 9111
+   * §4.2.2 suggests 0.1). Default 0: off.
+   */
+  heuristic?: number
+  /** Query strings in the key and forwarded: `'none'` (stripped), `'all'`, or a list of names. Default `'none'`. */
+  queryStrings?: 'none' | 'all' | readonly string[]
+  /** Request headers in the key and forwarded (case-insensitive names). Default none. */
+  headers?: readonly string[]
+  /** Cookies in the key and forwarded: `'none'`, `'all'`, or a list of names. Default `'none'`. */
+  cookies?: 'none' | 'all' | readonly string[]
+  /**
+   * Request headers forwarded WITHOUT being part of the key. Only for headers the origin's response
+   * never depends on (trace ids): anything else here is a cache-poisoning hole. Default none.
+   */
+  forwardHeaders?: readonly string[]
+  /** Methods accepted (others get 403), or `'all'`. Default `'all'`. */
+  allowedMethods?: 'all' | readonly string[]
+  /** Methods whose responses are cached. Default `['GET', 'HEAD']`. */
+  cachedMethods?: readonly ('GET' | 'HEAD' | 'OPTIONS')[]
+  /** Compress eligible responses (gzip, br) for clients that accept it. Default false. */
+  compress?: boolean
+  /** Store responses carrying `Set-Cookie` (and replay the cookie to everyone). Default false. */
+  cacheSetCookie?: boolean
+  /**
+   * How long past freshness a stored response may be served when the origin fails (RFC 9111 §4.2.4
+   * "out-of-band contract"; a response's own `stale-if-error` overrides it). Default 1 day.
+   */
+  staleIfError?: Duration
+  /** Default stale-while-revalidate window when the response names none. Default 0. */
+  staleWhileRevalidate?: Duration
+}
+
+/** Where the edge keeps responses. */
+export type EdgeStorageOptions =
+  | { readonly type?: 'memory'; readonly maxBytes?: number }
+  | {
+    readonly type: 'redis'
+    /** Redis URL or ioredis options. */
+    readonly redis?: string | Record<string, unknown>
+    readonly cluster?: readonly { host: string; port: number }[]
+    readonly client?: unknown
+    /** Key namespace in Redis; every edge sharing a cache uses the same. Default `'edge'`. */
+    readonly namespace?: string
+    /** In-process tier in front of Redis (only used with a bus, which keeps it coherent). Default 16 MiB. */
+    readonly l1MaxBytes?: number
+    /** Per-call budget for Redis. Default 100 ms. */
+    readonly timeout?: Duration
+  }
+
+/** Options of {@link createEdge}. Validated once by {@link resolveEdgeOptions}. */
+export interface EdgeOptions {
+  /** The origin (or shield) base URL: `http://host:port`. Required. */
+  origin: string | URL
+  /** Cache behaviors in priority order. Default {@link DEFAULT_BEHAVIORS} (the brief's distribution). */
+  behaviors?: readonly BehaviorOptions[]
+  storage?: EdgeStorageOptions
+  /** Responses larger than this are streamed through, never buffered or stored. Default 8 MiB. */
+  maxObjectBytes?: number
+  /** Invalidation bus: purges are published on it and every purge on it is applied here. */
+  bus?: InvalidationBus
+  /** Bearer token of the purge API. Without one the purge API refuses every request. */
+  purgeToken?: string
+  /** This node's id (bus origin, hop header, loop detection). Default random. */
+  id?: string
+  /** Device token for `Surrogate-Capability` / targeted `Surrogate-Control`. Default `'tiercache'`. */
+  surrogateId?: string
+  clock?: Clock
+  logger?: Logger
+  /** Time to wait for the origin's response headers. Default 30 s (CloudFront's OriginReadTimeout). */
+  originTimeout?: Duration
+  /** Consecutive origin failures that open the breaker. Default 5. */
+  breakerThreshold?: number
+  /** How long the origin breaker stays open before one probe. Default 5 s. */
+  breakerCooldown?: Duration
+  /** Max concurrent sockets to the origin. Default 256. */
+  originMaxSockets?: number
+  /** Request header section limit, bytes (larger requests get 431). Default 16 KiB. */
+  maxHeaderBytes?: number
+  /** Request-target limit, bytes (longer get 414). Default 8 KiB. */
+  maxUrlBytes?: number
+  /** Honour request `Cache-Control` (no-cache, max-age, min-fresh, max-stale, only-if-cached). Default false: clients cannot bypass the cache. */
+  honorRequestCacheControl?: boolean
+  /** How long a stale response with validators is kept for conditional revalidation. Default 1 day. */
+  keepStale?: Duration
+  /** After an uncacheable response, requests for that key skip collapsing for this long. Default 10 s. */
+  hitForPass?: Duration
+  /** Path prefix of the edge's own endpoints (purge, metrics, health). Default `'/.tiercache/'`. */
+  adminPrefix?: string
+  /** Serve Prometheus text at `<adminPrefix>metrics`. Default true. */
+  metricsEndpoint?: boolean
+  /** Publish the invalidations of §4.4 (unsafe methods) on the bus too. Default true. */
+  publishUnsafeInvalidations?: boolean
+  /** Add `X-Forwarded-For` to origin requests (the origin must not vary on it). Default false. */
+  xForwardedFor?: boolean
+  /** How long recent purges are remembered to fence fills that started before them. Default 30 s. */
+  purgeFence?: Duration
+}
+
+/** Where the defaults live; each is documented on its option. */
+export const EDGE_DEFAULTS = {
+  maxObjectBytes: 8 * 1024 * 1024,
+  memoryMaxBytes: 256 * 1024 * 1024,
+  redisL1MaxBytes: 16 * 1024 * 1024,
+  redisTimeoutMs: 100,
+  redisNamespace: 'edge',
+  surrogateId: 'tiercache',
+  originTimeoutMs: 30_000,
+  breakerThreshold: 5,
+  breakerCooldownMs: 5_000,
+  originMaxSockets: 256,
+  maxHeaderBytes: 16 * 1024,
+  maxUrlBytes: 8 * 1024,
+  keepStaleMs: 86_400_000,
+  hitForPassMs: 10_000,
+  adminPrefix: '/.tiercache/',
+  purgeFenceMs: 30_000,
+  maxTtlMs: 365 * 86_400_000,
+  staleIfErrorMs: 86_400_000,
+} as const
+
+const ALL_CLOUDFRONT_METHODS = ['GET', 'HEAD', 'OPTIONS', 'PUT', 'POST', 'PATCH', 'DELETE'] as const
+
+/**
+ * The brief's CloudFront distribution: a default behavior (TTL 0 / 1 day / 1 year, no query
+ * strings, headers or cookies forwarded, compression on, every method) and `/api/*` (GET and HEAD
+ * only, all query strings, keyed on Authorization, Accept and Accept-Language, TTL 0 / 0 / 300 s).
+ * The brief lists CloudFront's 7 methods for the default behavior; this edge forwards every method.
+ */
+export const DEFAULT_BEHAVIORS: readonly BehaviorOptions[] = Object.freeze([
+  Object.freeze({
+    pathPattern: '/api/*',
+    allowedMethods: Object.freeze(['GET', 'HEAD']),
+    cachedMethods: Object.freeze(['GET', 'HEAD'] as const),
+    queryStrings: 'all',
+    cookies: 'none',
+    headers: Object.freeze(['Authorization', 'Accept', 'Accept-Language']),
+    minTtl: 0,
+    defaultTtl: 0,
+    maxTtl: '300s',
+  } satisfies BehaviorOptions),
+  Object.freeze({
+    pathPattern: '*',
+    allowedMethods: 'all',
+    cachedMethods: Object.freeze(['GET', 'HEAD'] as const),
+    queryStrings: 'none',
+    cookies: 'none',
+    headers: Object.freeze([] as string[]),
+    minTtl: 0,
+    defaultTtl: '1d',
+    maxTtl: '365d',
+    compress: true,
+  } satisfies BehaviorOptions),
+])
+
+/** The CloudFront methods, for reference in docs and tests. */
+export const CLOUDFRONT_METHODS: readonly string[] = ALL_CLOUDFRONT_METHODS
+
+/** A behavior after validation: times in ms, names lowercased, sets built. */
+export interface ResolvedBehavior {
+  readonly pathPattern: string
+  readonly minTtl: number
+  readonly defaultTtl: number
+  readonly maxTtl: number
+  readonly heuristic: number
+  readonly queryStrings: 'none' | 'all' | readonly string[]
+  readonly headers: readonly string[]
+  readonly cookies: 'none' | 'all' | readonly string[]
+  readonly forwardHeaders: readonly string[]
+  readonly allowedMethods: 'all' | ReadonlySet<string>
+  readonly cachedMethods: ReadonlySet<string>
+  readonly compress: boolean
+  readonly cacheSetCookie: boolean
+  readonly staleIfError: number
+  readonly staleWhileRevalidate: number
+}
+
+export interface ResolvedEdgeOptions {
+  readonly origin: URL
+  readonly behaviors: readonly ResolvedBehavior[]
+  readonly storage: EdgeStorageOptions
+  readonly maxObjectBytes: number
+  readonly bus: InvalidationBus | undefined
+  readonly purgeToken: string | undefined
+  readonly id: string
+  readonly surrogateId: string
+  readonly clock: Clock | undefined
+  readonly logger: Logger | undefined
+  readonly originTimeout: number
+  readonly breakerThreshold: number
+  readonly breakerCooldown: number
+  readonly originMaxSockets: number
+  readonly maxHeaderBytes: number
+  readonly maxUrlBytes: number
+  readonly honorRequestCacheControl: boolean
+  readonly keepStale: number
+  readonly hitForPass: number
+  readonly adminPrefix: string
+  readonly metricsEndpoint: boolean
+  readonly publishUnsafeInvalidations: boolean
+  readonly xForwardedFor: boolean
+  readonly purgeFence: number
+}
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+// Headers that can never be keyed or forwarded as application headers: connection-level, or
+// handled by the edge itself.
+const RESERVED_HEADERS = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer',
+  'proxy-authorization', 'content-length', 'cookie', 'x-tiercache-hop', 'via',
+])
+
+function positiveInt(value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new InvalidOptionError(option, 'a positive integer', value)
+  return value
+}
+
+function bool(value: unknown, option: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw new InvalidOptionError(option, 'a boolean', value)
+  return value
+}
+
+function duration(value: unknown, option: string, fallback: number): number {
+  return value === undefined ? fallback : parseDuration(value, option)
+}
+
+function nameList(value: unknown, option: string): string[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value)) throw new InvalidOptionError(option, 'an array of header names', value)
+  const out: string[] = []
+  for (const [i, item] of (value as unknown[]).entries()) {
+    if (typeof item !== 'string' || !HEADER_NAME.test(item)) throw new InvalidOptionError(`${option}[${i}]`, 'a header name', item)
+    const name = item.toLowerCase()
+    if (RESERVED_HEADERS.has(name)) throw new InvalidOptionError(`${option}[${i}]`, 'a header the edge may forward (not hop-by-hop, Cookie or Content-Length)', item)
+    if (!out.includes(name)) out.push(name)
+  }
+  return out.sort()
+}
+
+function selection(value: unknown, option: string, what: string): 'none' | 'all' | readonly string[] {
+  if (value === undefined || value === 'none') return 'none'
+  if (value === 'all') return 'all'
+  if (Array.isArray(value) && (value as unknown[]).every((v) => typeof v === 'string' && v !== '')) {
+    return [...new Set(value as string[])].sort()
+  }
+  throw new InvalidOptionError(option, `'none', 'all' or an array of ${what} names`, value)
+}
+
+/** Validates one behavior. */
+export function resolveBehavior(input: unknown, option: string): ResolvedBehavior {
+  if (typeof input !== 'object' || input === null) throw new InvalidOptionError(option, 'a behavior object', input)
+  const b = input as Record<string, unknown>
+  const known = new Set(['pathPattern', 'minTtl', 'defaultTtl', 'maxTtl', 'heuristic', 'queryStrings', 'headers', 'cookies',
+    'forwardHeaders', 'allowedMethods', 'cachedMethods', 'compress', 'cacheSetCookie', 'staleIfError', 'staleWhileRevalidate'])
+  for (const key of Object.keys(b)) if (!known.has(key)) throw new InvalidOptionError(`${option}.${key}`, 'a known behavior option', key)
+  const pattern = b.pathPattern
+  if (typeof pattern !== 'string' || (pattern !== '*' && !pattern.startsWith('/')) || pattern.length > 255) {
+    throw new InvalidOptionError(`${option}.pathPattern`, "'*' or a path pattern starting with '/' (at most 255 characters)", pattern)
+  }
+  const minTtl = duration(b.minTtl, `${option}.minTtl`, 0)
+  const defaultTtl = duration(b.defaultTtl, `${option}.defaultTtl`, 0)
+  const maxTtl = duration(b.maxTtl, `${option}.maxTtl`, EDGE_DEFAULTS.maxTtlMs)
+  if (!(minTtl <= defaultTtl || defaultTtl === 0) || minTtl > maxTtl || defaultTtl > maxTtl) {
+    throw new InvalidOptionError(`${option}`, 'minTtl <= defaultTtl <= maxTtl', `${minTtl}/${defaultTtl}/${maxTtl} ms`)
+  }
+  const heuristic = b.heuristic ?? 0
+  if (typeof heuristic !== 'number' || !(heuristic >= 0 && heuristic <= 1)) {
+    throw new InvalidOptionError(`${option}.heuristic`, 'a fraction between 0 and 1', heuristic)
+  }
+  let allowedMethods: 'all' | ReadonlySet<string> = 'all'
+  if (b.allowedMethods !== undefined && b.allowedMethods !== 'all') {
+    if (!Array.isArray(b.allowedMethods) || !(b.allowedMethods as unknown[]).every((m) => typeof m === 'string' && METHOD.test(m))) {
+      throw new InvalidOptionError(`${option}.allowedMethods`, "'all' or an array of method names", b.allowedMethods)
+    }
+    allowedMethods = new Set((b.allowedMethods as string[]).map((m) => m.toUpperCase()))
+  }
+  let cachedMethods: ReadonlySet<string> = new Set(['GET', 'HEAD'])
+  if (b.cachedMethods !== undefined) {
+    if (!Array.isArray(b.cachedMethods) || !(b.cachedMethods as unknown[]).every((m) => m === 'GET' || m === 'HEAD' || m === 'OPTIONS')) {
+      throw new InvalidOptionError(`${option}.cachedMethods`, "an array of 'GET', 'HEAD', 'OPTIONS'", b.cachedMethods)
+    }
+    cachedMethods = new Set(b.cachedMethods as string[])
+  }
+  if (allowedMethods !== 'all') {
+    for (const m of cachedMethods) {
+      if (!allowedMethods.has(m)) throw new InvalidOptionError(`${option}.cachedMethods`, `a subset of allowedMethods (${m} is not allowed)`, b.cachedMethods)
+    }
+  }
+  const headers = nameList(b.headers, `${option}.headers`)
+  const forwardHeaders = nameList(b.forwardHeaders, `${option}.forwardHeaders`).filter((h) => !headers.includes(h))
+  return Object.freeze({
+    pathPattern: pattern,
+    minTtl,
+    defaultTtl,
+    maxTtl,
+    heuristic,
+    queryStrings: selection(b.queryStrings, `${option}.queryStrings`, 'query string'),
+    headers,
+    cookies: selection(b.cookies, `${option}.cookies`, 'cookie'),
+    forwardHeaders,
+    allowedMethods,
+    cachedMethods,
+    compress: bool(b.compress, `${option}.compress`, false),
+    cacheSetCookie: bool(b.cacheSetCookie, `${option}.cacheSetCookie`, false),
+    staleIfError: duration(b.staleIfError, `${option}.staleIfError`, EDGE_DEFAULTS.staleIfErrorMs),
+    staleWhileRevalidate: duration(b.staleWhileRevalidate, `${option}.staleWhileRevalidate`, 0),
+  })
+}
+
+/** Validates every option once; errors name the option, what was expected and what arrived. */
+export function resolveEdgeOptions(options: EdgeOptions): ResolvedEdgeOptions {
+  if (typeof options !== 'object' || (options as unknown) === null) throw new InvalidOptionError('options', 'an object', options)
+  let origin: URL
+  try {
+    origin = options.origin instanceof URL ? options.origin : new URL(String(options.origin))
+  } catch {
+    throw new InvalidOptionError('origin', 'an http(s) URL such as "http://127.0.0.1:3000"', options.origin)
+  }
+  if ((origin.protocol !== 'http:' && origin.protocol !== 'https:') || origin.search !== '' || origin.hash !== '') {
+    throw new InvalidOptionError('origin', 'an http(s) URL without query or fragment', options.origin)
+  }
+  const behaviorInput = options.behaviors ?? DEFAULT_BEHAVIORS
+  if (!Array.isArray(behaviorInput)) throw new InvalidOptionError('behaviors', 'an array of behaviors', behaviorInput)
+  const behaviors = (behaviorInput as readonly unknown[]).map((b, i) => resolveBehavior(b, `behaviors[${i}]`))
+  const defaultIndex = behaviors.findIndex((b) => b.pathPattern === '*')
+  if (defaultIndex !== -1 && defaultIndex !== behaviors.length - 1) {
+    throw new InvalidOptionError(`behaviors[${defaultIndex}].pathPattern`, "'*' only on the last behavior (it matches everything)", '*')
+  }
+  if (defaultIndex === -1) behaviors.push(resolveBehavior(DEFAULT_BEHAVIORS[DEFAULT_BEHAVIORS.length - 1], 'default behavior'))
+  const storage = options.storage ?? { type: 'memory' }
+  if (typeof storage !== 'object' || (storage.type !== undefined && storage.type !== 'memory' && storage.type !== 'redis')) {
+    throw new InvalidOptionError('storage.type', "'memory' or 'redis'", (storage as { type?: unknown }).type)
+  }
+  if (storage.type === 'redis') {
+    positiveInt(storage.l1MaxBytes, 'storage.l1MaxBytes', 1)
+    if (storage.timeout !== undefined) parseDuration(storage.timeout, 'storage.timeout')
+  } else {
+    positiveInt(storage.maxBytes, 'storage.maxBytes', 1)
+  }
+  const maxObjectBytes = positiveInt(options.maxObjectBytes, 'maxObjectBytes', EDGE_DEFAULTS.maxObjectBytes)
+  const purgeToken = options.purgeToken
+  if (purgeToken !== undefined && (typeof purgeToken !== 'string' || purgeToken.length < 16)) {
+    throw new InvalidOptionError('purgeToken', 'a string of at least 16 characters', purgeToken === undefined ? undefined : `${typeof purgeToken} (hidden)`)
+  }
+  const id = options.id ?? `edge-${Math.random().toString(36).slice(2, 10)}`
+  if (typeof id !== 'string' || !HEADER_NAME.test(id)) throw new InvalidOptionError('id', 'a token (letters, digits, -._~)', id)
+  const surrogateId = options.surrogateId ?? EDGE_DEFAULTS.surrogateId
+  if (typeof surrogateId !== 'string' || !HEADER_NAME.test(surrogateId)) throw new InvalidOptionError('surrogateId', 'a token', surrogateId)
+  const adminPrefix = options.adminPrefix ?? EDGE_DEFAULTS.adminPrefix
+  if (typeof adminPrefix !== 'string' || !/^\/[^?#]*\/$/.test(adminPrefix)) {
+    throw new InvalidOptionError('adminPrefix', "a path starting and ending with '/'", adminPrefix)
+  }
+  const bus = options.bus
+  if (bus !== undefined && (typeof bus !== 'object' || typeof (bus as { publish?: unknown }).publish !== 'function')) {
+    throw new InvalidOptionError('bus', 'an InvalidationBus', describe(bus))
+  }
+  return Object.freeze({
+    origin,
+    behaviors: Object.freeze(behaviors),
+    storage,
+    maxObjectBytes,
+    bus,
+    purgeToken,
+    id,
+    surrogateId,
+    clock: options.clock,
+    logger: options.logger,
+    originTimeout: duration(options.originTimeout, 'originTimeout', EDGE_DEFAULTS.originTimeoutMs),
+    breakerThreshold: positiveInt(options.breakerThreshold, 'breakerThreshold', EDGE_DEFAULTS.breakerThreshold),
+    breakerCooldown: duration(options.breakerCooldown, 'breakerCooldown', EDGE_DEFAULTS.breakerCooldownMs),
+    originMaxSockets: positiveInt(options.originMaxSockets, 'originMaxSockets', EDGE_DEFAULTS.originMaxSockets),
+    maxHeaderBytes: positiveInt(options.maxHeaderBytes, 'maxHeaderBytes', EDGE_DEFAULTS.maxHeaderBytes),
+    maxUrlBytes: positiveInt(options.maxUrlBytes, 'maxUrlBytes', EDGE_DEFAULTS.maxUrlBytes),
+    honorRequestCacheControl: bool(options.honorRequestCacheControl, 'honorRequestCacheControl', false),
+    keepStale: duration(options.keepStale, 'keepStale', EDGE_DEFAULTS.keepStaleMs),
+    hitForPass: duration(options.hitForPass, 'hitForPass', EDGE_DEFAULTS.hitForPassMs),
+    adminPrefix,
+    metricsEndpoint: bool(options.metricsEndpoint, 'metricsEndpoint', true),
+    publishUnsafeInvalidations: bool(options.publishUnsafeInvalidations, 'publishUnsafeInvalidations', true),
+    xForwardedFor: bool(options.xForwardedFor, 'xForwardedFor', false),
+    purgeFence: duration(options.purgeFence, 'purgeFence', EDGE_DEFAULTS.purgeFenceMs),
+  })
+}
