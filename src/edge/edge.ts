@@ -341,7 +341,7 @@ export class Edge {
       ? parseDirectives(headers['cache-control'] ?? (headers.pragma?.toLowerCase().includes('no-cache') === true ? 'no-cache' : ''))
       : undefined
     if (stored !== undefined) {
-      const freshUntil = stored.responseTime < this.#staleBefore ? Math.min(stored.freshUntil, this.#staleBefore) : stored.freshUntil
+      const freshUntil = stored.responseTime <= this.#staleBefore ? Math.min(stored.freshUntil, this.#staleBefore) : stored.freshUntil
       if (now < freshUntil && (requestCc === undefined || requestAllowsFresh(requestCc, stored, now, freshUntil))) {
         this.#counters.hits++
         this.#counters.bytesServed += sendStored(req, res, stored, behavior, now, 'HIT')
@@ -486,6 +486,7 @@ export class Edge {
     const { req, behavior } = ctx
     const headers = forwardHeaders(req, behavior, false, this.#forward)
     const conditional = stale !== undefined && (stale.etag !== undefined || stale.lastModified !== undefined)
+    const ticket = this.#fence.ticket()
     if (conditional) {
       if (stale.etag !== undefined) headers['if-none-match'] = stale.etag
       if (stale.lastModified !== undefined) headers['if-modified-since'] = stale.lastModified
@@ -505,7 +506,7 @@ export class Edge {
     if (status === 304 && conditional) {
       response.stream.resume()
       this.#counters.notModified++
-      return this.#freshen(ctx, stale, response, cleaned)
+      return this.#freshen(ctx, stale, response, cleaned, ticket)
     }
     if (stale !== undefined && STALE_ON_STATUS.has(status) && this.#staleIfErrorAllows(stale)) {
       response.stream.resume()
@@ -543,12 +544,12 @@ export class Edge {
       flags: decision.flags, tags: responseTags(cleaned), url: ctx.urlPart, vary: decision.vary, invalidatedAt: Number.NaN,
     })
     const varyValue = stored.vary === undefined ? undefined : varyKey(stored.vary, req.headers)
-    await this.#store(ctx, stored, varyValue, response, cleaned)
+    await this.#store(ctx, stored, varyValue, response, cleaned, ticket)
     return { kind: 'stored', stored, varyValue, xCache: 'MISS' }
   }
 
   /** RFC 9111 §4.3.4: a 304 freshens the stored response with the new header fields. */
-  async #freshen(ctx: Ctx, stale: StoredResponse, response: OriginResponse, update: HeaderPair[]): Promise<LeaderResult> {
+  async #freshen(ctx: Ctx, stale: StoredResponse, response: OriginResponse, update: HeaderPair[], ticket: number): Promise<LeaderResult> {
     const behavior = ctx.behavior
     // Set-Cookie from a 304 goes to the client that triggered the validation, never into storage.
     const cookies = behavior.options.cacheSetCookie ? [] : update.filter((h) => h[0] === 'set-cookie')
@@ -569,18 +570,19 @@ export class Edge {
       staleIfError: decision.staleIfError, flags: decision.flags, tags: responseTags(merged), invalidatedAt: Number.NaN,
     })
     const varyValue = freshened.vary === undefined ? undefined : varyKey(freshened.vary, ctx.req.headers)
-    await this.#store(ctx, freshened, varyValue, response, merged)
+    await this.#store(ctx, freshened, varyValue, response, update, ticket)
     return { kind: 'stored', stored: freshened, varyValue, xCache: 'REVALIDATED', ...(extra === undefined ? {} : { extra }) }
   }
 
-  async #store(ctx: Ctx, stored: StoredResponse, varyValue: string | undefined, response: OriginResponse, headers: HeaderList): Promise<void> {
+  async #store(ctx: Ctx, stored: StoredResponse, varyValue: string | undefined, response: OriginResponse, headers: HeaderList, ticket: number): Promise<void> {
     const now = this.#clock.now()
     // The fence: a response generated before a matching purge must not be stored after it. An
     // upstream cache's Age moves the generation time back (one extra second for Age's resolution).
     const ageLines = getAll(headers, 'age')
-    const upstreamAge = ageLines.length === 1 && /^\d+$/.test((ageLines[0] as string).trim()) ? Number(ageLines[0]) * 1000 + 1000 : 0
-    const generatedAt = Math.min(response.requestTime, response.responseTime - upstreamAge)
-    if (!this.#fence.admits(generatedAt, stored.url, stored.tags, now) || generatedAt < this.#staleBefore) {
+    const upstream = ageLines.length === 1 && /^\d+$/.test((ageLines[0] as string).trim())
+      ? response.responseTime - Number(ageLines[0]) * 1000 - 1000
+      : undefined
+    if (!this.#fence.admits(ticket, upstream, stored.url, stored.tags, now)) {
       this.#counters.notStoredBecause('purged-while-fetching')
       return
     }
@@ -606,7 +608,7 @@ export class Edge {
   /** RFC 5861 §4 / RFC 9111 §4.2.4: stale on error only inside stale-if-error, never when revalidation is mandatory. */
   #staleIfErrorAllows(stored: StoredResponse): boolean {
     if ((stored.flags & FLAG_MUST_REVALIDATE) !== 0) return false
-    const freshUntil = stored.responseTime < this.#staleBefore ? Math.min(stored.freshUntil, this.#staleBefore) : stored.freshUntil
+    const freshUntil = stored.responseTime <= this.#staleBefore ? Math.min(stored.freshUntil, this.#staleBefore) : stored.freshUntil
     return this.#clock.now() - freshUntil < stored.staleIfError
   }
 

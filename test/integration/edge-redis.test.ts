@@ -1,0 +1,97 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { inject } from 'vitest'
+import { MemoryBus } from '../../src/bus/memory-bus.js'
+import { ManualClock } from '../../src/core/manual-clock.js'
+import { freshNamespace } from '../helpers/namespace.js'
+import { get, startEdge, startOrigin } from './edge-helpers.js'
+
+const TOKEN = 'purge-token-0123456789'
+const closers: (() => Promise<void>)[] = []
+afterEach(async () => {
+  while (closers.length > 0) await closers.pop()!()
+})
+
+async function sharedSetup(withBus: boolean) {
+  const clock = new ManualClock(Date.now())
+  const big = Buffer.alloc(3000, 0xfe)
+  const origin = await startOrigin((req, res, _b, n) => {
+    res.setHeader('cache-control', 'max-age=600')
+    res.setHeader('surrogate-key', req.url === '/bin' ? 'binary' : 'page')
+    res.setHeader('vary', 'Accept-Language')
+    res.end(req.url === '/bin' ? big : `${req.url} #${n}`)
+  }, () => clock.now())
+  closers.push(() => origin.close())
+  const namespace = freshNamespace('edge')
+  const bus = withBus ? new MemoryBus() : undefined
+  if (bus !== undefined) closers.push(() => bus.close())
+  const storage = { type: 'redis' as const, redis: inject('redisUrl'), namespace, timeout: 2_000 }
+  const a = await startEdge({ origin: origin.url, clock, storage, purgeToken: TOKEN, id: 'redis-a', ...(bus === undefined ? {} : { bus }) })
+  const b = await startEdge({ origin: origin.url, clock, storage, id: 'redis-b', ...(bus === undefined ? {} : { bus }) })
+  closers.push(() => a.edge.close(), () => b.edge.close())
+  return { origin, a, b, big }
+}
+
+describe('edge: shared Redis storage', () => {
+  it('lets two edge processes share one cache, bodies kept as bytes', async () => {
+    const { origin, a, b, big } = await sharedSetup(false)
+    expect((await get(`${a.url}/page`)).text).toBe('/page #1')
+    expect((await get(`${b.url}/page`)).text).toBe('/page #1')
+    const bin = await fetch(`${a.url}/bin`)
+    expect(Buffer.from(await bin.arrayBuffer()).equals(big)).toBe(true)
+    const again = await fetch(`${b.url}/bin`)
+    expect(again.headers.get('x-cache')).toBe('HIT')
+    expect(Buffer.from(await again.arrayBuffer()).equals(big)).toBe(true)
+    expect(origin.count()).toBe(2)
+  })
+
+  it('keeps Vary variants apart in shared storage', async () => {
+    const { origin, a, b } = await sharedSetup(false)
+    await get(`${a.url}/v`, { headers: { 'accept-language': 'fr' } })
+    await get(`${a.url}/v`, { headers: { 'accept-language': 'de' } })
+    expect((await get(`${b.url}/v`, { headers: { 'accept-language': 'fr' } })).headers.get('x-cache')).toBe('HIT')
+    expect((await get(`${b.url}/v`, { headers: { 'accept-language': 'de' } })).headers.get('x-cache')).toBe('HIT')
+    expect(origin.count()).toBe(2)
+  })
+
+  it('purges shared storage by tag through the tag index, without a bus', async () => {
+    const { origin, a, b } = await sharedSetup(false)
+    await get(`${a.url}/page`)
+    await get(`${a.url}/bin`)
+    const purged = await get(`${a.url}/.tiercache/purge`, {
+      method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ tags: ['page'] }),
+    })
+    expect(JSON.parse(purged.text)).toMatchObject({ entries: 1, published: false })
+    await get(`${b.url}/page`)
+    await get(`${b.url}/bin`)
+    expect(origin.count()).toBe(3)
+  })
+
+  it('keeps the in-process tier coherent through the bus', async () => {
+    const { origin, a, b } = await sharedSetup(true)
+    await get(`${a.url}/page`)
+    await get(`${b.url}/page`)
+    await get(`${b.url}/page`)
+    expect(origin.count()).toBe(1)
+    await get(`${a.url}/.tiercache/purge`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ urls: ['/page'] }) })
+    await vi.waitFor(() => expect(b.edge.stats().purges).toBe(1))
+    await get(`${b.url}/page`)
+    expect(origin.count()).toBe(2)
+  })
+
+  it('degrades to misses when Redis is unreachable, never to errors', async () => {
+    const clock = new ManualClock(Date.now())
+    const origin = await startOrigin((_req, res, _b, n) => {
+      res.setHeader('cache-control', 'max-age=600')
+      res.end(`n${n}`)
+    }, () => clock.now())
+    closers.push(() => origin.close())
+    // Redis calls are bounded on the edge's clock: move it while the request waits on the dead Redis.
+    const { url, edge } = await startEdge({ origin: origin.url, clock, storage: { type: 'redis', redis: 'redis://127.0.0.1:1', timeout: 1_000 } })
+    const advancing = setInterval(() => { void clock.advance(1_000) }, 5)
+    closers.push(async () => clearInterval(advancing))
+    closers.push(() => edge.close())
+    expect((await get(`${url}/x`)).text).toBe('n1')
+    expect((await get(`${url}/x`)).text).toBe('n2')
+    expect(edge.stats().storage.errors).toBeGreaterThan(0)
+  })
+})
