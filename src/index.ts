@@ -3,7 +3,9 @@
  * subpath exports (`tiercache/redis`).
  */
 export { TierCache, createCache } from './core/cache.js'
-export type { CacheResult, GetOrSetOptions, Loader, LoaderContext, SetManyItem } from './core/cache.js'
+export type { CacheResult, GetOrSetOptions, Invalidation, Loader, LoaderContext, SetManyItem, SetOptions } from './core/cache.js'
+export type { LockHandle, LockOptions } from './core/lock.js'
+export type { CoherenceOptions, LeaseOptions } from './core/options.js'
 export type { CacheOptions, EntryOptions, L1Options, L2Options } from './core/options.js'
 export { DEFAULTS } from './core/options.js'
 export type { Duration } from './core/duration.js'
@@ -23,5 +25,10 @@ export {
 export type { ErrorCode, ErrorContext } from './core/errors.js'
 export { channels, CHANNEL_NAMES } from './core/telemetry.js'
 export type { CacheStore, EvictionReason, L1Store, L1StoreStats, MaybePromise } from './ports/store.js'
+export type { CoherentStore, FillResult, LeaseRead } from './ports/coherent-store.js'
+export type { LockStore } from './ports/lock-store.js'
+export type { BusListener, DeliveredMessage, InvalidationBus, InvalidationMessage, PublishReceipt } from './ports/bus.js'
+export { BUS_FORMAT_VERSION } from './ports/bus.js'
+export { MemoryBus } from './bus/memory-bus.js'
 export { LruStore, defaultWeigher, ENTRY_OVERHEAD_BYTES } from './l1/lru-store.js'
 export type { L1StoreOptions } from './l1/lru-store.js'

@@ -1,4 +1,4 @@
-import type { BusListener, DeliveredMessage, InvalidationBus, InvalidationMessage } from '../ports/bus.js'
+import type { BusListener, DeliveredMessage, InvalidationBus, InvalidationMessage, PublishReceipt } from '../ports/bus.js'
 
 /**
  * An in-process bus: delivers synchronously-ordered messages to every subscriber of this object.
@@ -11,10 +11,17 @@ export class MemoryBus implements InvalidationBus {
   #seq = 0
   #closed = false
 
-  publish(message: InvalidationMessage): Promise<string> {
+  readonly #tagVersions = new Map<string, number>()
+
+  publish(message: InvalidationMessage): Promise<PublishReceipt> {
     if (this.#closed) return Promise.reject(new Error('bus closed'))
     const id = String(++this.#seq)
-    const delivered: DeliveredMessage = { ...message, id }
+    const tagVersions = message.tags?.map((tag) => {
+      const version = (this.#tagVersions.get(tag) ?? 0) + 1
+      this.#tagVersions.set(tag, version)
+      return version
+    })
+    const delivered: DeliveredMessage = { ...message, ...(tagVersions === undefined ? {} : { tagVersions }), id }
     // Delivered on a microtask so a publisher is never re-entered from inside its own publish call.
     queueMicrotask(() => {
       for (const listener of this.#listeners) {
@@ -25,7 +32,12 @@ export class MemoryBus implements InvalidationBus {
         }
       }
     })
-    return Promise.resolve(id)
+    return Promise.resolve({ id, tagVersions })
+  }
+
+  /** Current version of a tag on this bus (0 if never invalidated). */
+  tagVersion(tag: string): number {
+    return this.#tagVersions.get(tag) ?? 0
   }
 
   subscribe(listener: BusListener): () => void {

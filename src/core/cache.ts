@@ -1,17 +1,26 @@
+import { randomBytes } from 'node:crypto'
 import type { Clock } from './clock.js'
+import { Coherence } from './coherence.js'
 import type { CacheEntry } from './entry.js'
-import { CacheClosedError, InvalidOptionError, InvalidValueError, LoaderTimeoutError } from './errors.js'
+import { EntryBuilder } from './entry-builder.js'
+import { CacheClosedError, InvalidOptionError, LoaderTimeoutError, LockError } from './errors.js'
 import { assertKey, isValidKey, normalizeTags } from './key.js'
+import type { LockHandle, LockOptions } from './lock.js'
+import { LocalLockStore, acquireLock } from './lock.js'
 import type { CacheOptions, EntryOptions, ResolvedOptions } from './options.js'
 import { isRecord, positiveDuration, resolveEntryOptions, resolveOptions } from './options.js'
 import type { Duration } from './duration.js'
 import { parseDuration } from './duration.js'
 import type { Serializer } from './serializer.js'
-import { UnserializableValueError } from './serializer.js'
 import type { CacheStats } from './stats.js'
 import { Counters } from './stats.js'
 import { channels } from './telemetry.js'
 import { TierGuard } from './tier-guard.js'
+import type { CoherentStore } from '../ports/coherent-store.js'
+import { isCoherentStore } from '../ports/coherent-store.js'
+import type { LockStore } from '../ports/lock-store.js'
+import { isLockStore } from '../ports/lock-store.js'
+import type { InvalidationBus } from '../ports/bus.js'
 import type { CacheStore, L1Store } from '../ports/store.js'
 import { createL1Store } from '../l1/create-l1-store.js'
 
@@ -24,7 +33,10 @@ export interface LoaderContext {
   readonly staleValue: unknown
   /** Overrides the TTL of the value being loaded (for example from an upstream Cache-Control). */
   setTtl(ttl: Duration): void
-  /** Records the source version (row version, commit position) of the value being loaded. */
+  /**
+   * Records the source version (row version, commit position) of the value being loaded. A value
+   * older than the last invalidation of its key that carried a version is not stored.
+   */
   setVersion(version: number): void
 }
 
@@ -45,16 +57,34 @@ export interface GetOrSetOptions extends EntryOptions {
   refreshAhead?: boolean | number
 }
 
+/** Options of `set`. */
+export interface SetOptions extends EntryOptions {
+  /**
+   * Source version of the value (row version, commit position). A write older than what the
+   * cache has seen for the key (a stored newer version, or a newer invalidation) is dropped, so
+   * two write-through writers racing cannot leave the older value behind.
+   */
+  version?: number
+}
+
 /** One entry of `setMany`. */
 export interface SetManyItem<T = unknown> extends EntryOptions {
   key: string
   value: T
 }
 
+/** What `invalidate` removes. */
+export interface Invalidation {
+  keys?: readonly string[]
+  tags?: readonly string[]
+  /** Source version (commit position) of the change: fills of older versions are then rejected. */
+  version?: number
+}
+
 /** Where a value came from, and whether it is stale. */
 export interface CacheResult<T> {
   readonly value: T
-  /** True when the value is past its freshness and was served by fail-safe or a soft timeout. */
+  /** True when the value is past its freshness (or its tag was invalidated) and was served by fail-safe. */
   readonly stale: boolean
   readonly source: 'l1' | 'l2' | 'loader'
 }
@@ -72,22 +102,18 @@ interface StaleCandidate {
   readonly source: 'l1' | 'l2'
 }
 
-interface Flight {
-  /** Settles with the answer every caller of this flight receives. */
-  readonly result: Promise<CacheResult<unknown>>
-  /** Set when the key is deleted or invalidated while the load runs: its value must not be stored. */
-  invalidated: boolean
-}
+type Answer = (result: CacheResult<unknown> | Promise<never>) => void
 
 /**
- * A tiered cache: L1 in-process, L2 shared (Redis), a loader behind both.
- * Create it with {@link createCache}.
+ * A tiered cache: L1 in-process, L2 shared (Redis), a loader behind both, kept coherent across
+ * nodes by an invalidation bus. Create it with {@link createCache}.
  */
 export class TierCache {
   readonly namespace: string
   readonly #options: ResolvedOptions
   readonly #clock: Clock
   readonly #serializer: Serializer
+  readonly #builder: EntryBuilder
   readonly #l1: L1Store | undefined
   readonly #clone: boolean
   readonly #l1MaxTtl: number
@@ -95,8 +121,12 @@ export class TierCache {
   #l2: CacheStore | undefined
   #l2Pending: Promise<CacheStore> | undefined
   #ownsL2 = false
+  #ownedBus: InvalidationBus | undefined
+  readonly #coherence: Coherence
+  readonly #localLocks: LocalLockStore
   readonly #counters = new Counters()
-  readonly #flights = new Map<string, Flight>()
+  /** Loads in flight, by key: concurrent callers share one. */
+  readonly #flights = new Map<string, Promise<CacheResult<unknown>>>()
   /** Keys whose loader failed recently: no new load before this time while a stale value exists. */
   readonly #backoffUntil = new Map<string, number>()
   #closed = false
@@ -107,6 +137,8 @@ export class TierCache {
     this.namespace = o.namespace
     this.#clock = o.clock
     this.#serializer = o.serializer
+    this.#builder = new EntryBuilder(o.serializer, o.maxValueBytes, o.clock)
+    this.#localLocks = new LocalLockStore(o.clock)
     if (o.l1 === false) {
       this.#l1 = undefined
       this.#clone = false
@@ -116,6 +148,20 @@ export class TierCache {
       this.#clone = o.l1.clone
       this.#l1MaxTtl = o.l1.maxTtl
     }
+    this.#coherence = new Coherence({
+      host: {
+        dropL1: (keys) => { for (const key of keys) this.#dropLocal(key) },
+        flushL1: (reason) => { this.#flushLocal(reason) },
+        invalidateShared: (keys, version) => this.#invalidateShared(keys, version),
+      },
+      clock: o.clock,
+      logger: o.logger,
+      namespace: o.namespace,
+      fencedTtl: o.fencedTtl,
+      publishTimeout: o.l2?.timeout ?? 1_000,
+    })
+    if (o.bus !== undefined && o.bus !== false) this.#coherence.attach(o.bus)
+    else if (o.bus === undefined && o.l2 !== undefined && o.l2.source.kind !== 'store') this.#coherence.expectBus()
     if (o.l2 !== undefined) {
       const namespace = o.namespace
       this.#l2Guard = new TierGuard('L2', {
@@ -134,21 +180,32 @@ export class TierCache {
       } else {
         // Loaded on demand so that importing the core never loads ioredis.
         this.#ownsL2 = source.kind !== 'client'
-        this.#l2Pending = import('../redis/redis-store.js').then((m) => {
+        this.#l2Pending = import('../redis/index.js').then((m) => {
           const store = m.createRedisStore({
             ...(source.kind === 'redis' ? { redis: source.redis } : source.kind === 'cluster' ? { cluster: source.nodes } : { client: source.client }),
             namespace: o.namespace,
             serializer: o.serializer,
             clock: o.clock,
           })
+          if (o.bus === undefined && !this.#closed) {
+            // The bus shares the store's connection for publishing; its follower opens its own.
+            const bus = new m.RedisStreamBus({ client: store.client, namespace: o.namespace, logger: o.logger, tagTtlMs: o.tagTtl })
+            this.#ownedBus = bus
+            this.#coherence.attach(bus)
+          }
           if (this.#closed) void store.close()
-          this.#l2 = store
-          this.#l2Pending = undefined
-          return store
+          return store.ready(o.l2?.connectTimeout ?? 1_000).then(() => {
+            this.#l2 = store
+            this.#l2Pending = undefined
+            return store
+          })
         })
       }
     }
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads
 
   /**
    * Reads a fresh value from L1, then L2. Resolves to `undefined` on a miss; never calls a loader
@@ -158,58 +215,66 @@ export class TierCache {
     const l1 = this.#l1
     if (l1 !== undefined && !this.#closed && isValidKey(key)) {
       const entry = l1.get(key)
-      if (entry !== undefined && entry.freshUntil > this.#clock.now()) {
+      if (entry !== undefined && entry.freshUntil > this.#clock.now() && (entry.tags.length === 0 || this.#coherence.tags.check(entry) === 'valid')) {
         this.#counters.l1Hits++
         if (channels.hit.hasSubscribers) channels.hit.publish({ namespace: this.namespace, key, tier: 'l1' })
         return Promise.resolve((this.#clone ? this.#serializer.deserialize(entry.bytes as Buffer) : entry.value) as T)
       }
     }
+    return this.#getSlow<T>(key).then((result) => result?.value)
+  }
+
+  /**
+   * Reads L1 only, synchronously: the fresh value if this process holds it, else undefined. No
+   * promise, no L2, no loader: for hot paths that can take a miss, and for inspecting a node.
+   */
+  peek<T>(key: string): T | undefined {
+    if (this.#closed || !isValidKey(key)) return undefined
+    const entry = this.#l1?.peek(key)
+    if (entry === undefined || entry.freshUntil <= this.#clock.now() || this.#coherence.tags.check(entry) !== 'valid') return undefined
+    return this.#l1Value(entry) as T
+  }
+
+  /** Like {@link TierCache.get}, with where the value came from. */
+  getEntry<T>(key: string): Promise<CacheResult<T> | undefined> {
     return this.#getSlow<T>(key)
   }
 
   // Not async: an L2 hit is the hot path when L1 is off or cold, and each async layer costs a
   // promise and a microtask (bench/core.ts measures this path against the raw client).
-  #getSlow<T>(key: string): Promise<T | undefined> {
+  #getSlow<T>(key: string): Promise<CacheResult<T> | undefined> {
     try {
       this.#assertOpen()
       assertKey(key)
     } catch (error) {
-      return Promise.reject(error as Error)
+      return rejectWith(error)
+    }
+    const l1 = this.#l1?.get(key)
+    if (l1 !== undefined && l1.freshUntil > this.#clock.now()) {
+      const state = this.#coherence.tags.check(l1)
+      if (state === 'valid') {
+        this.#counters.l1Hits++
+        return Promise.resolve({ value: this.#l1Value(l1) as T, stale: false, source: 'l1' })
+      }
     }
     if (this.#l1 !== undefined) this.#counters.l1Misses++
-    return this.#readL2(key).then((entry) => {
-      if (entry !== undefined && entry.freshUntil > this.#clock.now()) {
-        this.#fillL1FromL2(key, entry)
-        return entry.value as T
+    if (this.#l2Guard === undefined) return Promise.resolve(undefined)
+    const stamp = this.#coherence.generations.stamp(key)
+    return this.#readL2(key).then(async (entry) => {
+      if (entry !== undefined && entry.freshUntil > this.#clock.now() && (await this.#isCurrent(entry))) {
+        this.#fillL1(key, entry, stamp)
+        return { value: entry.value as T, stale: false, source: 'l2' }
       }
       if (channels.miss.hasSubscribers) channels.miss.publish({ namespace: this.namespace, key })
       return undefined
     })
   }
 
-  /** Like {@link TierCache.get}, with where the value came from. */
-  async getEntry<T>(key: string): Promise<CacheResult<T> | undefined> {
-    this.#assertOpen()
-    assertKey(key)
-    const l1 = this.#l1?.get(key)
-    if (l1 !== undefined && l1.freshUntil > this.#clock.now()) {
-      this.#counters.l1Hits++
-      return { value: this.#l1Value(l1) as T, stale: false, source: 'l1' }
-    }
-    if (this.#l1 !== undefined) this.#counters.l1Misses++
-    const l2 = await this.#readL2(key)
-    if (l2 !== undefined && l2.freshUntil > this.#clock.now()) {
-      this.#fillL1FromL2(key, l2)
-      return { value: l2.value as T, stale: false, source: 'l2' }
-    }
-    return undefined
-  }
-
   /**
-   * Returns the fresh cached value, or runs `loader` once per key per process (concurrent callers
-   * share the call), stores the result in every tier and returns it. With `grace`, a failing or
-   * slow loader is answered with the last value instead; see {@link TierCache.getOrSetEntry} to see
-   * whether that happened.
+   * Returns the fresh cached value, or runs `loader` once per key (concurrent callers in this
+   * process share the call; with Redis, processes share one through a fill lease), stores the
+   * result in every tier and returns it. With `grace`, a failing or slow loader is answered with
+   * the last value instead; see {@link TierCache.getOrSetEntry} to see whether that happened.
    */
   getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<T> {
     const l1 = this.#l1
@@ -217,7 +282,7 @@ export class TierCache {
       const entry = l1.get(key)
       if (entry !== undefined) {
         const now = this.#clock.now()
-        if (entry.freshUntil > now) {
+        if (entry.freshUntil > now && (entry.tags.length === 0 || this.#coherence.tags.check(entry) === 'valid')) {
           this.#counters.l1Hits++
           if (channels.hit.hasSubscribers) channels.hit.publish({ namespace: this.namespace, key, tier: 'l1' })
           if (options?.refreshAhead !== undefined && options.refreshAhead !== false) this.#maybeRefresh(key, entry, now, loader, options)
@@ -239,82 +304,162 @@ export class TierCache {
     if (typeof loader !== 'function') throw new InvalidOptionError('loader', 'a function', loader)
     const call = this.#resolveCall(key, options)
     const now = this.#clock.now()
-    const l1 = this.#l1?.get(key)
-    if (l1 !== undefined && l1.freshUntil > now) {
-      this.#counters.l1Hits++
-      return { value: this.#l1Value(l1), stale: false, source: 'l1' }
+    let l1 = this.#l1?.get(key)
+    if (l1 !== undefined) {
+      if (l1.freshUntil > now && (await this.#isCurrent(l1))) {
+        this.#counters.l1Hits++
+        return { value: this.#l1Value(l1), stale: false, source: 'l1' }
+      }
+      if (l1.staleUntil <= now) l1 = undefined
     }
     if (this.#l1 !== undefined) this.#counters.l1Misses++
     const flight = this.#flights.get(key)
     if (flight !== undefined) {
       this.#counters.coalesced++
-      return flight.result
+      return flight
     }
-    return this.#startFlight(key, loader, call, l1).result
+    return this.#startFlight(key, loader, call, l1, undefined)
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Loads
 
   /**
-   * Starts the one load of `key`. `current` is the L1 entry being replaced (stale, or still fresh
-   * for a refresh-ahead): an L2 entry answers the flight only if it is fresh and, for a refresh,
-   * newer than `current` (another node refreshed first); otherwise the loader runs.
+   * Starts the one load of `key` in this process. `current` is the L1 entry being replaced (stale,
+   * or still fresh for a refresh-ahead: then an L2 entry counts only if newer).
    */
-  #startFlight(key: string, loader: Loader<unknown>, call: ResolvedCall, l1Stale: CacheEntry | undefined, refresh = false): Flight {
+  #startFlight(key: string, loader: Loader<unknown>, call: ResolvedCall, current: CacheEntry | undefined,
+    refreshing: CacheEntry | undefined): Promise<CacheResult<unknown>> {
     let settle!: (result: Promise<CacheResult<unknown>>) => void
-    const flight: Flight = {
-      result: new Promise<CacheResult<unknown>>((resolve) => { settle = resolve }),
-      invalidated: false,
-    }
-    this.#flights.set(key, flight)
-    // The flight stays registered until the loader itself settles, even when callers were already
-    // answered (soft timeout, hard timeout): a slow source gets one load at a time, not one per caller.
-    const done = this.#runFlight(key, loader, call, l1Stale, flight, settle, refresh)
-    void done.finally(() => {
-      if (this.#flights.get(key) === flight) this.#flights.delete(key)
-    })
-    return flight
-  }
-
-  async #runFlight(key: string, loader: Loader<unknown>, call: ResolvedCall, l1Stale: CacheEntry | undefined, flight: Flight,
-    settle: (result: Promise<CacheResult<unknown>>) => void, refresh: boolean): Promise<void> {
+    const result = new Promise<CacheResult<unknown>>((resolve) => { settle = resolve })
+    this.#flights.set(key, result)
     let answered = false
-    const answer = (result: CacheResult<unknown> | Promise<never>): void => {
+    const answer: Answer = (r) => {
       if (answered) return
       answered = true
-      settle(Promise.resolve(result))
+      settle(Promise.resolve(r))
     }
-    try {
-      let stale: StaleCandidate | undefined = l1Stale !== undefined ? { entry: l1Stale, source: 'l1' } : undefined
+    // The flight stays registered until the load itself is over, even when callers were answered
+    // early (soft timeout, hard timeout, stale while another process loads): a slow source gets one
+    // load at a time from this process, not one per caller.
+    void this.#runFlight(key, loader, call, current, refreshing, answer)
+      .catch((error: unknown) => { answer(rejectWith(error)) })
+      .finally(() => {
+        if (this.#flights.get(key) === result) this.#flights.delete(key)
+      })
+    return result
+  }
+
+  async #runFlight(key: string, loader: Loader<unknown>, call: ResolvedCall, current: CacheEntry | undefined,
+    refreshing: CacheEntry | undefined, answer: Answer): Promise<void> {
+    const stamp = this.#coherence.generations.stamp(key)
+    const tagVersions = call.tags.length === 0 ? undefined : await this.#currentTagVersions(call.tags)
+    let stale: StaleCandidate | undefined = current !== undefined ? { entry: current, source: 'l1' } : undefined
+    const consider = (entry: CacheEntry | undefined): void => {
+      if (entry !== undefined && entry.staleUntil > this.#clock.now() && (stale === undefined || entry.freshUntil > stale.entry.freshUntil)) {
+        stale = { entry, source: 'l2' }
+      }
+    }
+    const usable = async (entry: CacheEntry): Promise<boolean> =>
+      entry.freshUntil > this.#clock.now() && (refreshing === undefined || entry.createdAt > refreshing.createdAt) && (await this.#isCurrent(entry))
+
+    let lease: string | undefined
+    const store = this.#coherentStore()
+    if (store !== undefined && this.#options.lease !== false) {
+      const leaseOptions = this.#options.lease
+      const token = randomBytes(12).toString('hex')
+      const read = async (force: boolean): Promise<Awaited<ReturnType<CoherentStore['readForFill']>> | undefined> =>
+        this.#l2Call(() => store.readForFill(key, token, leaseOptions.ttl, this.#clock.now(), force), undefined)
+      let r = await read(false)
+      if (r?.status === 'fresh') {
+        if (await usable(r.entry)) {
+          this.#counters.l2Hits++
+          this.#fillL1(key, r.entry, stamp)
+          answer({ value: r.entry.value, stale: false, source: 'l2' })
+          return
+        }
+        consider(r.entry)
+        r = await read(true)
+      } else if (r !== undefined) {
+        this.#counters.l2Misses++
+      }
+      if (r !== undefined && r.status !== 'fresh') {
+        consider(r.entry)
+        if (r.status === 'acquired') {
+          lease = token
+        } else {
+          // Another process holds the lease and is loading. A refresh-ahead leaves it to them; a
+          // caller with a stale value takes it now; the others wait (bounded) for the value.
+          if (refreshing !== undefined) {
+            answer({ value: this.#l1Value(refreshing), stale: false, source: 'l1' })
+            return
+          }
+          if (stale !== undefined) {
+            answer(this.#serveStale(key, stale.entry, stale.source, 'lease-held'))
+            return
+          }
+          const waited = await this.#waitForFill(key, leaseOptions.wait, usable)
+          if (waited !== undefined) {
+            this.#fillL1(key, waited, stamp)
+            answer({ value: waited.value, stale: false, source: 'l2' })
+            return
+          }
+          // The holder did not deliver in time (it died, or its load is slow): try once more to
+          // take the lease; without it, load anyway but do not write L2 (an unfenced write could
+          // outlive an invalidation).
+          const again = await read(true)
+          if (again?.status === 'fresh' && (await usable(again.entry))) {
+            this.#fillL1(key, again.entry, stamp)
+            answer({ value: again.entry.value, stale: false, source: 'l2' })
+            return
+          }
+          if (again?.status === 'acquired') lease = token
+        }
+      }
+    } else if (this.#l2Guard !== undefined) {
       const l2 = await this.#readL2(key)
-      const now = this.#clock.now()
-      if (l2 !== undefined) {
-        const usable = !refresh || l1Stale === undefined || l2.createdAt > l1Stale.createdAt
-        if (usable && l2.freshUntil > now && !flight.invalidated) {
-          this.#fillL1FromL2(key, l2)
-          answer({ value: l2.value, stale: false, source: 'l2' })
-          return
-        }
-        if (l2.staleUntil > now && (stale === undefined || l2.freshUntil > stale.entry.freshUntil)) stale = { entry: l2, source: 'l2' }
+      if (l2 !== undefined && (await usable(l2))) {
+        this.#fillL1(key, l2, stamp)
+        answer({ value: l2.value, stale: false, source: 'l2' })
+        return
       }
-      if (stale !== undefined && stale.entry.staleUntil <= now) stale = undefined
-
-      const backoff = this.#backoffUntil.get(key)
-      if (backoff !== undefined) {
-        if (backoff > now && stale !== undefined) {
-          answer(this.#serveStale(key, stale.entry, stale.source, 'backoff'))
-          return
-        }
-        if (backoff <= now) this.#backoffUntil.delete(key)
-      }
-
-      await this.#load(key, loader, call, stale, flight, answer)
-    } catch (error) {
-      answer(rejectWith(error))
+      consider(l2)
     }
+
+    const now = this.#clock.now()
+    const backoff = this.#backoffUntil.get(key)
+    if (backoff !== undefined) {
+      if (backoff > now && stale !== undefined) {
+        const s: StaleCandidate = stale
+        answer(this.#serveStale(key, s.entry, s.source, 'backoff'))
+        if (lease !== undefined) await this.#releaseLease(key, lease)
+        return
+      }
+      if (backoff <= now) this.#backoffUntil.delete(key)
+    }
+    await this.#load(key, loader, call, { stale, stamp, lease, tagVersions, plainL2: store === undefined }, answer)
+  }
+
+  /** Polls L2 until another process's fill lands or `waitMs` passes. */
+  async #waitForFill(key: string, waitMs: number, usable: (entry: CacheEntry) => Promise<boolean>): Promise<CacheEntry | undefined> {
+    const deadline = this.#clock.now() + waitMs
+    let pause = 5
+    while (this.#clock.now() < deadline && !this.#closed) {
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, Math.min(pause, Math.max(1, deadline - this.#clock.now()))))
+      pause = Math.min(Math.ceil(pause * 1.5), 50)
+      const entry = await this.#l2Call((store) => store.get(key), undefined)
+      if (entry !== undefined && (await usable(entry))) {
+        this.#counters.l2Hits++
+        return entry
+      }
+    }
+    return undefined
   }
 
   async #load(key: string, loader: Loader<unknown>, call: ResolvedCall,
-    stale: StaleCandidate | undefined, flight: Flight,
-    answer: (result: CacheResult<unknown> | Promise<never>) => void): Promise<void> {
+    fill: { stale: StaleCandidate | undefined; stamp: number; lease: string | undefined; tagVersions: number[] | undefined; plainL2: boolean },
+    answer: Answer): Promise<void> {
+    const { stale } = fill
     const controller = new AbortController()
     let ttl = call.ttl
     let version: number | undefined
@@ -361,6 +506,7 @@ export class TierCache {
       } else {
         answer(rejectWith(error))
       }
+      if (fill.lease !== undefined) await this.#releaseLease(key, fill.lease)
       return
     } finally {
       for (const timer of timers) this.#clock.clearTimeout(timer)
@@ -369,13 +515,34 @@ export class TierCache {
     if (channels.load.hasSubscribers) {
       channels.load.publish({ namespace: this.namespace, key, durationMs: loadMs, ok: true, timedOut: controller.signal.aborted })
     }
-    // Invalid values reject the callers and are written nowhere.
-    const entry = this.#buildEntry(key, value, ttl, call.grace, call.tags, loadMs, version)
+    let entry: CacheEntry
+    try {
+      // Invalid values reject the callers and are written nowhere.
+      entry = this.#build(key, value, { ttl, grace: call.grace, tags: call.tags, tagVersions: fill.tagVersions, loadMs, version })
+    } catch (error) {
+      if (fill.lease !== undefined) await this.#releaseLease(key, fill.lease)
+      throw error
+    }
     this.#backoffUntil.delete(key)
     answer({ value, stale: false, source: 'loader' })
-    if (flight.invalidated || this.#closed) return
-    this.#writeL1(key, entry)
-    await this.#writeL2(key, entry)
+    if (this.#closed) return
+    // Invalidated here while loading (a delete, a set, a bus message): the value may predate it.
+    if (this.#coherence.generations.changed(key, fill.stamp)) {
+      if (fill.lease !== undefined) await this.#releaseLease(key, fill.lease)
+      return
+    }
+    const lease = fill.lease
+    if (lease !== undefined) {
+      const store = this.#coherentStore() as CoherentStore
+      const written = await this.#l2Call(() => store.fillWithLease(key, entry, lease), undefined)
+      // 'lost' or 'outdated': another node invalidated the key while we loaded; keep it out of L1 too.
+      // undefined: L2 failed; L1 is still guarded by the generation stamp and the bus fence.
+      if (written === 'lost' || written === 'outdated') return
+      this.#fillL1(key, entry, fill.stamp)
+    } else {
+      this.#fillL1(key, entry, fill.stamp)
+      if (fill.plainL2) await this.#l2Call((store) => store.set(key, entry), undefined)
+    }
   }
 
   #serveStale(key: string, entry: CacheEntry, source: 'l1' | 'l2', reason: string): CacheResult<unknown> {
@@ -387,40 +554,143 @@ export class TierCache {
   #maybeRefresh(key: string, entry: CacheEntry, now: number, loader: Loader<unknown>, options: GetOrSetOptions): void {
     if (this.#flights.has(key)) return
     const mode = options.refreshAhead
-    const ttl = entry.freshUntil - entry.createdAt
     let due: boolean
     if (mode === true) {
       // XFetch (Vattani, Chierichetti, Lowenstein, VLDB 2015): expire early with a probability that
       // grows as expiry nears, scaled by how long a load takes; beta = 1 is optimal for one process.
       due = now - entry.loadMs * Math.log(Math.random()) >= entry.freshUntil
     } else if (typeof mode === 'number' && mode > 0 && mode < 1) {
-      due = now - entry.createdAt >= ttl * mode
+      due = now - entry.createdAt >= (entry.freshUntil - entry.createdAt) * mode
     } else {
       throw new InvalidOptionError('refreshAhead', 'a boolean or a number between 0 and 1', mode)
     }
     if (!due) return
     this.#counters.refreshes++
     const call = this.#resolveCall(key, options)
-    const flight = this.#startFlight(key, loader, { ...call, softTimeout: undefined }, entry, true)
-    flight.result.catch(() => { /* counted as a loader error; the current value stays */ })
+    this.#startFlight(key, loader, { ...call, softTimeout: undefined }, entry, entry)
+      .catch(() => { /* counted as a loader error; the current value stays */ })
   }
 
-  /** Stores `value` in every tier. */
-  async set(key: string, value: unknown, options?: EntryOptions): Promise<void> {
+  // ---------------------------------------------------------------------------------------------
+  // Writes and invalidation
+
+  /** Stores `value` in every tier; other nodes drop their L1 copy. */
+  async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
     this.#assertOpen()
     assertKey(key)
     const { ttl, grace } = resolveEntryOptions(this.#options, options)
     const tags = normalizeTags(options?.tags, key)
-    const entry = this.#buildEntry(key, value, ttl, grace, tags, 0, undefined)
-    this.#invalidateFlight(key)
-    this.#writeL1(key, entry)
-    await this.#writeL2(key, entry)
+    const version = options?.version
+    if (version !== undefined && !Number.isFinite(version)) throw new InvalidOptionError('version', 'a finite number', version)
+    const tagVersions = tags.length === 0 ? undefined : await this.#currentTagVersions(tags)
+    const entry = this.#build(key, value, { ttl, grace, tags, tagVersions, loadMs: 0, version })
+    const held = this.#l1?.peek(key)
+    const older = version !== undefined && held?.version !== undefined && held.version > version
+    this.#dropLocal(key)
+    if (!older) this.#writeL1(key, entry)
+    await this.#writeShared([[key, entry]])
+  }
+
+  /** Stores many values. Every item is validated first: one bad item rejects the call and nothing is written. */
+  async setMany(items: readonly SetManyItem[]): Promise<void> {
+    this.#assertOpen()
+    if (!Array.isArray(items)) throw new InvalidOptionError('items', 'an array of { key, value }', items)
+    const specs: { key: string; value: unknown; ttl: number; grace: number; tags: readonly string[] }[] = []
+    for (const item of items) {
+      if (!isRecord(item)) throw new InvalidOptionError('items[]', 'an object { key, value, ttl?, grace?, tags? }', item)
+      assertKey(item.key)
+      const { ttl, grace } = resolveEntryOptions(this.#options, item)
+      specs.push({ key: item.key, value: item.value, ttl, grace, tags: normalizeTags(item.tags, item.key) })
+    }
+    const allTags = [...new Set(specs.flatMap((s) => s.tags))]
+    const known = new Map<string, number>()
+    if (allTags.length > 0) {
+      const versions = await this.#currentTagVersions(allTags)
+      allTags.forEach((t, i) => known.set(t, versions[i] as number))
+    }
+    const built = specs.map((s) => [s.key, this.#build(s.key, s.value, {
+      ttl: s.ttl, grace: s.grace, tags: s.tags, tagVersions: s.tags.length === 0 ? undefined : s.tags.map((t) => known.get(t) as number), loadMs: 0, version: undefined,
+    })] as [string, CacheEntry])
+    for (const [key, entry] of built) {
+      this.#dropLocal(key)
+      this.#writeL1(key, entry)
+    }
+    if (built.length > 0) await this.#writeShared(built)
+  }
+
+  /** Removes a key from every tier and from every node's L1. */
+  delete(key: string): Promise<void> {
+    return this.invalidate({ keys: [key] })
+  }
+
+  /** Invalidates every entry carrying any of `tags`, in every tier and on every node. O(1) per tag. */
+  invalidateTags(tags: readonly string[]): Promise<void> {
+    return this.invalidate({ tags })
   }
 
   /**
-   * Reads many keys: L1 first, then one L2 round trip for the rest (one per node on a Cluster).
-   * Answers in the order of `keys`.
+   * Removes keys and invalidates tags everywhere, as one message on the bus. With `version` (a
+   * commit position), fills that loaded an older version are rejected afterwards.
    */
+  async invalidate(what: Invalidation): Promise<void> {
+    this.#assertOpen()
+    if (typeof what !== 'object' || what === null || Array.isArray(what)) {
+      throw new InvalidOptionError('invalidate', 'an object { keys?, tags?, version? }', what)
+    }
+    const keys: readonly string[] = what.keys ?? []
+    if (!isList(keys)) throw new InvalidOptionError('keys', 'an array of keys', keys)
+    for (const key of keys) assertKey(key)
+    const tags = normalizeTags(what.tags)
+    const version: number | undefined = what.version
+    if (version !== undefined && !Number.isFinite(version)) throw new InvalidOptionError('version', 'a finite number', version)
+    for (const key of keys) {
+      this.#dropLocal(key)
+      this.#backoffUntil.delete(key)
+    }
+    let sharedOk = true
+    if (keys.length > 0) sharedOk = await this.#invalidateShared(keys, version)
+    const hasBus = this.#coherence.bus !== undefined || this.#l2Pending !== undefined
+    if (!hasBus) {
+      // One node (or no bus): tag versions are this process's own.
+      for (const tag of tags) this.#coherence.tags.bump(tag)
+      return
+    }
+    await this.#l2Pending?.catch(() => undefined)
+    const message = { keys: keys.length > 0 ? keys : undefined, tags: tags.length > 0 ? tags : undefined, version }
+    const receipt = await this.#coherence.publish(message, sharedOk ? [] : keys)
+    if (receipt?.tagVersions !== undefined) {
+      tags.forEach((tag, i) => this.#coherence.tags.observe(tag, receipt.tagVersions?.[i] as number))
+    } else {
+      // Not confirmed (it waits in the outbox): stop serving the tags here at least.
+      for (const tag of tags) this.#coherence.tags.bump(tag)
+    }
+    if (receipt !== undefined && !sharedOk) this.#coherence.retryLater({ keys, version }, keys)
+  }
+
+  /**
+   * A distributed lock (Redis when L2 is Redis, else in-process). Resolves to a handle with a
+   * fencing token; rejects with `E_LOCK_TIMEOUT` if it stays held past `wait`.
+   */
+  async lock(name: string, options?: LockOptions): Promise<LockHandle> {
+    this.#assertOpen()
+    assertKey(name)
+    let store: LockStore = this.#localLocks
+    if (this.#l2Guard !== undefined) {
+      const l2 = this.#l2 ?? (await this.#l2Pending)
+      if (l2 === undefined || !isLockStore(l2)) {
+        throw new LockError('E_LOCK_UNAVAILABLE', 'this cache\'s L2 store does not support locks', { lock: name })
+      }
+      store = l2
+    }
+    try {
+      return await acquireLock(store, this.#clock, name, options, (ms) => new Promise((r) => this.#clock.setTimeout(r, ms)))
+    } catch (error) {
+      if (error instanceof LockError || (error as { code?: string }).code === 'E_INVALID_OPTION') throw error
+      throw new LockError('E_LOCK_UNAVAILABLE', `lock "${name}" could not be taken: ${(error as Error).message}`, { lock: name })
+    }
+  }
+
+  /** Reads many keys: L1 first, then one L2 round trip for the rest (one per node on a Cluster). Answers in order. */
   async getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]> {
     this.#assertOpen()
     if (!Array.isArray(keys)) throw new InvalidOptionError('keys', 'an array of keys', keys)
@@ -430,7 +700,7 @@ export class TierCache {
     const now = this.#clock.now()
     for (let i = 0; i < keys.length; i++) {
       const entry = this.#l1?.get(keys[i] as string)
-      if (entry !== undefined && entry.freshUntil > now) {
+      if (entry !== undefined && entry.freshUntil > now && this.#coherence.tags.check(entry) === 'valid') {
         this.#counters.l1Hits++
         out[i] = this.#l1Value(entry) as T
       } else {
@@ -440,15 +710,15 @@ export class TierCache {
     }
     if (missing.length === 0 || this.#l2Guard === undefined) return out
     const missingKeys = missing.map((i) => keys[i] as string)
+    const stamps = missingKeys.map((key) => this.#coherence.generations.stamp(key))
     const entries = await this.#l2Call((store) => store.getMany(missingKeys), undefined)
     if (entries === undefined) return out
     const after = this.#clock.now()
     for (let j = 0; j < missing.length; j++) {
       const entry = entries[j]
-      if (entry !== undefined && entry.freshUntil > after) {
+      if (entry !== undefined && entry.freshUntil > after && (await this.#isCurrent(entry))) {
         this.#counters.l2Hits++
-        const key = missingKeys[j] as string
-        this.#fillL1FromL2(key, entry)
+        this.#fillL1(missingKeys[j] as string, entry, stamps[j] as number)
         out[missing[j] as number] = entry.value as T
       } else {
         this.#counters.l2Misses++
@@ -457,45 +727,12 @@ export class TierCache {
     return out
   }
 
-  /** Stores many values. Every item is validated first: one bad item rejects the call and nothing is written. */
-  async setMany(items: readonly SetManyItem[]): Promise<void> {
-    this.#assertOpen()
-    if (!Array.isArray(items)) throw new InvalidOptionError('items', 'an array of { key, value }', items)
-    const built: [string, CacheEntry][] = []
-    for (const item of items) {
-      if (!isRecord(item)) throw new InvalidOptionError('items[]', 'an object { key, value, ttl?, grace?, tags? }', item)
-      assertKey(item.key)
-      const { ttl, grace } = resolveEntryOptions(this.#options, item)
-      built.push([item.key, this.#buildEntry(item.key, item.value, ttl, grace, normalizeTags(item.tags, item.key), 0, undefined)])
-    }
-    for (const [key, entry] of built) {
-      this.#invalidateFlight(key)
-      this.#writeL1(key, entry)
-    }
-    if (built.length > 0) await this.#l2Call((store) => store.setMany(built), undefined)
-  }
-
-  /** Removes a key from every tier. */
-  async delete(key: string): Promise<void> {
-    this.#assertOpen()
-    assertKey(key)
-    this.#invalidateFlight(key)
-    this.#backoffUntil.delete(key)
-    this.#l1?.delete(key)
-    await this.#l2Call((store) => store.delete(key), false)
-  }
-
-  /** Reserved: tag invalidation arrives with the coherence layer. */
-  invalidateTags(tags: readonly string[]): Promise<void> {
-    normalizeTags(tags)
-    return Promise.reject(new InvalidOptionError('invalidateTags', 'available in a later release (coherence layer)', 'a call'))
-  }
-
   /** Counters per layer since creation. */
   stats(): CacheStats {
     const c = this.#counters
     const l1 = this.#l1?.stats()
     const guard = this.#l2Guard
+    const bus = this.#coherence.bus
     return {
       namespace: this.namespace,
       l1: l1 === undefined ? undefined : { hits: c.l1Hits, misses: c.l1Misses, ...l1 },
@@ -510,6 +747,12 @@ export class TierCache {
       },
       loader: { calls: c.loaderCalls, errors: c.loaderErrors, timeouts: c.loaderTimeouts, coalesced: c.coalesced, refreshes: c.refreshes },
       staleServed: c.staleServed,
+      coherence: {
+        bus: bus?.name,
+        fenced: this.#coherence.fenced,
+        flushes: c.flushes,
+        pendingInvalidations: this.#coherence.pendingInvalidations,
+      },
     }
   }
 
@@ -517,74 +760,65 @@ export class TierCache {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#coherence.close()
     this.#l2Guard?.close()
     this.#l1?.close()
     this.#flights.clear()
     this.#backoffUntil.clear()
+    await this.#ownedBus?.close()
     if (this.#ownsL2) {
       const store = this.#l2 ?? (await this.#l2Pending?.catch(() => undefined))
       await store?.close()
     }
   }
 
-  #resolveCall(key: string, options: GetOrSetOptions | undefined): ResolvedCall {
-    const o = this.#options
-    if (options === undefined) return { ttl: o.ttl, grace: o.grace, tags: o.tags, timeout: o.timeout, softTimeout: o.softTimeout }
-    const { ttl, grace } = resolveEntryOptions(o, options)
-    return {
-      ttl,
-      grace,
-      tags: normalizeTags(options.tags, key),
-      timeout: options.timeout === undefined ? o.timeout : positiveDuration(options.timeout, 'timeout'),
-      softTimeout: options.softTimeout === undefined ? o.softTimeout : positiveDuration(options.softTimeout, 'softTimeout'),
-    }
+  // ---------------------------------------------------------------------------------------------
+  // Internals
+
+  /** The versions of `tags` now: known locally, else read from L2 (0 when unknown everywhere). */
+  async #currentTagVersions(tags: readonly string[]): Promise<number[]> {
+    const registry = this.#coherence.tags
+    const known = registry.versions(tags)
+    if (known !== undefined) return known
+    const store = this.#coherentStore()
+    const fetched = store === undefined ? undefined : await this.#l2Call(() => store.tagVersions(tags), undefined)
+    tags.forEach((tag, i) => registry.observe(tag, fetched?.[i] ?? 0))
+    return registry.versions(tags) ?? tags.map(() => 0)
   }
 
-  #buildEntry(key: string, value: unknown, ttl: number, grace: number, tags: readonly string[], loadMs: number,
-    version: number | undefined): CacheEntry {
-    if (value === undefined) {
-      throw new InvalidValueError('E_VALUE_UNDEFINED', key, 'undefined cannot be cached (use null to cache "no value")')
-    }
-    let serialized
-    try {
-      serialized = this.#serializer.serialize(value)
-    } catch (error) {
-      const reason = error instanceof UnserializableValueError ? error.message : String(error)
-      throw new InvalidValueError('E_VALUE_NOT_SERIALIZABLE', key, `the value contains ${reason}`, { serializer: this.#serializer.name }, error)
-    }
-    const size = serialized.bytes.length
-    if (size > this.#options.maxValueBytes) {
-      throw new InvalidValueError('E_VALUE_TOO_LARGE', key,
-        `the serialized value is ${size} bytes, over maxValueBytes (${this.#options.maxValueBytes})`, { size, maxValueBytes: this.#options.maxValueBytes })
-    }
-    const now = this.#clock.now()
-    const freshUntil = now + ttl
-    return {
-      value: serialized.exact ? value : this.#serializer.deserialize(serialized.bytes),
-      bytes: serialized.bytes,
-      size,
-      createdAt: now,
-      freshUntil,
-      staleUntil: freshUntil + grace,
-      tags,
-      version,
-      loadMs,
-    }
+  /** True when no tag of `entry` was invalidated after it was loaded (asks L2 for unknown tags). */
+  async #isCurrent(entry: CacheEntry): Promise<boolean> {
+    const registry = this.#coherence.tags
+    const state = registry.check(entry)
+    if (state !== 'unknown') return state === 'valid'
+    await this.#currentTagVersions(entry.tags)
+    return registry.check(entry) === 'valid'
   }
 
-  /** Copies an entry into L1 with the hard TTL cap applied (and without its bytes unless cloning). */
+  #build(key: string, value: unknown, spec: { ttl: number; grace: number; tags: readonly string[]; tagVersions: readonly number[] | undefined; loadMs: number; version: number | undefined }): CacheEntry {
+    // Tagged entries must not outlive their tag versions in Redis (see TagRegistry).
+    return this.#builder.build(key, value, { ...spec, maxLifetime: spec.tags.length === 0 ? Number.POSITIVE_INFINITY : this.#options.tagTtl })
+  }
+
+  /** Copies an entry into L1 unless `key` was invalidated since `stamp`. */
+  #fillL1(key: string, entry: CacheEntry, stamp: number): void {
+    if (this.#coherence.generations.changed(key, stamp)) return
+    this.#writeL1(key, entry)
+  }
+
+  /** Copies an entry into L1 with the hard TTL cap (and the fence cap) applied. */
   #writeL1(key: string, entry: CacheEntry): void {
     const l1 = this.#l1
     if (l1 === undefined) return
-    const cap = this.#clock.now() + this.#l1MaxTtl
-    const staleUntil = Math.min(entry.staleUntil, cap)
-    if (staleUntil <= this.#clock.now()) return
+    const now = this.#clock.now()
+    const staleUntil = Math.min(entry.staleUntil, now + this.#l1MaxTtl)
+    if (staleUntil <= now) return
     l1.set(key, {
       value: this.#clone ? undefined : entry.value,
       bytes: this.#clone ? entry.bytes : undefined,
       size: entry.size,
       createdAt: entry.createdAt,
-      freshUntil: Math.min(entry.freshUntil, staleUntil),
+      freshUntil: Math.min(entry.freshUntil, staleUntil, this.#coherence.fencedUntil),
       staleUntil,
       tags: entry.tags,
       tagVersions: entry.tagVersions,
@@ -593,18 +827,52 @@ export class TierCache {
     })
   }
 
-  /** An L2 hit is copied into L1, unless an invalidation of the key is racing the read. */
-  #fillL1FromL2(key: string, entry: CacheEntry): void {
-    if (this.#flights.get(key)?.invalidated === true) return
-    this.#writeL1(key, entry)
+  /** Writes explicit values to L2 (voiding fill leases) and tells other nodes to drop their L1 copy. */
+  async #writeShared(entries: readonly [string, CacheEntry][]): Promise<void> {
+    if (this.#l2Guard !== undefined) {
+      const store = this.#coherentStore()
+      if (store !== undefined) await Promise.all(entries.map(([key, entry]) => this.#l2Call(() => store.setEntry(key, entry), undefined)))
+      else await this.#l2Call((s) => (entries.length === 1 ? s.set(entries[0]![0], entries[0]![1]) : s.setMany(entries)), undefined)
+    }
+    if (this.#coherence.bus !== undefined || this.#l2Pending !== undefined) {
+      await this.#l2Pending?.catch(() => undefined)
+      await this.#coherence.publish({ keys: entries.map(([key]) => key) })
+    }
   }
 
-  async #writeL2(key: string, entry: CacheEntry): Promise<void> {
-    await this.#l2Call((store) => store.set(key, entry), undefined)
+  /** Removes keys from L2 (voiding leases, raising tombstones). False when L2 failed. */
+  async #invalidateShared(keys: readonly string[], version: number | undefined): Promise<boolean> {
+    if (this.#l2Guard === undefined) return true
+    const store = this.#coherentStore()
+    if (store !== undefined) return (await this.#l2Call(() => store.invalidate(keys, version, this.#options.tombstoneTtl).then(() => true), false))
+    return (await this.#l2Call(async (s) => { await s.deleteMany(keys); return true }, false))
+  }
+
+  async #releaseLease(key: string, token: string): Promise<void> {
+    const store = this.#coherentStore()
+    if (store !== undefined) await this.#l2Call(() => store.releaseLease(key, token), undefined)
+  }
+
+  /** This process's view of an invalidation of `key`: L1 copy gone, loads in flight fenced. */
+  #dropLocal(key: string): void {
+    this.#coherence.generations.bump(key)
+    this.#l1?.delete(key)
+  }
+
+  #flushLocal(reason: string): void {
+    if (channels.flush.hasSubscribers) channels.flush.publish({ namespace: this.namespace, reason })
+    this.#counters.flushes++
+    this.#coherence.generations.bumpAll()
+    this.#coherence.tags.clear()
+    this.#l1?.clear()
+  }
+
+  #coherentStore(): CoherentStore | undefined {
+    const store = this.#l2
+    return store !== undefined && isCoherentStore(store) ? store : undefined
   }
 
   #readL2(key: string): Promise<CacheEntry | undefined> {
-    if (this.#l2Guard === undefined) return Promise.resolve(undefined)
     return this.#l2Call((store) => store.get(key), undefined).then((entry) => {
       if (entry !== undefined && entry.freshUntil > this.#clock.now()) {
         this.#counters.l2Hits++
@@ -622,22 +890,37 @@ export class TierCache {
     if (guard === undefined) return Promise.resolve(fallback)
     const store = this.#l2
     if (store !== undefined) return guard.run(() => fn(store), fallback)
+    // Still connecting (first calls after createCache): wait for the connection, bounded by
+    // l2.connectTimeout, then run the call under the usual budget.
     const pending = this.#l2Pending as Promise<CacheStore>
-    return guard.run(async () => fn(await pending), fallback)
+    return pending.then((ready) => guard.run(() => fn(ready), fallback), () => fallback)
+  }
+
+  #resolveCall(key: string, options: GetOrSetOptions | undefined): ResolvedCall {
+    const o = this.#options
+    if (options === undefined) return { ttl: o.ttl, grace: o.grace, tags: o.tags, timeout: o.timeout, softTimeout: o.softTimeout }
+    const { ttl, grace } = resolveEntryOptions(o, options)
+    return {
+      ttl,
+      grace,
+      tags: normalizeTags(options.tags, key),
+      timeout: options.timeout === undefined ? o.timeout : positiveDuration(options.timeout, 'timeout'),
+      softTimeout: options.softTimeout === undefined ? o.softTimeout : positiveDuration(options.softTimeout, 'softTimeout'),
+    }
   }
 
   #l1Value(entry: CacheEntry): unknown {
     return this.#clone ? this.#serializer.deserialize(entry.bytes as Buffer) : entry.value
   }
 
-  #invalidateFlight(key: string): void {
-    const flight = this.#flights.get(key)
-    if (flight !== undefined) flight.invalidated = true
-  }
-
   #assertOpen(): void {
     if (this.#closed) throw new CacheClosedError(this.namespace)
   }
+}
+
+/** Array.isArray without its type guard (which turns a readonly string[] into any[]). */
+function isList(value: unknown): boolean {
+  return Array.isArray(value)
 }
 
 /** The loader's own error reaches the caller unchanged, whatever it is (it may not be an Error). */

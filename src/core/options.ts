@@ -8,6 +8,7 @@ import { consoleLogger, silentLogger } from './logger.js'
 import type { Serializer } from './serializer.js'
 import { SERIALIZERS } from './serializer.js'
 import type { CacheStore, L1Store } from '../ports/store.js'
+import type { InvalidationBus } from '../ports/bus.js'
 import type { L1Policy } from '../l1/create-l1-store.js'
 import { L1_POLICIES } from '../l1/create-l1-store.js'
 
@@ -43,6 +44,8 @@ export interface L2Options {
   store?: CacheStore
   /** Per-operation budget; a slower answer counts as a failure. Default `'100ms'`. */
   timeout?: Duration
+  /** How long the first calls wait for the initial connection (tiercache-owned connections). Default `'1s'`. */
+  connectTimeout?: Duration
   /** Consecutive failures that open the circuit breaker. Default 5. */
   breakerThreshold?: number
   /** How long the breaker stays open before one probe is let through. Default `'2s'`. */
@@ -81,6 +84,37 @@ export interface CacheOptions extends EntryOptions {
   clock?: Clock
   /** Where state changes (breaker open/closed, L2 errors) are logged, once each. `false` for silence. */
   logger?: Logger | false
+  /**
+   * The invalidation bus every node of the namespace follows. Default: a Redis Streams bus on the
+   * L2 connection when L2 is Redis; none otherwise (pass a `MemoryBus` to share one between caches
+   * of one process). `false` turns coherence across nodes off (one node only!).
+   */
+  bus?: InvalidationBus | false
+  /** Cross-node coherence settings. */
+  coherence?: CoherenceOptions
+  /**
+   * Fill leases in L2 (one load per key across processes, and fills fenced against invalidations).
+   * On by default when L2 supports them (Redis); `false` to turn off.
+   */
+  lease?: LeaseOptions | false
+}
+
+/** Cross-node coherence settings. */
+export interface CoherenceOptions {
+  /** While the bus is disconnected, L1 entries are written with at most this freshness. Default `'1s'`. */
+  fencedTtl?: Duration
+  /** How long an invalidated source version is remembered, rejecting older fills. Default `'1h'`. */
+  tombstoneTtl?: Duration
+  /** How long a tag version outlives its last invalidation; tagged entries never live longer. Default `'7d'`. */
+  tagTtl?: Duration
+}
+
+/** Fill lease settings. */
+export interface LeaseOptions {
+  /** How long a lease holder has to fill the key before others may. Default `'10s'`. */
+  ttl?: Duration
+  /** How long a caller waits for another process's load before loading itself. Default: `ttl`. */
+  wait?: Duration
 }
 
 /** Defaults, in one place. */
@@ -92,10 +126,15 @@ export const DEFAULTS = {
   l1Policy: 'lru' as L1Policy,
   l1MaxTtl: 60 * 60_000,
   l2Timeout: 100,
+  l2ConnectTimeout: 1_000,
   breakerThreshold: 5,
   breakerCooldown: 2_000,
   graceBackoff: 5_000,
   maxValueBytes: 8 * 1024 * 1024,
+  fencedTtl: 1_000,
+  tombstoneTtl: 60 * 60_000,
+  tagTtl: 7 * 86_400_000,
+  leaseTtl: 10_000,
 } as const
 
 /** Options after validation: complete, frozen, durations in milliseconds. */
@@ -118,6 +157,7 @@ export interface ResolvedOptions {
       | { readonly kind: 'client'; readonly client: unknown }
       | { readonly kind: 'store'; readonly store: CacheStore }
     readonly timeout: number
+    readonly connectTimeout: number
     readonly breakerThreshold: number
     readonly breakerCooldown: number
   }
@@ -128,6 +168,11 @@ export interface ResolvedOptions {
   readonly serializer: Serializer
   readonly clock: Clock
   readonly logger: Logger
+  readonly bus: InvalidationBus | false | undefined
+  readonly fencedTtl: number
+  readonly tombstoneTtl: number
+  readonly tagTtl: number
+  readonly lease: false | { readonly ttl: number; readonly wait: number }
 }
 
 const NAMESPACE = /^[A-Za-z0-9_.-]{1,64}$/
@@ -159,7 +204,26 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   else if (isRecord(o.logger) && typeof o.logger.warn === 'function' && typeof o.logger.error === 'function') logger = o.logger
   else throw new InvalidOptionError('logger', 'false or an object with warn() and error()', o.logger)
 
+  const bus = o.bus
+  if (bus !== undefined && bus !== false && (!isRecord(bus) || typeof bus.publish !== 'function' || typeof bus.subscribe !== 'function')) {
+    throw new InvalidOptionError('bus', 'false or an InvalidationBus (publish, subscribe, close)', bus)
+  }
+  const coherence = o.coherence ?? {}
+  if (!isRecord(coherence)) throw new InvalidOptionError('coherence', 'an object', coherence)
+  let lease: ResolvedOptions['lease'] = false
+  if (o.lease !== false) {
+    const l = o.lease ?? {}
+    if (!isRecord(l)) throw new InvalidOptionError('lease', 'false or an object { ttl, wait }', l)
+    const leaseTtl = l.ttl === undefined ? DEFAULTS.leaseTtl : positiveDuration(l.ttl, 'lease.ttl')
+    lease = Object.freeze({ ttl: leaseTtl, wait: l.wait === undefined ? leaseTtl : parseDuration(l.wait, 'lease.wait') })
+  }
+
   return Object.freeze({
+    bus: bus,
+    fencedTtl: coherence.fencedTtl === undefined ? DEFAULTS.fencedTtl : parseDuration(coherence.fencedTtl, 'coherence.fencedTtl'),
+    tombstoneTtl: coherence.tombstoneTtl === undefined ? DEFAULTS.tombstoneTtl : positiveDuration(coherence.tombstoneTtl, 'coherence.tombstoneTtl'),
+    tagTtl: coherence.tagTtl === undefined ? DEFAULTS.tagTtl : positiveDuration(coherence.tagTtl, 'coherence.tagTtl'),
+    lease,
     namespace,
     ttl,
     grace,
@@ -240,6 +304,7 @@ function resolveL2(l2: unknown): ResolvedOptions['l2'] {
   return Object.freeze({
     source,
     timeout: o.timeout === undefined ? DEFAULTS.l2Timeout : positiveDuration(o.timeout, 'l2.timeout'),
+    connectTimeout: o.connectTimeout === undefined ? DEFAULTS.l2ConnectTimeout : positiveDuration(o.connectTimeout, 'l2.connectTimeout'),
     breakerThreshold,
     breakerCooldown: o.breakerCooldown === undefined ? DEFAULTS.breakerCooldown : positiveDuration(o.breakerCooldown, 'l2.breakerCooldown'),
   })

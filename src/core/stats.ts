@@ -32,8 +32,18 @@ export interface CacheStats {
     /** Loads started early by refresh-ahead. */
     readonly refreshes: number
   }
-  /** Stale values served (fail-safe, soft timeout, backoff). */
+  /** Stale values served (fail-safe, soft timeout, backoff, another process loading). */
   readonly staleServed: number
+  readonly coherence: {
+    /** The bus followed (`redis-stream`, `memory`), or undefined without one. */
+    readonly bus: string | undefined
+    /** True while the bus is disconnected: L1 entries are written with short freshness. */
+    readonly fenced: boolean
+    /** Times L1 was flushed because invalidations may have been missed (gap, disconnect, clear). */
+    readonly flushes: number
+    /** Invalidations not yet confirmed by Redis and the bus, being retried. */
+    readonly pendingInvalidations: number
+  }
 }
 
 /** Mutable counters behind {@link CacheStats}; plain fields so the hot path is an increment. */
@@ -49,4 +59,5 @@ export class Counters {
   coalesced = 0
   refreshes = 0
   staleServed = 0
+  flushes = 0
 }

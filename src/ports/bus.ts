@@ -48,9 +48,20 @@ export interface BusListener {
   onState?(state: 'connected' | 'disconnected'): void
 }
 
+/** What `publish` reports. */
+export interface PublishReceipt {
+  /** Stream position of the message. */
+  readonly id: string
+  /**
+   * New versions of `message.tags` (same order), when the adapter versions tags (Redis: bumped in
+   * the same atomic step as the append, so no reader sees the message before the versions).
+   */
+  readonly tagVersions?: readonly number[] | undefined
+}
+
 export interface InvalidationBus {
   readonly name: string
-  publish(message: InvalidationMessage): Promise<string>
+  publish(message: InvalidationMessage): Promise<PublishReceipt>
   subscribe(listener: BusListener): () => void
   close(): Promise<void>
 }

@@ -94,6 +94,19 @@ export class Readiness {
     if (client.listenerCount('error') === 0) client.on('error', () => {})
   }
 
+  /** Resolves true once ready, false after `timeoutMs` (or when the client ended first). */
+  async wait(timeoutMs: number): Promise<boolean> {
+    if (this.#client.status === 'ready') return true
+    if (this.#initial === undefined) return false
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), timeoutMs) })
+    try {
+      return await Promise.race([this.#initial.then(() => true, () => false), timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
   /** Undefined when ready now; a promise while the first connection is being made; throws when down. */
   check(): Promise<void> | undefined {
     if (this.#client.status === 'ready') return undefined

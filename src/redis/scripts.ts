@@ -1,0 +1,165 @@
+import type { RedisClient } from './connection.js'
+
+/**
+ * The Lua scripts that make coherence atomic. Each runs on one slot: the per-key scripts touch
+ * `entry`, `lease` and `tombstone` of one key (same hash tag), the bus script touches the tag
+ * versions and the stream of one namespace (same hash tag). See keys.ts.
+ *
+ * Lease protocol (Nishtala et al., "Scaling Memcache at Facebook", NSDI 2013, section 3.2.1):
+ * a reader that finds no fresh entry takes a lease token; `invalidate` and `setEntry` delete the
+ * lease; a fill is written only if its token still holds the lease. So the interleaving
+ * "fill reads v1, writer commits v2 and invalidates, fill writes v1" cannot leave v1 behind:
+ * the invalidation voided the token the fill carries.
+ */
+
+/** Byte offset + 1 (Lua strings are 1-based) of `freshUntil` in the entry envelope (envelope.ts). */
+const FRESH_UNTIL_LUA_OFFSET = 13
+/** Same, for the source version (NaN when none; `x == x` is false only for NaN). */
+const VERSION_LUA_OFFSET = 37
+
+/**
+ * KEYS: entry, lease. ARGV: now (epoch ms), token, lease ms, force ('1' skips the freshness test).
+ * Returns {0, entry} fresh | {1[, stale entry]} lease acquired | {2[, stale entry]} lease held.
+ */
+const READ_FOR_FILL = `
+local e = redis.call('GET', KEYS[1])
+if e and ARGV[4] ~= '1' and string.len(e) >= 46 and string.byte(e, 1) == 199 then
+  local fresh = struct.unpack('<d', e, ${FRESH_UNTIL_LUA_OFFSET})
+  if fresh > tonumber(ARGV[1]) then return {0, e} end
+end
+local status = 2
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then status = 1 end
+if e then return {status, e} end
+return {status}
+`
+
+/**
+ * KEYS: entry, lease, tombstone. ARGV: token, envelope, pttl, version ('' for none).
+ * Returns 1 written | 0 lease lost | -1 older than the last invalidated version.
+ */
+const FILL_WITH_LEASE = `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+if ARGV[4] ~= '' then
+  local t = redis.call('GET', KEYS[3])
+  if t and tonumber(t) > tonumber(ARGV[4]) then return -1 end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`
+
+/** KEYS: lease. ARGV: token. Compare-and-delete. */
+const RELEASE_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`
+
+/**
+ * KEYS: entry, lease, tombstone. ARGV: envelope, pttl, version ('' for none).
+ * An explicit write voids any lease first: fills in flight read data older than this value. With a
+ * version, it loses to a newer invalidation and to a stored entry of a newer version (two
+ * write-through writers committing v2 then v3 may reach Redis as v3 then v2: v2 must not win).
+ * Returns 1 written (or deleted, when pttl <= 0) | -1 older than what Redis has seen.
+ */
+const SET_ENTRY = `
+redis.call('DEL', KEYS[2])
+if ARGV[3] ~= '' then
+  local v = tonumber(ARGV[3])
+  local t = redis.call('GET', KEYS[3])
+  if t and tonumber(t) > v then return -1 end
+  local e = redis.call('GET', KEYS[1])
+  if e and string.len(e) >= 46 and string.byte(e, 1) == 199 then
+    local ev = struct.unpack('<d', e, ${VERSION_LUA_OFFSET})
+    if ev == ev and ev > v then return -1 end
+  end
+end
+if tonumber(ARGV[2]) <= 0 then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return 1
+`
+
+/**
+ * KEYS: entry, lease, tombstone. ARGV: version ('' for none), tombstone ms.
+ * Deletes the entry, voids the lease, and raises the tombstone to `version`.
+ */
+const INVALIDATE = `
+local n = redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[2])
+if ARGV[1] ~= '' then
+  local t = redis.call('GET', KEYS[3])
+  if (not t) or tonumber(t) < tonumber(ARGV[1]) then redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2]) end
+end
+return n
+`
+
+/**
+ * KEYS: stream, epoch, tag keys... ARGV: max stream length, message JSON, tag ttl ms, new epoch id.
+ * Bumps every tag version to max(old + 1, Redis time in microseconds) (versions never repeat, even
+ * after a tag key expired), then appends the message with the new versions, in one step: no node
+ * can read the message before the versions exist, and no version exists without its message.
+ * Returns {stream id, version...}.
+ */
+const PUBLISH = `
+redis.call('SET', KEYS[2], ARGV[4], 'NX')
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local versions = {}
+for i = 3, #KEYS do
+  local cur = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local v = math.max(cur + 1, now)
+  redis.call('SET', KEYS[i], string.format('%.0f', v), 'PX', ARGV[3])
+  versions[#versions + 1] = string.format('%.0f', v)
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'v', '1', 'm', ARGV[2], 'tv', table.concat(versions, ','))
+return {id, unpack(versions)}
+`
+
+/** KEYS: lock, fence. ARGV: token, ttl ms. Returns the fencing token (a counter), or nil when held. */
+const LOCK_ACQUIRE = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return redis.call('INCR', KEYS[2]) end
+return false
+`
+
+/** KEYS: lock. ARGV: token, ttl ms. Compare-and-pexpire. */
+const LOCK_EXTEND = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`
+
+/** The scripts' methods once defined on a client. */
+export interface ScriptCommands {
+  tcReadForFill(entry: string, lease: string, now: number, token: string, leaseMs: number, force: string): Promise<[number, Buffer?]>
+  tcFillWithLease(entry: string, lease: string, tombstone: string, token: string, envelope: Buffer, pttl: number, version: string): Promise<number>
+  tcReleaseLease(lease: string, token: string): Promise<number>
+  tcSetEntry(entry: string, lease: string, tombstone: string, envelope: Buffer, pttl: number, version: string): Promise<number>
+  tcInvalidate(entry: string, lease: string, tombstone: string, version: string, tombstoneMs: number): Promise<number>
+  tcPublish(...args: (string | number)[]): Promise<string[]>
+  tcLockAcquire(lock: string, fence: string, token: string, ttlMs: number): Promise<number | null>
+  tcLockExtend(lock: string, token: string, ttlMs: number): Promise<number>
+}
+
+const DEFINITIONS: readonly [keyof ScriptCommands, number, string][] = [
+  ['tcReadForFill', 2, READ_FOR_FILL],
+  ['tcFillWithLease', 3, FILL_WITH_LEASE],
+  ['tcReleaseLease', 1, RELEASE_LEASE],
+  ['tcSetEntry', 3, SET_ENTRY],
+  ['tcInvalidate', 3, INVALIDATE],
+  ['tcLockAcquire', 2, LOCK_ACQUIRE],
+  ['tcLockExtend', 1, LOCK_EXTEND],
+]
+
+/**
+ * Defines the scripts on a client (EVALSHA with EVAL fallback, by ioredis). Idempotent. Returns the
+ * client typed with the script methods. The publish script has a variable key count.
+ */
+export function withScripts(client: RedisClient): RedisClient & ScriptCommands {
+  const c = client as RedisClient & Partial<ScriptCommands>
+  if (typeof c.tcReadForFill !== 'function') {
+    for (const [name, numberOfKeys, lua] of DEFINITIONS) client.defineCommand(name, { numberOfKeys, lua })
+    client.defineCommand('tcPublish', { lua: PUBLISH })
+  }
+  return c as RedisClient & ScriptCommands
+}

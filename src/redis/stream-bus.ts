@@ -1,0 +1,284 @@
+import { randomBytes } from 'node:crypto'
+import type { Cluster, Redis } from 'ioredis'
+import type { Clock } from '../core/clock.js'
+import { systemClock } from '../core/clock.js'
+import type { Logger } from '../core/logger.js'
+import { silentLogger } from '../core/logger.js'
+import type { BusListener, DeliveredMessage, InvalidationBus, InvalidationMessage, PublishReceipt } from '../ports/bus.js'
+import { BUS_FORMAT_VERSION } from '../ports/bus.js'
+import type { RedisClient, RedisSource } from './connection.js'
+import { connect, isCluster } from './connection.js'
+import { RedisKeys } from './keys.js'
+import type { ScriptCommands } from './scripts.js'
+import { withScripts } from './scripts.js'
+
+/** Options of {@link RedisStreamBus}. */
+export interface RedisStreamBusOptions extends RedisSource {
+  /** Namespace: the bus of a namespace is one Redis Stream. */
+  namespace: string
+  /** Approximate number of messages the stream keeps (XADD MAXLEN ~). Default 100,000. */
+  maxLength?: number
+  /** How long one XREAD blocks; also the heartbeat of the follower. Default 1000 ms. */
+  blockMs?: number
+  /** Budget for a non-blocking command (publish, XINFO). Default 1000 ms. */
+  timeoutMs?: number
+  /** How long a tag version outlives its last bump; tagged entries never live longer. Default 7 days. */
+  tagTtlMs?: number
+  clock?: Clock
+  logger?: Logger
+}
+
+/**
+ * The wire format of one stream entry, version 1: fields `v` = `1`, `m` = the message as JSON
+ * (without `id` and `tagVersions`), `tv` = the new tag versions, comma-separated, in `m.tags` order.
+ * test/integration/stream-bus.test.ts pins it.
+ */
+type StreamEntry = [id: string, fields: string[]]
+
+/**
+ * The invalidation bus on a Redis Stream. Every follower reads the stream from its own cursor with
+ * a blocking XREAD on a dedicated connection, so a dropped connection loses nothing: the follower
+ * reconnects and continues from its cursor. It reports a gap (and the cache flushes L1) only when
+ * it cannot prove it saw everything:
+ * - the stream's epoch key changed or vanished (Redis restarted without persistence, or a failover
+ *   lost the key): nothing said before that can be trusted;
+ * - the stream was trimmed past the cursor (`max-deleted-entry-id` > cursor): this follower lagged
+ *   more than `maxLength` messages;
+ * - the stream's last id is behind the cursor (a replica without the latest writes took over).
+ * Remaining hole, by design of Redis: more than `maxLength` messages appended between the trim
+ * check and the next read (one XREAD round trip) would be missed without a gap report.
+ */
+export class RedisStreamBus implements InvalidationBus {
+  readonly name = 'redis-stream'
+  readonly keys: RedisKeys
+  readonly #client: RedisClient & ScriptCommands
+  readonly #owned: boolean
+  readonly #maxLength: number
+  readonly #blockMs: number
+  readonly #timeoutMs: number
+  readonly #tagTtlMs: number
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #listeners = new Set<BusListener>()
+  #reader: RedisClient | undefined
+  #loop: Promise<void> | undefined
+  #closed = false
+  #cursor: string | undefined
+  #epoch: string | undefined
+  #connected = false
+  #checkTrim = false
+
+  constructor(options: RedisStreamBusOptions) {
+    const { client, owned } = connect(options)
+    this.#client = withScripts(client)
+    this.#owned = owned
+    this.keys = new RedisKeys(options.namespace)
+    this.#maxLength = options.maxLength ?? 100_000
+    this.#blockMs = options.blockMs ?? 1_000
+    this.#timeoutMs = options.timeoutMs ?? 1_000
+    this.#tagTtlMs = options.tagTtlMs ?? 7 * 86_400_000
+    this.#clock = options.clock ?? systemClock
+    this.#logger = options.logger ?? silentLogger
+    if (client.listenerCount('error') === 0) client.on('error', () => {})
+  }
+
+  /** Appends a message; with tags, bumps their versions in the same atomic step. */
+  async publish(message: InvalidationMessage): Promise<PublishReceipt> {
+    const tags = message.tags ?? []
+    const body: Record<string, unknown> = { ...message }
+    delete body.tagVersions
+    const reply = await this.#withTimeout(this.#client.tcPublish(
+      2 + tags.length, this.keys.bus, this.keys.epoch, ...tags.map((t) => this.keys.tag(t)),
+      this.#maxLength, JSON.stringify(body), this.#tagTtlMs, newEpoch()), 'publish')
+    const [id, ...versions] = reply
+    return { id: id as string, tagVersions: tags.length > 0 ? versions.map(Number) : undefined }
+  }
+
+  subscribe(listener: BusListener): () => void {
+    this.#listeners.add(listener)
+    if (this.#connected) listener.onState?.('connected')
+    if (this.#loop === undefined && !this.#closed) this.#loop = this.#follow()
+    return () => { this.#listeners.delete(listener) }
+  }
+
+  /** Resolves once the follower has synced with the stream (for tests and orderly start-up). */
+  async ready(timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (!this.#connected) {
+      if (Date.now() > deadline) throw new Error('bus did not connect in time')
+      await new Promise((r) => setTimeout(r, 10))
+    }
+  }
+
+  get connected(): boolean {
+    return this.#connected
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    this.#reader?.disconnect()
+    await this.#loop?.catch(() => {})
+    this.#listeners.clear()
+    if (this.#owned) this.#client.disconnect()
+  }
+
+  async #follow(): Promise<void> {
+    let backoff = 50
+    while (!this.#closed) {
+      try {
+        this.#reader ??= this.#openReader()
+        if (!this.#connected) {
+          await this.#resync()
+          this.#setConnected(true)
+          backoff = 50
+        } else if (this.#checkTrim) {
+          await this.#detectTrim()
+        }
+        const reply = await this.#withTimeout(
+          (this.#reader as Redis).xread('COUNT', 1000, 'BLOCK', this.#blockMs, 'STREAMS', this.keys.bus, this.#cursor ?? '$'),
+          'xread', this.#blockMs + this.#timeoutMs)
+        if (this.#closed) return
+        const entries: StreamEntry[] = reply?.[0]?.[1] ?? []
+        this.#checkTrim = entries.length > 0
+        for (const [id, fields] of entries) {
+          this.#cursor = id
+          const message = decodeMessage(id, fields)
+          // An entry this build cannot read may be an invalidation: treat it as lost, not as noise.
+          if (message === undefined) this.#reportGap(`message ${id} has an unknown format`)
+          else this.#deliver(message)
+        }
+      } catch (error) {
+        if (this.#closed) return
+        if (this.#connected) {
+          this.#logger.warn('invalidation bus disconnected; L1 is fenced until it catches up', { error: (error as Error).message })
+          this.#setConnected(false)
+        }
+        // A hung connection never errors by itself: drop it so ioredis opens a fresh one.
+        this.#reader?.disconnect()
+        this.#reader = undefined
+        await new Promise((r) => setTimeout(r, backoff))
+        backoff = Math.min(backoff * 2, 2_000)
+      }
+    }
+  }
+
+  /** Checks that nothing was lost since the cursor; reports a gap otherwise. */
+  async #resync(): Promise<void> {
+    await this.#client.set(this.keys.epoch, newEpoch(), 'NX')
+    const epoch = await this.#withTimeout(this.#client.get(this.keys.epoch), 'epoch')
+    const info = await this.#streamInfo()
+    const last = info?.lastId ?? '0-0'
+    if (this.#epoch === undefined || this.#cursor === undefined) {
+      // First sync: start at the end. Nothing cached yet, so nothing can be stale.
+      this.#epoch = epoch ?? undefined
+      this.#cursor = last
+      return
+    }
+    let gap: string | undefined
+    if (epoch !== this.#epoch) gap = 'the stream epoch changed (Redis restarted or lost data)'
+    else if (info === undefined) gap = 'the stream vanished'
+    else if (compareIds(last, this.#cursor) < 0) gap = 'the stream is behind this follower (failover lost writes)'
+    else if (compareIds(info.maxDeletedId, this.#cursor) > 0) gap = 'the stream was trimmed past this follower'
+    this.#epoch = epoch ?? undefined
+    if (gap !== undefined) {
+      this.#cursor = last
+      this.#reportGap(gap)
+    }
+  }
+
+  async #detectTrim(): Promise<void> {
+    const info = await this.#streamInfo()
+    if (info !== undefined && this.#cursor !== undefined && compareIds(info.maxDeletedId, this.#cursor) > 0) {
+      this.#cursor = info.lastId
+      this.#reportGap('the stream was trimmed past this follower')
+    }
+  }
+
+  async #streamInfo(): Promise<{ lastId: string; maxDeletedId: string } | undefined> {
+    try {
+      const raw = await this.#withTimeout(this.#client.call('XINFO', 'STREAM', this.keys.bus) as Promise<unknown[]>, 'xinfo')
+      const fields = new Map<string, unknown>()
+      for (let i = 0; i + 1 < raw.length; i += 2) fields.set(String(raw[i]), raw[i + 1])
+      const id = (name: string): string => {
+        const value = fields.get(name)
+        return typeof value === 'string' ? value : '0-0'
+      }
+      return { lastId: id('last-generated-id'), maxDeletedId: id('max-deleted-entry-id') }
+    } catch (error) {
+      if (/no such key/i.test((error as Error).message)) return undefined
+      throw error
+    }
+  }
+
+  #reportGap(reason: string): void {
+    this.#logger.warn(`invalidation bus gap: ${reason}; flushing L1`)
+    for (const listener of this.#listeners) {
+      try {
+        listener.onGap(reason)
+      } catch {
+        // A faulty subscriber must not stop the others from flushing.
+      }
+    }
+  }
+
+  #deliver(message: DeliveredMessage): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener.onMessage(message)
+      } catch {
+        // One faulty subscriber must not stop delivery to the others.
+      }
+    }
+  }
+
+  #setConnected(connected: boolean): void {
+    this.#connected = connected
+    for (const listener of this.#listeners) listener.onState?.(connected ? 'connected' : 'disconnected')
+  }
+
+  #openReader(): RedisClient {
+    // A blocking XREAD holds its connection: the follower gets its own, never the shared one.
+    const reader = isCluster(this.#client) ? (this.#client as Cluster).duplicate() : (this.#client as Redis).duplicate()
+    reader.on('error', () => {})
+    return reader
+  }
+
+  #withTimeout<T>(promise: Promise<T>, what: string, ms = this.#timeoutMs): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => reject(new Error(`bus ${what} timed out after ${ms}ms`)), ms)
+      promise.then(
+        (value) => { this.#clock.clearTimeout(timer); resolve(value) },
+        (error: unknown) => { this.#clock.clearTimeout(timer); reject(error instanceof Error ? error : new Error(String(error))) },
+      )
+    })
+  }
+}
+
+function newEpoch(): string {
+  return randomBytes(8).toString('hex')
+}
+
+/** Compares two stream ids (`ms-seq`). */
+export function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-')
+  const [bm, bs] = b.split('-')
+  const ms = BigInt(am ?? '0') - BigInt(bm ?? '0')
+  if (ms !== 0n) return ms < 0n ? -1 : 1
+  const seq = BigInt(as ?? '0') - BigInt(bs ?? '0')
+  return seq === 0n ? 0 : seq < 0n ? -1 : 1
+}
+
+/** Decodes one stream entry; undefined for an unknown format version or unreadable body. */
+export function decodeMessage(id: string, fields: string[]): DeliveredMessage | undefined {
+  const map = new Map<string, string>()
+  for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i] as string, fields[i + 1] as string)
+  if (map.get('v') !== String(BUS_FORMAT_VERSION)) return undefined
+  try {
+    const body = JSON.parse(map.get('m') ?? '{}') as InvalidationMessage
+    const tv = map.get('tv')
+    const tagVersions = tv === undefined || tv === '' ? undefined : tv.split(',').map(Number)
+    return { ...body, ...(tagVersions === undefined ? {} : { tagVersions }), id }
+  } catch {
+    return undefined
+  }
+}
