@@ -35,9 +35,8 @@ export class MemoryBus implements InvalidationBus {
     return Promise.resolve({ id, tagVersions })
   }
 
-  /** Current version of a tag on this bus (0 if never invalidated). */
-  tagVersion(tag: string): number {
-    return this.#tagVersions.get(tag) ?? 0
+  tagVersions(tags: readonly string[]): Promise<number[]> {
+    return Promise.resolve(tags.map((tag) => this.#tagVersions.get(tag) ?? 0))
   }
 
   subscribe(listener: BusListener): () => void {

@@ -16,7 +16,7 @@ import type { CacheStats } from './stats.js'
 import { Counters } from './stats.js'
 import { channels } from './telemetry.js'
 import { TierGuard } from './tier-guard.js'
-import type { CoherentStore } from '../ports/coherent-store.js'
+import type { CoherentStore, LeaseRead } from '../ports/coherent-store.js'
 import { isCoherentStore } from '../ports/coherent-store.js'
 import type { LockStore } from '../ports/lock-store.js'
 import { isLockStore } from '../ports/lock-store.js'
@@ -368,7 +368,7 @@ export class TierCache {
     if (store !== undefined && this.#options.lease !== false) {
       const leaseOptions = this.#options.lease
       const token = randomBytes(12).toString('hex')
-      const read = async (force: boolean): Promise<Awaited<ReturnType<CoherentStore['readForFill']>> | undefined> =>
+      const read = async (force: boolean): Promise<LeaseRead | undefined> =>
         this.#l2Call(() => store.readForFill(key, token, leaseOptions.ttl, this.#clock.now(), force), undefined)
       let r = await read(false)
       if (r?.status === 'fresh') {
@@ -398,22 +398,17 @@ export class TierCache {
             answer(this.#serveStale(key, stale.entry, stale.source, 'lease-held'))
             return
           }
-          const waited = await this.#waitForFill(key, leaseOptions.wait, usable)
-          if (waited !== undefined) {
+          const waited = await this.#waitForFill(key, leaseOptions.wait, usable, read)
+          if (waited !== 'lease' && waited !== 'timeout') {
             this.#fillL1(key, waited, stamp)
             answer({ value: waited.value, stale: false, source: 'l2' })
             return
           }
-          // The holder did not deliver in time (it died, or its load is slow): try once more to
-          // take the lease; without it, load anyway but do not write L2 (an unfenced write could
-          // outlive an invalidation).
-          const again = await read(true)
-          if (again?.status === 'fresh' && (await usable(again.entry))) {
-            this.#fillL1(key, again.entry, stamp)
-            answer({ value: again.entry.value, stale: false, source: 'l2' })
-            return
-          }
-          if (again?.status === 'acquired') lease = token
+          // 'lease': the holder gave up (its load failed) and this caller took the lease over.
+          // 'timeout': the holder did not deliver in time (it died, or its load is slow): load
+          // anyway, but without a lease do not write L2 (an unfenced write could outlive an
+          // invalidation).
+          if (waited === 'lease') lease = token
         }
       }
     } else if (this.#l2Guard !== undefined) {
@@ -440,20 +435,30 @@ export class TierCache {
     await this.#load(key, loader, call, { stale, stamp, lease, tagVersions, plainL2: store === undefined }, answer)
   }
 
-  /** Polls L2 until another process's fill lands or `waitMs` passes. */
-  async #waitForFill(key: string, waitMs: number, usable: (entry: CacheEntry) => Promise<boolean>): Promise<CacheEntry | undefined> {
+  /**
+   * Waits for another process's fill: polls the lease read until a usable entry lands, the lease
+   * frees up (taken over: 'lease'), or `waitMs` passes ('timeout').
+   */
+  async #waitForFill(key: string, waitMs: number, usable: (entry: CacheEntry) => Promise<boolean>,
+    read: (force: boolean) => Promise<LeaseRead | undefined>): Promise<CacheEntry | 'lease' | 'timeout'> {
     const deadline = this.#clock.now() + waitMs
     let pause = 5
     while (this.#clock.now() < deadline && !this.#closed) {
       await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, Math.min(pause, Math.max(1, deadline - this.#clock.now()))))
       pause = Math.min(Math.ceil(pause * 1.5), 50)
-      const entry = await this.#l2Call((store) => store.get(key), undefined)
-      if (entry !== undefined && (await usable(entry))) {
-        this.#counters.l2Hits++
-        return entry
+      let r = await read(false)
+      if (r === undefined) return 'timeout'
+      if (r.status === 'fresh') {
+        if (await usable(r.entry)) {
+          this.#counters.l2Hits++
+          return r.entry
+        }
+        r = await read(true)
+        if (r === undefined) return 'timeout'
       }
+      if (r.status === 'acquired') return 'lease'
     }
-    return undefined
+    return 'timeout'
   }
 
   async #load(key: string, loader: Loader<unknown>, call: ResolvedCall,
@@ -781,7 +786,10 @@ export class TierCache {
     const known = registry.versions(tags)
     if (known !== undefined) return known
     const store = this.#coherentStore()
-    const fetched = store === undefined ? undefined : await this.#l2Call(() => store.tagVersions(tags), undefined)
+    const bus = this.#coherence.bus
+    let fetched: number[] | undefined
+    if (store !== undefined) fetched = await this.#l2Call(() => store.tagVersions(tags), undefined)
+    else if (bus?.tagVersions !== undefined) fetched = await bus.tagVersions(tags).catch(() => undefined)
     tags.forEach((tag, i) => registry.observe(tag, fetched?.[i] ?? 0))
     return registry.versions(tags) ?? tags.map(() => 0)
   }

@@ -62,6 +62,11 @@ export interface PublishReceipt {
 export interface InvalidationBus {
   readonly name: string
   publish(message: InvalidationMessage): Promise<PublishReceipt>
+  /**
+   * Current versions of tags (0 for never invalidated), when the bus versions tags itself. A node
+   * that meets a tag it has not heard of asks here (or the L2 store) before trusting an entry.
+   */
+  tagVersions?(tags: readonly string[]): Promise<number[]>
   subscribe(listener: BusListener): () => void
   close(): Promise<void>
 }

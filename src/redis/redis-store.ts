@@ -179,7 +179,7 @@ export class RedisStore implements CoherentStore, LockStore {
   async readForFill(key: string, token: string, leaseMs: number, now: number, force: boolean): Promise<LeaseRead> {
     await this.#readiness.check()
     const entryKey = this.keys.entry(key)
-    const [status, buf] = await this.client.tcReadForFill(entryKey, this.keys.lease(key), now, token, leaseMs, force ? '1' : '0')
+    const [status, buf] = await this.client.tcReadForFillBuffer(entryKey, this.keys.lease(key), now, token, leaseMs, force ? '1' : '0')
     const entry = buf === undefined || buf === null ? undefined : this.#decode(entryKey, buf)
     if (status === 0 && entry !== undefined) return { status: 'fresh', entry }
     // A fresh-looking entry that does not decode is treated as missing: take the lease.

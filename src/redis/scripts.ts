@@ -131,7 +131,8 @@ return 0
 
 /** The scripts' methods once defined on a client. */
 export interface ScriptCommands {
-  tcReadForFill(entry: string, lease: string, now: number, token: string, leaseMs: number, force: string): Promise<[number, Buffer?]>
+  /** The `Buffer` variant (ioredis defines one per script): the entry comes back as raw bytes, not UTF-8 text. */
+  tcReadForFillBuffer(entry: string, lease: string, now: number, token: string, leaseMs: number, force: string): Promise<[number, Buffer?]>
   tcFillWithLease(entry: string, lease: string, tombstone: string, token: string, envelope: Buffer, pttl: number, version: string): Promise<number>
   tcReleaseLease(lease: string, token: string): Promise<number>
   tcSetEntry(entry: string, lease: string, tombstone: string, envelope: Buffer, pttl: number, version: string): Promise<number>

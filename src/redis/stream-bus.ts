@@ -7,7 +7,7 @@ import { silentLogger } from '../core/logger.js'
 import type { BusListener, DeliveredMessage, InvalidationBus, InvalidationMessage, PublishReceipt } from '../ports/bus.js'
 import { BUS_FORMAT_VERSION } from '../ports/bus.js'
 import type { RedisClient, RedisSource } from './connection.js'
-import { connect, isCluster } from './connection.js'
+import { Readiness, connect, isCluster } from './connection.js'
 import { RedisKeys } from './keys.js'
 import type { ScriptCommands } from './scripts.js'
 import { withScripts } from './scripts.js'
@@ -45,8 +45,8 @@ type StreamEntry = [id: string, fields: string[]]
  * - the stream was trimmed past the cursor (`max-deleted-entry-id` > cursor): this follower lagged
  *   more than `maxLength` messages;
  * - the stream's last id is behind the cursor (a replica without the latest writes took over).
- * Remaining hole, by design of Redis: more than `maxLength` messages appended between the trim
- * check and the next read (one XREAD round trip) would be missed without a gap report.
+ * The trim check runs after every non-empty read, so entries trimmed before XREAD could return
+ * them are never skipped silently.
  */
 export class RedisStreamBus implements InvalidationBus {
   readonly name = 'redis-stream'
@@ -60,13 +60,15 @@ export class RedisStreamBus implements InvalidationBus {
   readonly #clock: Clock
   readonly #logger: Logger
   readonly #listeners = new Set<BusListener>()
+  readonly #readiness: Readiness
   #reader: RedisClient | undefined
   #loop: Promise<void> | undefined
   #closed = false
   #cursor: string | undefined
   #epoch: string | undefined
   #connected = false
-  #checkTrim = false
+  /** How many entries of the stream, counted from its creation, this follower has consumed. */
+  #consumed = 0
 
   constructor(options: RedisStreamBusOptions) {
     const { client, owned } = connect(options)
@@ -79,11 +81,12 @@ export class RedisStreamBus implements InvalidationBus {
     this.#tagTtlMs = options.tagTtlMs ?? 7 * 86_400_000
     this.#clock = options.clock ?? systemClock
     this.#logger = options.logger ?? silentLogger
-    if (client.listenerCount('error') === 0) client.on('error', () => {})
+    this.#readiness = new Readiness(client)
   }
 
   /** Appends a message; with tags, bumps their versions in the same atomic step. */
   async publish(message: InvalidationMessage): Promise<PublishReceipt> {
+    await this.#readiness.check()
     const tags = message.tags ?? []
     const body: Record<string, unknown> = { ...message }
     delete body.tagVersions
@@ -131,17 +134,28 @@ export class RedisStreamBus implements InvalidationBus {
           await this.#resync()
           this.#setConnected(true)
           backoff = 50
-        } else if (this.#checkTrim) {
-          await this.#detectTrim()
         }
+        const consumedBefore = this.#consumed
         const reply = await this.#withTimeout(
           (this.#reader as Redis).xread('COUNT', 1000, 'BLOCK', this.#blockMs, 'STREAMS', this.keys.bus, this.#cursor ?? '$'),
           'xread', this.#blockMs + this.#timeoutMs)
         if (this.#closed) return
         const entries: StreamEntry[] = reply?.[0]?.[1] ?? []
-        this.#checkTrim = entries.length > 0
+        // XREAD silently skips entries trimmed away before it ran: after every non-empty read, check
+        // that nothing past what we had consumed was trimmed (only a follower lagging about
+        // maxLength behind can see this).
+        if (entries.length > 0) {
+          const info = await this.#streamInfo()
+          if (info !== undefined && lostPast(info, consumedBefore, this.#cursor)) {
+            this.#cursor = info.lastId
+            this.#consumed = info.entriesAdded
+            this.#reportGap('the stream was trimmed past this follower')
+            continue
+          }
+        }
         for (const [id, fields] of entries) {
           this.#cursor = id
+          this.#consumed++
           const message = decodeMessage(id, fields)
           // An entry this build cannot read may be an invalidation: treat it as lost, not as noise.
           if (message === undefined) this.#reportGap(`message ${id} has an unknown format`)
@@ -172,29 +186,23 @@ export class RedisStreamBus implements InvalidationBus {
       // First sync: start at the end. Nothing cached yet, so nothing can be stale.
       this.#epoch = epoch ?? undefined
       this.#cursor = last
+      this.#consumed = info?.entriesAdded ?? 0
       return
     }
     let gap: string | undefined
     if (epoch !== this.#epoch) gap = 'the stream epoch changed (Redis restarted or lost data)'
-    else if (info === undefined) gap = 'the stream vanished'
-    else if (compareIds(last, this.#cursor) < 0) gap = 'the stream is behind this follower (failover lost writes)'
-    else if (compareIds(info.maxDeletedId, this.#cursor) > 0) gap = 'the stream was trimmed past this follower'
+    else if (info === undefined) gap = this.#consumed > 0 ? 'the stream vanished' : undefined
+    else if (compareIds(last, this.#cursor) < 0 || info.entriesAdded < this.#consumed) gap = 'the stream is behind this follower (failover lost writes)'
+    else if (lostPast(info, this.#consumed, this.#cursor)) gap = 'the stream was trimmed past this follower'
     this.#epoch = epoch ?? undefined
     if (gap !== undefined) {
       this.#cursor = last
+      this.#consumed = info?.entriesAdded ?? 0
       this.#reportGap(gap)
     }
   }
 
-  async #detectTrim(): Promise<void> {
-    const info = await this.#streamInfo()
-    if (info !== undefined && this.#cursor !== undefined && compareIds(info.maxDeletedId, this.#cursor) > 0) {
-      this.#cursor = info.lastId
-      this.#reportGap('the stream was trimmed past this follower')
-    }
-  }
-
-  async #streamInfo(): Promise<{ lastId: string; maxDeletedId: string } | undefined> {
+  async #streamInfo(): Promise<StreamInfo | undefined> {
     try {
       const raw = await this.#withTimeout(this.#client.call('XINFO', 'STREAM', this.keys.bus) as Promise<unknown[]>, 'xinfo')
       const fields = new Map<string, unknown>()
@@ -203,7 +211,11 @@ export class RedisStreamBus implements InvalidationBus {
         const value = fields.get(name)
         return typeof value === 'string' ? value : '0-0'
       }
-      return { lastId: id('last-generated-id'), maxDeletedId: id('max-deleted-entry-id') }
+      const count = (name: string): number => {
+        const value = fields.get(name)
+        return typeof value === 'number' ? value : Number(value ?? 0)
+      }
+      return { lastId: id('last-generated-id'), maxDeletedId: id('max-deleted-entry-id'), entriesAdded: count('entries-added'), length: count('length') }
     } catch (error) {
       if (/no such key/i.test((error as Error).message)) return undefined
       throw error
@@ -252,6 +264,23 @@ export class RedisStreamBus implements InvalidationBus {
       )
     })
   }
+}
+
+interface StreamInfo {
+  readonly lastId: string
+  readonly maxDeletedId: string
+  /** Entries ever appended (Redis >= 7). */
+  readonly entriesAdded: number
+  readonly length: number
+}
+
+/**
+ * True when entries this follower had not consumed are gone: `entriesAdded - length` entries left
+ * the stream (trimmed from its head); if that is more than we consumed, some were never read.
+ * `max-deleted-entry-id` covers XDEL, which does not count as trimming.
+ */
+function lostPast(info: StreamInfo, consumed: number, cursor: string | undefined): boolean {
+  return info.entriesAdded - info.length > consumed || (cursor !== undefined && compareIds(info.maxDeletedId, cursor) > 0)
 }
 
 function newEpoch(): string {
