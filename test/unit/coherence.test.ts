@@ -10,7 +10,6 @@ import type { CacheOptions } from '../../src/core/options.js'
 import { ManualClock, flushMicrotasks } from '../../src/core/manual-clock.js'
 import { LruStore } from '../../src/l1/lru-store.js'
 import type { CacheEntry } from '../../src/core/entry.js'
-import type { CacheStore } from '../../src/ports/store.js'
 import { ChaosStore } from '../helpers/chaos-store.js'
 import { ControlledBus } from '../helpers/controlled-bus.js'
 
@@ -194,7 +193,7 @@ describe('the fill/invalidate race inside one process', () => {
   it('an L2 read that raced a delete does not refill L1 with the old value', async () => {
     const clock = new ManualClock()
     const inner = new LruStore({ maxBytes: 1 << 20, clock })
-    const store = new GatedStore(inner as CacheStore)
+    const store = new GatedStore(inner)
     const c = createCache({ clock, logger: false, l2: { store, timeout: 10_000 } })
     open.push(c)
     await c.set('k', 'old')
