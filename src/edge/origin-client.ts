@@ -43,7 +43,8 @@ export interface OriginResponse {
 /**
  * Sends requests to the origin over a keep-alive pool. The header wait is bounded by `timeoutMs`
  * on the injected clock (tests move it); a circuit breaker stops sending after consecutive
- * failures, so a dead origin costs requests nothing but the stale-or-error decision.
+ * failures to reach the origin (timeouts, refused or unreachable connections), so a dead origin
+ * costs requests nothing but the stale-or-error decision.
  */
 export class OriginClient {
   readonly #origin: URL
@@ -78,11 +79,16 @@ export class OriginClient {
       spec.body?.resume()
       return Promise.reject(new OriginUnavailableError('breaker-open', 'origin circuit breaker is open'))
     }
+    return this.#attempt(spec, true)
+  }
+
+  #attempt(spec: OriginRequest, mayRetry: boolean): Promise<OriginResponse> {
     const requestTime = this.#clock.now()
     const started = performance.now()
     const basePath = this.#origin.pathname === '/' ? '' : this.#origin.pathname.replace(/\/$/, '')
     return new Promise<OriginResponse>((resolve, reject) => {
       let done = false
+      let connected = false
       const req = this.#request({
         protocol: this.#origin.protocol,
         hostname: this.#origin.hostname,
@@ -91,6 +97,10 @@ export class OriginClient {
         path: basePath + spec.path,
         headers: spec.headers,
         agent: this.#agent,
+      })
+      req.on('socket', (socket) => {
+        if (req.reusedSocket || !socket.connecting) connected = true
+        else socket.once('connect', () => { connected = true })
       })
       const timer = this.#clock.setTimeout(() => {
         if (done) return
@@ -118,11 +128,19 @@ export class OriginClient {
           responseTime: this.#clock.now(),
         })
       })
-      req.on('error', (error) => {
+      req.on('error', (error: NodeJS.ErrnoException) => {
         if (done) return
         done = true
         this.#clock.clearTimeout(timer)
-        this.#breaker.failure()
+        // A keep-alive socket the origin closed just as it was reused: the request never reached
+        // the application. Body-less requests are retried once on a fresh connection.
+        if (mayRetry && req.reusedSocket && spec.body === undefined && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
+          this.#attempt(spec, false).then(resolve, reject)
+          return
+        }
+        // Only a failure to reach the origin at all counts toward the breaker; a connection the
+        // origin resets after taking a request is that request's failure, not an outage.
+        if (!connected) this.#breaker.failure()
         this.#onLatency(performance.now() - started, undefined, 'network')
         reject(new OriginUnavailableError('network', `origin request failed: ${error.message}`, error))
       })

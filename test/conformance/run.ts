@@ -109,8 +109,14 @@ async function main(): Promise<number> {
       const ref = countByKind(suite, scoreResults(suite, JSON.parse(await readFile(join(suiteDir, 'results', `${name}.json`), 'utf8')) as Record<string, unknown>))
       console.log(`    ${name.padEnd(14)} required ${ref.required.pass} pass / ${ref.required.fail} fail`)
     }
-    const failing = Object.entries(verdicts).filter(([id, v]) => suite.kinds.get(id) === 'required' && v !== 'pass').map(([id, v]) => `${id} (${v})`)
-    console.log(`  required not passing: ${failing.join(', ') || 'none'}`)
+    const failing = Object.entries(verdicts).filter(([id, v]) => suite.kinds.get(id) === 'required' && v !== 'pass')
+    const st = edge.stats()
+    console.log(`  edge: ${st.originRequests} origin requests, ${st.originErrors} errors, ${st.originTimeouts} timeouts, ${st.staleIfError} stale-if-error, ${st.collapsed} collapsed`)
+    console.log(`  required not passing:${failing.length === 0 ? ' none' : ''}`)
+    for (const [id, v] of failing) {
+      const detail = Array.isArray(results[id]) ? (results[id] as unknown[])[1] : ''
+      console.log(`    ${id} (${v}): ${String(detail)}`)
+    }
     if (values.update === true) {
       const baseline: Baseline = { suite: suite.version, required: { pass: counts.required.pass, fail: counts.required.fail }, verdicts: Object.fromEntries(Object.entries(verdicts).sort()) }
       await writeFile(baselineFile, `${JSON.stringify(baseline, null, 2)}\n`)

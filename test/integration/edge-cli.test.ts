@@ -4,7 +4,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, inject, it, vi } from 'vitest'
+import { RedisStreamBus } from '../../src/redis/stream-bus.js'
+import { freshNamespace } from '../helpers/namespace.js'
 import { get, startOrigin } from './edge-helpers.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -42,7 +44,9 @@ describe('tiercache edge / tiercache purge', () => {
     closers.push(() => rm(dir, { recursive: true, force: true }))
     const config = join(dir, 'edge.json')
     await writeFile(config, JSON.stringify({ behaviors: [{ pathPattern: '/items/*', defaultTtl: '1h' }], port: 0 }))
-    const edge = tiercache(['edge', '--origin', origin.url, '--config', config, '--id', 'cli-edge'], { TIERCACHE_PURGE_TOKEN: TOKEN })
+    const namespace = freshNamespace('cli')
+    const edge = tiercache(['edge', '--origin', origin.url, '--config', config, '--id', 'cli-edge', '--bus', inject('redisUrl'), '--bus-namespace', namespace],
+      { TIERCACHE_PURGE_TOKEN: TOKEN })
     const exited = finished(edge)
     closers.push(async () => {
       if (edge.exitCode === null) edge.kill('SIGKILL')
@@ -63,9 +67,17 @@ describe('tiercache edge / tiercache purge', () => {
     expect(refused.err).toContain('E_PURGE_UNAUTHORIZED')
     const purged = await finished(tiercache(['purge', '--tag', 'item:42', '--edge', url], { TIERCACHE_PURGE_TOKEN: TOKEN }))
     expect(purged).toMatchObject({ code: 0 })
-    expect(purged.out).toContain('purged 1 entry on cli-edge')
+    expect(purged.out).toContain('purged 1 entry on cli-edge, published on the bus')
     expect((await get(`${url}/items/42`)).text).toBe('item 42 v2')
     expect(origin.count()).toBe(2)
+
+    // The edge follows the bus: an app cache's tag invalidation purges it.
+    const app = new RedisStreamBus({ redis: inject('redisUrl'), namespace })
+    closers.push(() => app.close())
+    app.subscribe({ onMessage: () => {}, onGap: () => {} })
+    await app.ready()
+    await app.publish({ tags: ['item:42'], origin: 'app-node', at: Date.now() })
+    await vi.waitFor(async () => expect((await get(`${url}/items/42`)).text).toBe('item 42 v3'), { timeout: 10_000 })
 
     edge.kill('SIGTERM')
     expect((await exited).code).toBe(0)

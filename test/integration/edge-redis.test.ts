@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { inject } from 'vitest'
 import { MemoryBus } from '../../src/bus/memory-bus.js'
 import { ManualClock } from '../../src/core/manual-clock.js'
+import { RedisStreamBus } from '../../src/redis/stream-bus.js'
 import { freshNamespace } from '../helpers/namespace.js'
 import { get, startEdge, startOrigin } from './edge-helpers.js'
 
@@ -93,5 +94,39 @@ describe('edge: shared Redis storage', () => {
     expect((await get(`${url}/x`)).text).toBe('n1')
     expect((await get(`${url}/x`)).text).toBe('n2')
     expect(edge.stats().storage.errors).toBeGreaterThan(0)
+  })
+
+  it('carries purges between edges on the Redis Streams bus, and applies app-cache tag invalidations', async () => {
+    const clock = new ManualClock(Date.now())
+    const origin = await startOrigin((req, res, _b, n) => {
+      res.setHeader('cache-control', 'max-age=600')
+      res.setHeader('surrogate-key', req.url === '/items/1' ? 'item:1' : 'other')
+      res.end(`${req.url} #${n}`)
+    }, () => clock.now())
+    closers.push(() => origin.close())
+    const namespace = freshNamespace('bus')
+    const buses = [0, 1, 2].map(() => new RedisStreamBus({ redis: inject('redisUrl'), namespace }))
+    closers.push(async () => { for (const bus of buses) await bus.close() })
+    const a = await startEdge({ origin: origin.url, clock, bus: buses[0]!, purgeToken: TOKEN, id: 'stream-a' })
+    const b = await startEdge({ origin: origin.url, clock, bus: buses[1]!, id: 'stream-b' })
+    closers.push(() => a.edge.close(), () => b.edge.close())
+    // The third bus speaks for an app node; it follows the stream too, so its connection is up.
+    buses[2]!.subscribe({ onMessage: () => {}, onGap: () => {} })
+    for (const bus of buses) await bus.ready()
+    for (const u of [a.url, b.url]) {
+      await get(`${u}/items/1`)
+      await get(`${u}/x`)
+    }
+    expect(origin.count()).toBe(4)
+    await get(`${a.url}/.tiercache/purge`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ urls: ['/x'] }) })
+    await vi.waitFor(() => expect(b.edge.stats().purges).toBe(1), { timeout: 10_000 })
+    await get(`${b.url}/x`)
+    expect(origin.count()).toBe(5)
+    // An app cache publishing a tag invalidation (as cache.invalidateTags does) purges every edge.
+    await buses[2]!.publish({ tags: ['item:1'], origin: 'app-node', at: Date.now() })
+    await vi.waitFor(() => expect(a.edge.stats().purges + b.edge.stats().purges).toBe(4), { timeout: 10_000 })
+    await get(`${a.url}/items/1`)
+    await get(`${b.url}/items/1`)
+    expect(origin.count()).toBe(7)
   })
 })

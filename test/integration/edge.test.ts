@@ -250,6 +250,33 @@ describe('edge: stale-while-revalidate and stale-if-error (RFC 5861)', () => {
   })
 })
 
+describe('edge: origin down', () => {
+  it('answers 502 while the origin refuses connections, then opens the breaker (503) without trying', async () => {
+    const origin = await startOrigin((_req, res) => { res.end('up') })
+    const originUrl = origin.url
+    await origin.close()
+    const { url, edge } = await startEdge({ origin: originUrl, breakerThreshold: 3 })
+    closers.push(() => edge.close())
+    for (let i = 0; i < 3; i++) expect((await get(`${url}/x`)).status).toBe(502)
+    expect(edge.stats().breaker).toBe('open')
+    expect((await get(`${url}/x`)).status).toBe(503)
+    expect(edge.stats()).toMatchObject({ originErrors: 3, originRejected: 1 })
+  })
+
+  it('does not open the breaker when the origin resets single requests it accepted', async () => {
+    const { url, edge } = await setup((req, res) => {
+      if (req.url === '/crash') {
+        res.socket?.destroy()
+        return
+      }
+      res.end('fine')
+    }, { breakerThreshold: 2 })
+    for (let i = 0; i < 4; i++) expect((await get(`${url}/crash`)).status).toBe(502)
+    expect(edge.stats().breaker).toBe('closed')
+    expect((await get(`${url}/ok`)).text).toBe('fine')
+  })
+})
+
 describe('edge: targeted cache control', () => {
   it('lets CDN-Cache-Control and Surrogate-Control override Cache-Control, and hides Surrogate-Control from clients', async () => {
     const { origin, url } = await setup((req, res) => {

@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util'
 import { isTierCacheError } from '../../core/errors.js'
+import type { InvalidationBus } from '../../ports/bus.js'
+import type { RedisStreamBus } from '../../redis/stream-bus.js'
 
 const HELP = `usage: tiercache edge --origin URL [--port N] [--host H] [--config file.json]
 
@@ -12,6 +14,8 @@ options:
   --host H            listen address (default 127.0.0.1)
   --config FILE       JSON file with edge options (behaviors, storage, timeouts...; see docs/edge.md)
   --id ID             node id (hop header, bus origin)
+  --bus URL           follow and publish on the Redis Streams invalidation bus at URL
+  --bus-namespace NS  the namespace of that bus (the app caches' namespace; default "default")
 
 environment:
   TIERCACHE_PURGE_TOKEN   bearer token of POST /.tiercache/purge (at least 16 characters)
@@ -29,6 +33,8 @@ export async function run(args: string[]): Promise<number> {
         host: { type: 'string' },
         config: { type: 'string' },
         id: { type: 'string' },
+        bus: { type: 'string' },
+        'bus-namespace': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -54,16 +60,33 @@ export async function run(args: string[]): Promise<number> {
       console.error(`tiercache edge: expected --port to be an integer 0..65535, got ${JSON.stringify(values.port)}`)
       return 2
     }
-    const { port: _port, host: fileHost, ...options } = file
+    const { port: _port, host: fileHost, bus: fileBus, ...options } = file
+    const busConfig = values.bus === undefined ? fileBus : { redis: values.bus, namespace: values['bus-namespace'] ?? fileBus?.namespace ?? 'default' }
+    let bus: InvalidationBus | undefined
+    let stream: RedisStreamBus | undefined
+    if (busConfig !== undefined) {
+      const { RedisStreamBus } = await import('../../redis/stream-bus.js')
+      stream = new RedisStreamBus({
+        namespace: busConfig.namespace,
+        ...(busConfig.redis === undefined ? {} : { redis: busConfig.redis }),
+        ...(busConfig.cluster === undefined ? {} : { cluster: busConfig.cluster }),
+      })
+      bus = stream
+    }
     const token = process.env.TIERCACHE_PURGE_TOKEN
     const edge = createEdge({
       ...options,
       origin,
+      ...(bus === undefined ? {} : { bus }),
       ...(values.id === undefined ? {} : { id: values.id }),
       ...(token === undefined || token === '' ? {} : { purgeToken: token }),
     })
+    if (stream !== undefined) {
+      // Serve only once the bus is followed, so no purge published after start-up is missed.
+      await stream.ready().catch(() => { console.error('tiercache edge: the invalidation bus is not connected yet; serving anyway') })
+    }
     const url = await edge.listen(port, values.host ?? fileHost ?? '127.0.0.1')
-    console.log(`tiercache edge ${edge.id} listening on ${url}, origin ${edge.options.origin.origin}`)
+    console.log(`tiercache edge ${edge.id} listening on ${url}, origin ${edge.options.origin.origin}${busConfig === undefined ? '' : `, bus ${busConfig.namespace}`}`)
     if (edge.options.purgeToken === undefined) console.log('purge API disabled: set TIERCACHE_PURGE_TOKEN or "purgeToken" to enable it')
     await new Promise<void>((resolve) => {
       const stop = (): void => {
@@ -75,6 +98,7 @@ export async function run(args: string[]): Promise<number> {
       process.on('SIGTERM', stop)
     })
     await edge.close()
+    await bus?.close()
     return 0
   } catch (error) {
     if (isTierCacheError(error)) {
