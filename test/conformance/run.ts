@@ -87,7 +87,7 @@ async function main(): Promise<number> {
   const started = performance.now()
   const port = await freePort()
   const server = await startSuiteServer(port)
-  const config = await loadEdgeConfig(join(here, 'edge.config.json'))
+  const { bus: _bus, port: _port, host: _host, ...config } = await loadEdgeConfig(join(here, 'edge.config.json'))
   const edge = createEdge({ ...config, origin: `http://127.0.0.1:${port}`, logger: silentLogger, id: 'conformance-edge' })
   try {
     const base = await edge.listen(0)
