@@ -6,69 +6,39 @@ import { systemClock } from '../core/clock.js'
 import { CircuitBreaker } from '../core/circuit-breaker.js'
 import type { Logger } from '../core/logger.js'
 import { consoleLogger } from '../core/logger.js'
-import type { DeliveredMessage } from '../ports/bus.js'
+import { handleAdmin } from './admin.js'
+import type { AdminDeps } from './admin.js'
 import { BehaviorTable } from './behavior.js'
 import type { CompiledBehavior } from './behavior.js'
 import { parseDirectives } from './cache-control.js'
 import type { Directives } from './cache-control.js'
 import { hasStatePreconditions } from './conditional.js'
-import type { EdgeStorage, PurgeSelector } from './edge-storage.js'
+import type { EdgeStorage } from './edge-storage.js'
 import { PurgeError } from './errors.js'
-import { forwardHeaders, isLoop, responseTags, sameOriginPath } from './forward.js'
+import { OriginFetcher, effectiveFreshUntil, toShared } from './fetcher.js'
+import type { Ctx, LeaderResult, SharedResult } from './fetcher.js'
+import { forwardHeaders, isLoop, sameOriginPath } from './forward.js'
 import type { ForwardContext } from './forward.js'
-import { decideStorage, FLAG_MUST_REVALIDATE } from './freshness.js'
-import type { RequestFacts } from './freshness.js'
-import type { HeaderList, HeaderPair } from './header-list.js'
-import { getAll, mergeNotModified, stripHopByHop } from './header-list.js'
-import { formatHttpDate } from './http-date.js'
+import { FLAG_MUST_REVALIDATE } from './freshness.js'
+import { getAll, stripHopByHop } from './header-list.js'
 import { MemoryStorage } from './memory-storage.js'
 import type { EdgeResult, EdgeStats } from './metrics.js'
-import { EdgeCounters, edgeChannels, prometheusText } from './metrics.js'
+import { EdgeCounters, edgeChannels } from './metrics.js'
 import type { EdgeOptions, ResolvedEdgeOptions } from './options.js'
 import { EDGE_DEFAULTS, resolveEdgeOptions } from './options.js'
-import { OriginClient, OriginUnavailableError, readBody } from './origin-client.js'
+import { OriginClient, OriginUnavailableError } from './origin-client.js'
 import type { OriginResponse } from './origin-client.js'
 import type { PurgeRequest } from './purge.js'
-import { bearerMatches, parsePurgeRequest } from './purge.js'
-import { PurgeFence } from './purge-fence.js'
+import { parsePurgeRequest } from './purge.js'
+import { Purger } from './purger.js'
+import { requestAllowsFresh, requestAllowsStale } from './request-directives.js'
 import { sendError, sendStored, sendStream } from './respond.js'
-import type { XCache } from './respond.js'
-import type { EdgeRecord } from './stored-response.js'
-import { StoredResponse, VARIANT_SEPARATOR, VaryMarker } from './stored-response.js'
+import type { EdgeRecord, StoredResponse } from './stored-response.js'
+import { VARIANT_SEPARATOR } from './stored-response.js'
 import { varyKey } from './vary.js'
 
-/** One cacheable request on its way through the miss path. */
-interface Ctx {
-  readonly req: IncomingMessage
-  /** Undefined for a background revalidation (stale-while-revalidate). */
-  readonly res: ServerResponse | undefined
-  readonly behavior: CompiledBehavior
-  readonly fetchMethod: string
-  readonly urlPart: string
-  readonly key: string
-  readonly requestNoStore: boolean
-}
-
-/** What waiters of a collapsed fetch receive. */
-type SharedResult =
-  | { readonly kind: 'stored'; readonly stored: StoredResponse; readonly varyValue: string | undefined }
-  | { readonly kind: 'stale'; readonly stored: StoredResponse }
-  | { readonly kind: 'pass' }
-  | { readonly kind: 'error'; readonly error: OriginUnavailableError }
-
-/** What the request that fetched receives. */
-type LeaderResult =
-  | { readonly kind: 'stored'; readonly stored: StoredResponse; readonly varyValue: string | undefined; readonly xCache: XCache; readonly extra?: HeaderList }
-  | { readonly kind: 'stale'; readonly stored: StoredResponse }
-  | { readonly kind: 'stream'; readonly response: OriginResponse; readonly headers: HeaderList; readonly head?: readonly Buffer[] }
-  | { readonly kind: 'error'; readonly error: OriginUnavailableError }
-
-/** Fields removed before a response is stored: the edge recomputes or sets them. */
-const NOT_STORED: ReadonlySet<string> = new Set(['age', 'x-cache', 'content-length'])
-const STALE_ON_STATUS: ReadonlySet<number> = new Set([500, 502, 503, 504])
 /** Methods RFC 9110 §9.2.1 calls safe; every other method invalidates (RFC 9111 §4.4). */
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
-const MAX_ADMIN_BODY = 64 * 1024
 const MAX_HIT_FOR_PASS = 10_000
 
 /**
@@ -91,16 +61,16 @@ export class Edge {
   readonly #breaker: CircuitBreaker
   readonly #origin: OriginClient
   readonly #behaviors: BehaviorTable
-  readonly #fence: PurgeFence
+  readonly #purger: Purger
   readonly #flights = new Map<string, Promise<SharedResult>>()
+  readonly #fetcher: OriginFetcher
+  readonly #adminDeps: AdminDeps
   readonly #hitForPass = new Map<string, number>()
   readonly #forward: ForwardContext
   readonly #adminPrefix: string
   readonly #ready: Promise<void>
   #storage: EdgeStorage | undefined
   #unsubscribe: (() => void) | undefined
-  /** Responses received before this are stale (an invalidation stream gap marked everything stale). */
-  #staleBefore = 0
   #closed = false
 
   constructor(options: EdgeOptions) {
@@ -110,7 +80,6 @@ export class Edge {
     this.#clock = o.clock ?? systemClock
     this.#logger = o.logger ?? consoleLogger
     this.#behaviors = new BehaviorTable(o.behaviors)
-    this.#fence = new PurgeFence(o.purgeFence)
     this.#adminPrefix = o.adminPrefix
     this.#breaker = new CircuitBreaker(o.breakerThreshold, o.breakerCooldown, this.#clock, (from, to) => {
       if (to === 'open') this.#logger.warn('edge: origin failing, circuit breaker open', { origin: o.origin.origin })
@@ -125,7 +94,29 @@ export class Edge {
       else c.observeOrigin(ms)
       if (edgeChannels.origin.hasSubscribers) edgeChannels.origin.publish({ outcome: outcome === 'network' ? 'error' : outcome, status, durationMs: ms })
     })
+    this.#purger = new Purger({
+      id: o.id, behaviors: this.#behaviors, clock: this.#clock, counters: this.#counters, logger: this.#logger, fenceWindowMs: o.purgeFence,
+      storage: async () => {
+        await this.#ready
+        return this.#storage as EdgeStorage
+      },
+    })
     this.#forward = { originHost: this.#origin.host, surrogateId: o.surrogateId, edgeId: o.id, xForwardedFor: o.xForwardedFor }
+    this.#fetcher = new OriginFetcher({
+      options: o, origin: this.#origin, counters: this.#counters, fence: this.#purger.fence, clock: this.#clock, forward: this.#forward,
+      storage: () => this.#storage as EdgeStorage,
+      staleBefore: () => this.#purger.staleBefore,
+    })
+    this.#adminDeps = {
+      prefix: o.adminPrefix,
+      purgeToken: o.purgeToken,
+      metricsEndpoint: o.metricsEndpoint,
+      id: o.id,
+      purge: (request) => this.purge(request),
+      stats: () => this.stats(),
+      refused: () => { this.#counters.purgeRefused++ },
+      reject: (res, status, message, extra) => this.#reject(res, status, message, extra),
+    }
     const storage = o.storage
     if (storage.type === 'redis') {
       this.#ready = this.#openRedis(storage)
@@ -150,15 +141,7 @@ export class Edge {
       const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
       socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
     })
-    if (o.bus !== undefined) {
-      this.#unsubscribe = o.bus.subscribe({
-        onMessage: (message) => { this.#onBusMessage(message) },
-        onGap: (reason) => { this.#onGap(reason) },
-        onState: (state) => {
-          if (state === 'disconnected') this.#logger.warn('edge: invalidation bus disconnected; purges from other nodes may arrive late', { id: this.id })
-        },
-      })
-    }
+    if (o.bus !== undefined) this.#unsubscribe = o.bus.subscribe(this.#purger.listener())
   }
 
   /** Resolves when storage is ready (immediately for memory storage). */
@@ -247,7 +230,7 @@ export class Edge {
    */
   async purge(request: Partial<PurgeRequest>): Promise<{ entries: number; published: boolean }> {
     const p = parsePurgeRequest(request)
-    const entries = await this.#applyPurge(this.#selector(p.tags, p.urls, p.prefixes, false), p.soft, 'api')
+    const entries = await this.#purger.apply(this.#purger.selector(p.tags, p.urls, p.prefixes, false), p.soft, 'api')
     const bus = this.options.bus
     if (bus === undefined) return { entries, published: false }
     try {
@@ -282,7 +265,7 @@ export class Edge {
     // Origin-form only (RFC 9112 §3.2.1): absolute-form and authority-form are for forward proxies.
     if (url.charCodeAt(0) !== 47) return this.#reject(res, 400, 'request-target must start with "/"')
     if (url.startsWith(this.#adminPrefix)) {
-      this.#admin(req, res, url).catch((error: unknown) => this.#internalError(res, error))
+      handleAdmin(req, res, url, this.#adminDeps).catch((error: unknown) => this.#internalError(res, error))
       return
     }
     if (isLoop(req.headers, this.id)) return this.#reject(res, 508, 'forwarding loop: this edge is already in X-Tiercache-Hop')
@@ -341,7 +324,7 @@ export class Edge {
       ? parseDirectives(headers['cache-control'] ?? (headers.pragma?.toLowerCase().includes('no-cache') === true ? 'no-cache' : ''))
       : undefined
     if (stored !== undefined) {
-      const freshUntil = stored.responseTime <= this.#staleBefore ? Math.min(stored.freshUntil, this.#staleBefore) : stored.freshUntil
+      const freshUntil = effectiveFreshUntil(stored, this.#purger.staleBefore)
       if (now < freshUntil && (requestCc === undefined || requestAllowsFresh(requestCc, stored, now, freshUntil))) {
         this.#counters.hits++
         this.#counters.bytesServed += sendStored(req, res, stored, behavior, now, 'HIT')
@@ -373,12 +356,11 @@ export class Edge {
   }
 
   async #miss(ctx: Ctx, stale: StoredResponse | undefined): Promise<void> {
-    const res = ctx.res as ServerResponse
     const now = this.#clock.now()
     const hitForPass = this.#hitForPass.get(ctx.key)
     if (hitForPass !== undefined && hitForPass > now) {
       this.#counters.misses++
-      await this.#answerLeader(ctx, await this.#fetch(ctx, stale))
+      await this.#answerLeader(ctx, await this.#fetcher.fetch(ctx, stale))
       return
     }
     const inFlight = this.#flights.get(ctx.key)
@@ -394,7 +376,7 @@ export class Edge {
     this.#flights.set(ctx.key, sharedPromise)
     let result: LeaderResult
     try {
-      result = await this.#fetch(ctx, stale)
+      result = await this.#fetcher.fetch(ctx, stale)
     } catch (error) {
       resolveShared({ kind: 'pass' })
       throw error
@@ -403,15 +385,16 @@ export class Edge {
     }
     resolveShared(toShared(result))
     if (result.kind === 'stream') this.#markHitForPass(ctx.key)
-    if (res.destroyed && result.kind === 'stream') {
-      result.response.stream.destroy()
-      return
-    }
     await this.#answerLeader(ctx, result)
   }
 
   async #answerLeader(ctx: Ctx, result: LeaderResult): Promise<void> {
     const res = ctx.res as ServerResponse
+    if (res.destroyed) {
+      // The client went away while waiting: the fetch still served storage and the other waiters.
+      if (result.kind === 'stream') result.response.stream.destroy()
+      return
+    }
     const now = this.#clock.now()
     const b = ctx.behavior
     switch (result.kind) {
@@ -436,6 +419,7 @@ export class Edge {
 
   async #answerFollower(ctx: Ctx, shared: SharedResult): Promise<void> {
     const res = ctx.res as ServerResponse
+    if (res.destroyed) return
     const now = this.#clock.now()
     switch (shared.kind) {
       case 'stored': {
@@ -461,7 +445,7 @@ export class Edge {
     }
     // The shared response is not for this request (private, too large, another variant): fetch alone.
     this.#counters.misses++
-    await this.#answerLeader(ctx, await this.#fetch(ctx, undefined))
+    await this.#answerLeader(ctx, await this.#fetcher.fetch(ctx, undefined))
   }
 
   #revalidateInBackground(req: IncomingMessage, behavior: CompiledBehavior, urlPart: string, key: string, stored: StoredResponse): void {
@@ -469,7 +453,7 @@ export class Edge {
     const ctx: Ctx = { req, res: undefined, behavior, fetchMethod: req.method === 'OPTIONS' ? 'OPTIONS' : 'GET', urlPart, key, requestNoStore: false }
     let resolveShared!: (result: SharedResult) => void
     this.#flights.set(key, new Promise<SharedResult>((resolve) => { resolveShared = resolve }))
-    this.#fetch(ctx, stored).then((result) => {
+    this.#fetcher.fetch(ctx, stored).then((result) => {
       if (result.kind === 'stream') result.response.stream.destroy()
       resolveShared(toShared(result))
     }, (error: unknown) => {
@@ -482,145 +466,6 @@ export class Edge {
    * One origin fetch for a cacheable request: conditional when a stored response has validators,
    * stale-if-error on failure, stored when allowed and small enough, streamed otherwise.
    */
-  async #fetch(ctx: Ctx, stale: StoredResponse | undefined): Promise<LeaderResult> {
-    const { req, behavior } = ctx
-    const headers = forwardHeaders(req, behavior, false, this.#forward)
-    const conditional = stale !== undefined && (stale.etag !== undefined || stale.lastModified !== undefined)
-    const ticket = this.#fence.ticket()
-    if (conditional) {
-      if (stale.etag !== undefined) headers['if-none-match'] = stale.etag
-      if (stale.lastModified !== undefined) headers['if-modified-since'] = stale.lastModified
-      this.#counters.revalidations++
-    }
-    let response: OriginResponse
-    try {
-      response = await this.#origin.send({ method: ctx.fetchMethod, path: ctx.urlPart, headers })
-    } catch (error) {
-      if (!(error instanceof OriginUnavailableError)) throw error
-      if (error.reason === 'breaker-open') this.#counters.originRejected++
-      return this.#staleOr(stale, { kind: 'error', error })
-    }
-    const status = response.status
-    const cleaned = stripHopByHop(response.headers)
-    if (!cleaned.some((h) => h[0] === 'date')) cleaned.push(['date', formatHttpDate(response.responseTime)])
-    if (status === 304 && conditional) {
-      response.stream.resume()
-      this.#counters.notModified++
-      return this.#freshen(ctx, stale, response, cleaned, ticket)
-    }
-    if (stale !== undefined && STALE_ON_STATUS.has(status) && this.#staleIfErrorAllows(stale)) {
-      response.stream.resume()
-      return { kind: 'stale', stored: stale }
-    }
-    const facts = { ...this.#requestFacts(req, behavior), noStore: ctx.requestNoStore }
-    const decision = decideStorage(status, cleaned, response, behavior.options, facts, this.options.surrogateId, this.options.keepStale)
-    if (!decision.store) {
-      this.#counters.notStoredBecause(decision.reason)
-      return { kind: 'stream', response, headers: cleaned }
-    }
-    const declared = getAll(cleaned, 'content-length')[0]
-    if (declared !== undefined && Number(declared) > this.options.maxObjectBytes) {
-      this.#counters.notStoredBecause('too-large')
-      return { kind: 'stream', response, headers: cleaned }
-    }
-    let read
-    try {
-      read = await readBody(response.stream, this.options.maxObjectBytes)
-    } catch (error) {
-      const failure = new OriginUnavailableError('network', `origin body failed: ${(error as Error).message}`, error)
-      return this.#staleOr(stale, { kind: 'error', error: failure })
-    }
-    if (!read.complete) {
-      this.#counters.notStoredBecause('too-large')
-      return { kind: 'stream', response, headers: cleaned, head: read.head }
-    }
-    this.#counters.bytesFromOrigin += read.body.length
-    const storedHeaders = cleaned.filter((h) => !NOT_STORED.has(h[0]) && !decision.dropFields.has(h[0]))
-    const stored = new StoredResponse({
-      status, headers: storedHeaders, body: read.body, requestTime: response.requestTime, responseTime: response.responseTime,
-      initialAge: decision.initialAge, lifetime: decision.lifetime, staleWhileRevalidate: decision.staleWhileRevalidate,
-      staleIfError: decision.staleIfError, retention: Math.max(decision.staleWhileRevalidate, decision.staleIfError,
-        (stale?.etag !== undefined || getAll(storedHeaders, 'etag').length > 0 || getAll(storedHeaders, 'last-modified').length > 0) ? this.options.keepStale : 0),
-      flags: decision.flags, tags: responseTags(cleaned), url: ctx.urlPart, vary: decision.vary, invalidatedAt: Number.NaN,
-    })
-    const varyValue = stored.vary === undefined ? undefined : varyKey(stored.vary, req.headers)
-    await this.#store(ctx, stored, varyValue, response, cleaned, ticket)
-    return { kind: 'stored', stored, varyValue, xCache: 'MISS' }
-  }
-
-  /** RFC 9111 §4.3.4: a 304 freshens the stored response with the new header fields. */
-  async #freshen(ctx: Ctx, stale: StoredResponse, response: OriginResponse, update: HeaderPair[], ticket: number): Promise<LeaderResult> {
-    const behavior = ctx.behavior
-    // Set-Cookie from a 304 goes to the client that triggered the validation, never into storage.
-    const cookies = behavior.options.cacheSetCookie ? [] : update.filter((h) => h[0] === 'set-cookie')
-    const skip = new Set(['age', 'x-cache', ...(cookies.length > 0 ? ['set-cookie'] : [])])
-    const merged = mergeNotModified(stale.headers, update, skip)
-    const decision = decideStorage(stale.status, merged, response, behavior.options, this.#requestFacts(ctx.req, behavior),
-      this.options.surrogateId, this.options.keepStale)
-    const extra = cookies.length > 0 ? cookies : undefined
-    if (!decision.store) {
-      this.#counters.notStoredBecause(decision.reason)
-      await (this.#storage as EdgeStorage).delete(this.#storageKey(ctx.key, stale, ctx.req))
-      const once = stale.with({ headers: merged, requestTime: response.requestTime, responseTime: response.responseTime, initialAge: 0, lifetime: 0 })
-      return { kind: 'stored', stored: once, varyValue: undefined, xCache: 'REVALIDATED', ...(extra === undefined ? {} : { extra }) }
-    }
-    const freshened = stale.with({
-      headers: merged.filter((h) => !decision.dropFields.has(h[0])), requestTime: response.requestTime, responseTime: response.responseTime,
-      initialAge: decision.initialAge, lifetime: decision.lifetime, staleWhileRevalidate: decision.staleWhileRevalidate,
-      staleIfError: decision.staleIfError, flags: decision.flags, tags: responseTags(merged), invalidatedAt: Number.NaN,
-    })
-    const varyValue = freshened.vary === undefined ? undefined : varyKey(freshened.vary, ctx.req.headers)
-    await this.#store(ctx, freshened, varyValue, response, update, ticket)
-    return { kind: 'stored', stored: freshened, varyValue, xCache: 'REVALIDATED', ...(extra === undefined ? {} : { extra }) }
-  }
-
-  async #store(ctx: Ctx, stored: StoredResponse, varyValue: string | undefined, response: OriginResponse, headers: HeaderList, ticket: number): Promise<void> {
-    const now = this.#clock.now()
-    // The fence: a response generated before a matching purge must not be stored after it. An
-    // upstream cache's Age moves the generation time back (one extra second for Age's resolution).
-    const ageLines = getAll(headers, 'age')
-    const upstream = ageLines.length === 1 && /^\d+$/.test((ageLines[0] as string).trim())
-      ? response.responseTime - Number(ageLines[0]) * 1000 - 1000
-      : undefined
-    if (!this.#fence.admits(ticket, upstream, stored.url, stored.tags, now)) {
-      this.#counters.notStoredBecause('purged-while-fetching')
-      return
-    }
-    const storage = this.#storage as EdgeStorage
-    this.#counters.stored++
-    if (stored.vary === undefined || varyValue === undefined) {
-      await storage.set(ctx.key, stored)
-      return
-    }
-    await storage.set(ctx.key, new VaryMarker(stored.vary, stored.url, stored.staleUntil))
-    await storage.set(ctx.key + VARIANT_SEPARATOR + varyValue, stored)
-  }
-
-  #storageKey(key: string, stored: StoredResponse, req: IncomingMessage): string {
-    return stored.vary === undefined ? key : key + VARIANT_SEPARATOR + varyKey(stored.vary, req.headers)
-  }
-
-  #staleOr(stale: StoredResponse | undefined, failure: { kind: 'error'; error: OriginUnavailableError }): LeaderResult {
-    if (stale !== undefined && this.#staleIfErrorAllows(stale)) return { kind: 'stale', stored: stale }
-    return failure
-  }
-
-  /** RFC 5861 §4 / RFC 9111 §4.2.4: stale on error only inside stale-if-error, never when revalidation is mandatory. */
-  #staleIfErrorAllows(stored: StoredResponse): boolean {
-    if ((stored.flags & FLAG_MUST_REVALIDATE) !== 0) return false
-    const freshUntil = stored.responseTime <= this.#staleBefore ? Math.min(stored.freshUntil, this.#staleBefore) : stored.freshUntil
-    return this.#clock.now() - freshUntil < stored.staleIfError
-  }
-
-  #requestFacts(req: IncomingMessage, behavior: CompiledBehavior): RequestFacts {
-    const h = req.headers
-    return {
-      authorization: h.authorization !== undefined,
-      cookieForwarded: behavior.cookie(h) !== undefined,
-      noStore: false,
-    }
-  }
-
   #markHitForPass(key: string): void {
     if (this.options.hitForPass <= 0) return
     if (this.#hitForPass.size >= MAX_HIT_FOR_PASS) this.#hitForPass.clear()
@@ -660,91 +505,12 @@ export class Edge {
 
   async #invalidateAfterUnsafe(paths: readonly string[]): Promise<void> {
     const unique = [...new Set(paths)]
-    await this.#applyPurge(this.#selector([], unique, [], false), false, 'unsafe-method')
+    await this.#purger.apply(this.#purger.selector([], unique, [], false), false, 'unsafe-method')
     const bus = this.options.bus
     if (bus === undefined || !this.options.publishUnsafeInvalidations) return
     bus.publish({ urls: unique, origin: this.id, at: this.#clock.now() }).catch((error: unknown) => {
       this.#logger.warn('edge: could not publish an invalidation after an unsafe method', { error: (error as Error).message })
     })
-  }
-
-  /** Purge selectors use URL parts: each URL is normalised by the behavior its path falls under. */
-  #selector(tags: readonly string[], urls: readonly string[], prefixes: readonly string[], all: boolean): PurgeSelector {
-    const urlParts = urls.map((u) => {
-      const q = u.indexOf('?')
-      const path = q === -1 ? u : u.slice(0, q)
-      return this.#behaviors.match(path).urlPart(path, q === -1 ? '' : u.slice(q + 1))
-    })
-    return { tags, urls: urlParts, prefixes, all }
-  }
-
-  async #applyPurge(selector: PurgeSelector, soft: boolean, source: 'api' | 'bus' | 'unsafe-method' | 'gap'): Promise<number> {
-    const now = this.#clock.now()
-    this.#fence.record(selector, now)
-    if (this.#storage === undefined) await this.#ready
-    const entries = await (this.#storage as EdgeStorage).purge(selector, soft, now)
-    this.#counters.purges++
-    this.#counters.purgedEntries += entries
-    if (edgeChannels.purge.hasSubscribers) edgeChannels.purge.publish({ source, soft, entries })
-    return entries
-  }
-
-  #onBusMessage(message: DeliveredMessage): void {
-    // This node applied its own purges before publishing them.
-    if (message.origin === this.id) return
-    const selector = this.#selector(message.tags ?? [], message.urls ?? [], message.prefixes ?? [], message.clear === true)
-    if ((selector.tags?.length ?? 0) + (selector.urls?.length ?? 0) + (selector.prefixes?.length ?? 0) === 0 && selector.all !== true) return
-    this.#applyPurge(selector, message.soft === true, 'bus').catch((error: unknown) => {
-      this.#logger.error('edge: could not apply a purge from the bus', { error: (error as Error).message })
-    })
-  }
-
-  /** Invariant 2: after a possible gap in the stream, nothing stored may be served as fresh until revalidated. */
-  #onGap(reason: string): void {
-    const now = this.#clock.now()
-    this.#counters.busGaps++
-    this.#staleBefore = now
-    this.#fence.record({ all: true }, now)
-    this.#logger.warn('edge: invalidation stream gap, everything stored is now stale', { reason })
-    if (edgeChannels.purge.hasSubscribers) edgeChannels.purge.publish({ source: 'gap', soft: true, entries: -1 })
-  }
-
-  async #admin(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
-    const name = url.slice(this.#adminPrefix.length).split('?')[0]
-    const method = req.method ?? 'GET'
-    if (name === 'purge') {
-      if (method !== 'POST') return this.#reject(res, 405, 'use POST', [['allow', 'POST']])
-      if (!bearerMatches(req.headers.authorization, this.options.purgeToken)) {
-        this.#counters.purgeRefused++
-        req.resume()
-        return this.#reject(res, 401, this.options.purgeToken === undefined ? 'purge API disabled (no purge token configured)' : 'invalid or missing bearer token',
-          [['www-authenticate', 'Bearer realm="tiercache"']])
-      }
-      let body: unknown
-      try {
-        body = JSON.parse((await readLimited(req, MAX_ADMIN_BODY)).toString('utf8'))
-      } catch (error) {
-        return this.#reject(res, error instanceof PayloadTooLarge ? 413 : 400, error instanceof PayloadTooLarge ? 'purge body too large' : 'purge body is not JSON')
-      }
-      try {
-        const result = await this.purge(body as Partial<PurgeRequest>)
-        return sendJson(res, 200, { ok: true, id: this.id, ...result })
-      } catch (error) {
-        if (error instanceof PurgeError && error.code === 'E_PURGE_INVALID') return sendJson(res, 400, { ok: false, code: error.code, error: error.message })
-        if (error instanceof PurgeError) return sendJson(res, 502, { ok: false, code: error.code, error: error.message })
-        throw error
-      }
-    }
-    if (method !== 'GET' && method !== 'HEAD') return this.#reject(res, 405, 'use GET', [['allow', 'GET, HEAD']])
-    if (name === 'metrics' && this.options.metricsEndpoint) {
-      const text = prometheusText(this.stats())
-      res.writeHead(200, ['content-type', 'text/plain; version=0.0.4; charset=utf-8', 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(text))])
-      res.end(method === 'HEAD' ? undefined : text)
-      return
-    }
-    if (name === 'health') return sendJson(res, 200, { ok: true, id: this.id, breaker: this.#breaker.state })
-    if (name === 'stats') return sendJson(res, 200, this.stats())
-    return this.#reject(res, 404, 'unknown edge endpoint')
   }
 
   #originError(res: ServerResponse, error: OriginUnavailableError): void {
@@ -790,59 +556,6 @@ export class Edge {
       l1,
     })
   }
-}
-
-function toShared(result: LeaderResult): SharedResult {
-  switch (result.kind) {
-    case 'stored': return { kind: 'stored', stored: result.stored, varyValue: result.varyValue }
-    case 'stale': return { kind: 'stale', stored: result.stored }
-    case 'error': return { kind: 'error', error: result.error }
-    case 'stream': return { kind: 'pass' }
-  }
-}
-
-/** Request `Cache-Control` (only with `honorRequestCacheControl`): no-cache, max-age, min-fresh. */
-function requestAllowsFresh(cc: Directives, stored: StoredResponse, now: number, freshUntil: number): boolean {
-  if (cc.has('no-cache')) return false
-  const maxAge = cc.get('max-age')
-  if (typeof maxAge === 'string' && /^\d+$/.test(maxAge) && stored.ageSeconds(now) > Number(maxAge)) return false
-  const minFresh = cc.get('min-fresh')
-  if (typeof minFresh === 'string' && /^\d+$/.test(minFresh) && freshUntil - now < Number(minFresh) * 1000) return false
-  return true
-}
-
-/** Request `max-stale` (only with `honorRequestCacheControl`). */
-function requestAllowsStale(cc: Directives, staleFor: number): boolean {
-  if (!cc.has('max-stale')) return false
-  const v = cc.get('max-stale')
-  if (v === null) return true
-  return typeof v === 'string' && /^\d+$/.test(v) && staleFor <= Number(v) * 1000
-}
-
-class PayloadTooLarge extends Error {}
-
-function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let length = 0
-    req.on('data', (chunk: Buffer) => {
-      length += chunk.length
-      if (length > limit) {
-        req.destroy()
-        reject(new PayloadTooLarge())
-        return
-      }
-      chunks.push(chunk)
-    })
-    req.on('end', () => resolve(Buffer.concat(chunks, length)))
-    req.on('error', reject)
-  })
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body)
-  res.writeHead(status, ['content-type', 'application/json', 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(text))])
-  res.end(text)
 }
 
 /** Creates an edge (not yet listening: call `listen(port)`). Options are validated here. */

@@ -1,0 +1,95 @@
+import type { Clock } from '../core/clock.js'
+import type { Logger } from '../core/logger.js'
+import type { BusListener, DeliveredMessage } from '../ports/bus.js'
+import type { BehaviorTable } from './behavior.js'
+import type { EdgeStorage, PurgeSelector } from './edge-storage.js'
+import type { EdgeCounters } from './metrics.js'
+import { edgeChannels } from './metrics.js'
+import { PurgeFence } from './purge-fence.js'
+
+/** Where a purge came from (a bounded metric label). */
+export type PurgeSource = 'api' | 'bus' | 'unsafe-method' | 'gap'
+
+/** What the purger needs from the edge. */
+export interface PurgerDeps {
+  readonly id: string
+  readonly behaviors: BehaviorTable
+  readonly clock: Clock
+  readonly counters: EdgeCounters
+  readonly logger: Logger
+  readonly fenceWindowMs: number
+  /** Storage once it is open. */
+  storage(): Promise<EdgeStorage>
+}
+
+/**
+ * Applies purges to this node's storage, whatever their source (purge API, bus, unsafe methods),
+ * records them in the fence, and turns a bus gap into "everything stored is stale".
+ */
+export class Purger {
+  readonly fence: PurgeFence
+  readonly #deps: PurgerDeps
+  #staleBefore = 0
+
+  constructor(deps: PurgerDeps) {
+    this.#deps = deps
+    this.fence = new PurgeFence(deps.fenceWindowMs)
+  }
+
+  /** Responses received at or before this time are stale (set by a bus gap). */
+  get staleBefore(): number {
+    return this.#staleBefore
+  }
+
+  /** Purge selectors use URL parts: each URL is normalised by the behavior its path falls under. */
+  selector(tags: readonly string[], urls: readonly string[], prefixes: readonly string[], all: boolean): PurgeSelector {
+    const urlParts = urls.map((u) => {
+      const q = u.indexOf('?')
+      const path = q === -1 ? u : u.slice(0, q)
+      return this.#deps.behaviors.match(path).urlPart(path, q === -1 ? '' : u.slice(q + 1))
+    })
+    return { tags, urls: urlParts, prefixes, all }
+  }
+
+  async apply(selector: PurgeSelector, soft: boolean, source: PurgeSource): Promise<number> {
+    const { clock, counters } = this.#deps
+    const now = clock.now()
+    this.fence.record(selector, now)
+    const entries = await (await this.#deps.storage()).purge(selector, soft, now)
+    counters.purges++
+    counters.purgedEntries += entries
+    if (edgeChannels.purge.hasSubscribers) edgeChannels.purge.publish({ source, soft, entries })
+    return entries
+  }
+
+  /** The bus listener of this node. */
+  listener(): BusListener {
+    return {
+      onMessage: (message) => { this.#onMessage(message) },
+      onGap: (reason) => { this.#onGap(reason) },
+      onState: (state) => {
+        if (state === 'disconnected') this.#deps.logger.warn('edge: invalidation bus disconnected; purges from other nodes may arrive late', { id: this.#deps.id })
+      },
+    }
+  }
+
+  #onMessage(message: DeliveredMessage): void {
+    // This node applied its own purges before publishing them.
+    if (message.origin === this.#deps.id) return
+    const selector = this.selector(message.tags ?? [], message.urls ?? [], message.prefixes ?? [], message.clear === true)
+    if ((selector.tags?.length ?? 0) + (selector.urls?.length ?? 0) + (selector.prefixes?.length ?? 0) === 0 && selector.all !== true) return
+    this.apply(selector, message.soft === true, 'bus').catch((error: unknown) => {
+      this.#deps.logger.error('edge: could not apply a purge from the bus', { error: (error as Error).message })
+    })
+  }
+
+  /** Invariant 2: after a possible gap in the stream, nothing stored may be served as fresh until revalidated. */
+  #onGap(reason: string): void {
+    const now = this.#deps.clock.now()
+    this.#deps.counters.busGaps++
+    this.#staleBefore = now
+    this.fence.record({ all: true }, now)
+    this.#deps.logger.warn('edge: invalidation stream gap, everything stored is now stale', { reason })
+    if (edgeChannels.purge.hasSubscribers) edgeChannels.purge.publish({ source: 'gap', soft: true, entries: -1 })
+  }
+}
