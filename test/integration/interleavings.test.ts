@@ -45,7 +45,7 @@ async function assertNothingStale(key: string, db: Row): Promise<void> {
   await new Promise((r) => setTimeout(r, 30)) // let the bus deliver
   const seen = { aL1: a.peek(key), bL1: b.peek(key), a: await a.get(key), b: await b.get(key), l2: await cold.get(key) }
   for (const [where, value] of Object.entries(seen)) {
-    if (value !== undefined) expect(value, `${where} serves ${String(value)} while the database has ${db.value}`).toBe(db.value)
+    if (value !== undefined) expect(value, `${where} serves ${JSON.stringify(value)} while the database has ${db.value}`).toBe(db.value)
   }
 }
 

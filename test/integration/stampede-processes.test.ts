@@ -18,7 +18,7 @@ function startWorker(redisUrl: string, namespace: string, concurrency: number): 
   // Lines are queued as they arrive: readline drops lines nobody listens to yet.
   const queue: Line[] = []
   const waiting: ((line: Line) => void)[] = []
-  createInterface({ input: child.stdout! }).on('line', (text) => {
+  createInterface({ input: child.stdout }).on('line', (text) => {
     if (!text.startsWith('{')) return
     const line = JSON.parse(text) as Line
     const waiter = waiting.shift()
