@@ -69,6 +69,7 @@ async function l1Part(): Promise<void> {
     { name: 'lru-cache get (sync)', ops: 4_000_000, run: (ops) => { for (let i = 0; i < ops; i++) if (lru.get(keys[i % N]!) !== undefined) sink++ } },
     { name: 'lru-cache await get', ops: 2_000_000, run: async (ops) => { for (let i = 0; i < ops; i++) if ((await lru.get(keys[i % N]!)) !== undefined) sink++ } },
     { name: 'tiercache await get', ops: 2_000_000, run: async (ops) => { for (let i = 0; i < ops; i++) if ((await tier.get(keys[i % N]!)) !== undefined) sink++ } },
+    { name: 'tiercache peek (sync)', ops: 4_000_000, run: (ops) => { for (let i = 0; i < ops; i++) if (tier.peek(keys[i % N]!) !== undefined) sink++ } },
     { name: 'bentocache L1 await get', ops: 100_000, run: async (ops) => { for (let i = 0; i < ops; i++) if ((await bento.get({ key: keys[i % N]! })) !== undefined) sink++ } },
     { name: 'cache-manager memory await get', ops: 200_000, run: async (ops) => { for (let i = 0; i < ops; i++) if ((await manager.get(keys[i % N]!)) !== undefined) sink++ } },
   ]
