@@ -1,0 +1,139 @@
+/**
+ * `npm run bench:consistency`: the long randomized multi-process consistency run (issue 4, 6b).
+ * N worker processes, each with its own cache (L1 + the same private Redis), run random reads and
+ * writes over a PostgreSQL table while Redis is restarted and connections are killed; afterwards a
+ * checker compares every layer of every process with the table (test/consistency/).
+ *
+ * Prints, per run and as median and spread (min..max) across runs:
+ * - stale keys left in any layer after quiescence (target 0);
+ * - stale reads (started after a newer write's invalidation completed, returned an older version)
+ *   and the stale-window distribution (commit -> last read of an older version);
+ * - propagation latency (publish on node A -> L1 dropped on node B), all messages and outside the
+ *   chaos spans (a reconnecting follower replays what it missed: those samples measure recovery).
+ *
+ *   npm run bench:consistency -- [--runs 3] [--workers 5] [--ops 4000] [--keys 300] [--lanes 4]
+ *     [--restarts 2] [--kills 3] [--bus-kills 3] [--down-ms 500] [--post-commit-delay 5] [--pace 0]
+ *     [--methods delete,invalidate,tags,set] [--mix-strategies] [--no-checkpoints] [--seed N] [--no-bus] [--json]
+ *
+ * Odd keys are write-through keys (set, versioned invalidate), even keys cache-aside keys (delete,
+ * invalidate, tags); --mix-strategies lets any method hit any key, which includes a race no cache
+ * can order (a versioned set landing after an unversioned delete of a newer commit).
+ *
+ * DATABASE_URL selects PostgreSQL (default: the local test database, else a private server).
+ * Exits 1 when any run leaves a stale key.
+ */
+import { cpus } from 'node:os'
+import { parseArgs } from 'node:util'
+import { describeStale, runConsistency } from '../test/consistency/orchestrator.js'
+import type { RunResult } from '../test/consistency/orchestrator.js'
+import { WRITE_METHODS } from '../test/consistency/protocol.js'
+import type { WriteMethod } from '../test/consistency/protocol.js'
+import type { Distribution } from '../test/consistency/stale-windows.js'
+import { ensurePostgres } from '../test/services/services.js'
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    workers: { type: 'string', default: '5' },
+    ops: { type: 'string', default: '4000' },
+    keys: { type: 'string', default: '300' },
+    lanes: { type: 'string', default: '4' },
+    restarts: { type: 'string', default: '2' },
+    kills: { type: 'string', default: '3' },
+    'bus-kills': { type: 'string', default: '3' },
+    'down-ms': { type: 'string', default: '500' },
+    'post-commit-delay': { type: 'string', default: '5' },
+    pace: { type: 'string', default: '0' },
+    'no-checkpoints': { type: 'boolean', default: false },
+    'mix-strategies': { type: 'boolean', default: false },
+    methods: { type: 'string', default: WRITE_METHODS.join(',') },
+    seed: { type: 'string' },
+    'no-bus': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+})
+
+const methods = values.methods.split(',').map((m) => m.trim()) as WriteMethod[]
+for (const m of methods) {
+  if (!WRITE_METHODS.includes(m)) throw new Error(`--methods: expected a list of ${WRITE_METHODS.join(', ')}, got "${m}"`)
+}
+const runs = Number(values.runs)
+
+const ms = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2))
+const dist = (d: Distribution): string => `n=${d.count} p50 ${ms(d.p50)} ms, p99 ${ms(d.p99)} ms, max ${ms(d.max)} ms`
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
+}
+const spread = (xs: number[], unit = ''): string =>
+  xs.length === 1 ? `${ms(xs[0] as number)}${unit}` : `${ms(median(xs))}${unit} (${ms(Math.min(...xs))}..${ms(Math.max(...xs))})`
+
+function printRun(i: number, r: RunResult): void {
+  const s = r.staleness
+  console.log(`\nrun ${i + 1}/${runs}: seed ${r.seed}, ${r.workers} workers, ${r.ops.total} ops (${r.ops.reads} getOrSet, ${r.ops.getMany} getMany, ${r.ops.writes} writes, ${r.ops.errors} errors) in ${(r.durationMs / 1000).toFixed(1)} s`)
+  console.log(`  chaos: ${r.chaos.map((c) => (c.kind === 'restart' ? 'restart' : `${c.kind}(${c.killed})`)).join(', ')}; L1 flushes per worker: ${r.flushes.map((f) => f.length).join(', ')}`)
+  console.log(`  quiescence: ${r.quiesced ? `${Math.round(r.quiescenceMs)} ms` : 'NOT REACHED'}`)
+  console.log(`  STALE KEYS after quiescence: ${r.staleKeys} over ${r.checks.length} checks (final check: L1 held ${r.check.l1Held.join('/')} keys, L2 ${r.check.l2Held} of ${r.check.keys})`)
+  for (const line of describeStale(r).slice(0, 20)) console.log(`    ${line}`)
+  for (const line of r.explanations.slice(0, 20)) console.log(`    ${line}`)
+  console.log(`  stale reads: ${s.staleReads} of ${s.reads} (${s.staleReadsSteady} outside chaos; ${s.staleReadsFlagged} flagged stale) by source ${JSON.stringify(s.staleReadsBySource)} by method ${JSON.stringify(s.staleReadsByMethod)}`)
+  console.log(`  stale read age (read start - invalidation done): ${dist(s.staleAge)}`)
+  console.log(`  stale read age after a confirmed invalidation (writer's outbox empty): ${dist(s.staleAgeConfirmed)}`)
+  console.log(`  stale window, all ${s.writes} writes: ${dist(s.windows)}`)
+  console.log(`  stale window, writes with one: ${dist(s.nonZeroWindows)}; outside chaos: ${dist(s.nonZeroWindowsSteady)}`)
+  for (const [m, d] of Object.entries(s.nonZeroWindowsByMethod)) console.log(`    ${m}: ${dist(d)}`)
+  console.log(`  propagation, all: ${dist(r.propagation.all)}`)
+  console.log(`  propagation, outside chaos: ${dist(r.propagation.steady)}`)
+  if (r.errorSamples.length > 0) console.log(`  first error: ${r.errorSamples[0]}`)
+}
+
+async function main(): Promise<void> {
+  const postgres = await ensurePostgres()
+  const results: RunResult[] = []
+  try {
+    console.log(`bench:consistency on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), shared with other work: timings are noisy`)
+    console.log(`${runs} runs x ${values.workers} workers x >= ${values.ops} ops, ${values.keys} keys, ${values.lanes} lanes each, ` +
+      `${values.restarts} Redis restarts (${values['down-ms']} ms down), ${values.kills} CLIENT KILL TYPE normal and ${values['bus-kills']} bus-follower kills per run, methods ${methods.join(',')}${values['mix-strategies'] ? ' (mixed on every key)' : ' (write-through on odd keys, cache-aside on even keys)'}${values['no-bus'] ? ', NO BUS' : ''}`)
+    for (let i = 0; i < runs; i++) {
+      const result = await runConsistency({
+        databaseUrl: postgres.url,
+        workers: Number(values.workers),
+        opsPerWorker: Number(values.ops),
+        keys: Number(values.keys),
+        lanes: Number(values.lanes),
+        restarts: Number(values.restarts),
+        kills: Number(values.kills),
+        busKills: Number(values['bus-kills']),
+        downMs: Number(values['down-ms']),
+        postCommitDelayMs: Number(values['post-commit-delay']),
+        paceMs: Number(values.pace),
+        checkpoints: !values['no-checkpoints'],
+        mixStrategies: values['mix-strategies'],
+        methods,
+        bus: !values['no-bus'],
+        ...(values.seed === undefined ? {} : { seed: Number(values.seed) + i }),
+        log: (line) => { if (!values.json) console.log(`  . ${line}`) },
+      })
+      results.push(result)
+      if (!values.json) printRun(i, result)
+    }
+  } finally {
+    await postgres.stop()
+  }
+  if (values.json) {
+    console.log(JSON.stringify(results.map((r) => ({ ...r, stats: undefined })), null, 2))
+  } else {
+    const pick = (f: (r: RunResult) => number): number[] => results.map(f)
+    console.log(`\nsummary over ${results.length} runs: median (min..max)`)
+    console.log(`  stale keys after quiescence: ${pick((r) => r.staleKeys).join(', ')}  (target 0)`)
+    console.log(`  stale reads after invalidation: ${spread(pick((r) => r.staleness.staleReads))}, outside chaos ${spread(pick((r) => r.staleness.staleReadsSteady))}`)
+    console.log(`  stale window (writes with one) p50 ${spread(pick((r) => r.staleness.nonZeroWindows.p50), ' ms')}, p99 ${spread(pick((r) => r.staleness.nonZeroWindows.p99), ' ms')}, max ${spread(pick((r) => r.staleness.nonZeroWindows.max), ' ms')}`)
+    console.log(`  stale window outside chaos p50 ${spread(pick((r) => r.staleness.nonZeroWindowsSteady.p50), ' ms')}, p99 ${spread(pick((r) => r.staleness.nonZeroWindowsSteady.p99), ' ms')}, max ${spread(pick((r) => r.staleness.nonZeroWindowsSteady.max), ' ms')}`)
+    console.log(`  propagation all p50 ${spread(pick((r) => r.propagation.all.p50), ' ms')}, p99 ${spread(pick((r) => r.propagation.all.p99), ' ms')}, max ${spread(pick((r) => r.propagation.all.max), ' ms')}`)
+    console.log(`  propagation outside chaos p50 ${spread(pick((r) => r.propagation.steady.p50), ' ms')}, p99 ${spread(pick((r) => r.propagation.steady.p99), ' ms')}, max ${spread(pick((r) => r.propagation.steady.max), ' ms')}  (target p99 <= 10 ms)`)
+  }
+  if (results.some((r) => r.staleKeys > 0)) process.exitCode = 1
+}
+
+await main()

@@ -1,0 +1,406 @@
+/**
+ * The randomized multi-process consistency run (issue 4, 6b).
+ *
+ * 1. Starts a private redis-server (so it can be restarted without touching the shared one) and
+ *    creates a fresh table of `keys` rows, version 1.
+ * 2. Forks `workers` processes (worker.ts), each with its own cache on that Redis, same namespace,
+ *    and lets them run random reads, getMany calls and writes (commit, then one of delete,
+ *    invalidate-with-version, invalidateTags, write-through set).
+ * 3. While they run, injects chaos at evenly spaced points of progress: Redis restarts (SIGKILL, kept
+ *    down for `downMs`, started again on the same port, empty) and killed connections
+ *    (`CLIENT KILL TYPE normal`, or the bus followers' blocked XREADs by id from `CLIENT LIST`).
+ * 4. Stops the workers once every one did `opsPerWorker` operations and every chaos event ran, waits
+ *    for quiescence (no invalidation pending in any outbox, every bus connected), then settles for
+ *    longer than the bus fence (entries written while fenced expire by design).
+ * 5. Checks every layer of every process against the table (checker.ts) and analyses what the
+ *    workers recorded (stale-windows.ts). Everything started is stopped and dropped in `finally`.
+ */
+import { fork } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
+import pg from 'pg'
+import { startRedisServer } from '../services/services.js'
+import { checkLayers } from './checker.js'
+import type { CheckResult } from './checker.js'
+import { WRITE_METHODS, wallNow } from './protocol.js'
+import type { PeekRow, Reply, Request, WorkerConfig, WorkerReport, WorkerStatus, WriteMethod } from './protocol.js'
+import { analysePropagation, analyseStaleness } from './stale-windows.js'
+import type { ChaosSpan, PropagationReport, StaleReport } from './stale-windows.js'
+
+export type ChaosKind = 'restart' | 'kill-all' | 'kill-bus'
+
+export interface RunOptions {
+  databaseUrl: string
+  workers?: number
+  /** Each worker does at least this many operations (it keeps going until the chaos is over). */
+  opsPerWorker?: number
+  keys?: number
+  hotKeys?: number
+  hotFraction?: number
+  lanes?: number
+  readFraction?: number
+  getManyFraction?: number
+  methods?: readonly WriteMethod[]
+  /** Any method on any key, including a versioned write-through racing an unversioned invalidation (see WorkerConfig). */
+  mixStrategies?: boolean
+  /** Redis restarts during the run. */
+  restarts?: number
+  /** `CLIENT KILL TYPE normal` during the run (every cache connection: L2 commands and bus). */
+  kills?: number
+  /** Bus followers killed by id (`CLIENT LIST`, `cmd=xread`) during the run. */
+  busKills?: number
+  /** How long Redis stays down on a restart. */
+  downMs?: number
+  /** `false`: workers run without the bus (broken on purpose, to show the checker catches it). */
+  bus?: boolean
+  seed?: number
+  ttlMs?: number
+  /** L2 per-operation budget of the workers (default: the library's). */
+  l2TimeoutMs?: number
+  leaseTtlMs?: number
+  fencedTtlMs?: number
+  /** Each lane pauses a random 0..2x this many ms between operations (0: only yields to the event loop). */
+  paceMs?: number
+  /** Half of the writes pause a random 0..this many ms between commit and invalidation. */
+  postCommitDelayMs?: number
+  /** Check every layer at a quiescent point after each chaos event too, not only at the end. */
+  checkpoints?: boolean
+  /** Extra wait after quiescence, on top of the bus fence. */
+  settleMs?: number
+  /**
+   * Chaos spans last until every worker recovered (bus connected, outbox empty) plus fencedTtl, and
+   * at least this long after the event.
+   */
+  recoveryMs?: number
+  log?: (line: string) => void
+}
+
+export interface ChaosEvent {
+  readonly kind: ChaosKind
+  readonly from: number
+  readonly to: number
+  /** When every worker followed the bus again with an empty outbox. */
+  readonly recoveredAt: number
+  /** Connections killed, for kills. */
+  readonly killed: number
+}
+
+export interface RunResult {
+  readonly seed: number
+  readonly namespace: string
+  readonly table: string
+  readonly workers: number
+  readonly ops: { readonly total: number; readonly reads: number; readonly getMany: number; readonly writes: number; readonly errors: number }
+  readonly errorSamples: readonly string[]
+  readonly chaos: readonly ChaosEvent[]
+  readonly quiesced: boolean
+  readonly quiescenceMs: number
+  /** The final check. */
+  readonly check: CheckResult
+  /** Every check, the final one last: after each chaos event (with `checkpoints`) and at the end. */
+  readonly checks: readonly { readonly label: string; readonly check: CheckResult }[]
+  /** Stale keys over all checks. */
+  readonly staleKeys: number
+  /** For each stale key, the writes the layer missed (for diagnosis). */
+  readonly explanations: readonly string[]
+  readonly staleness: StaleReport
+  readonly propagation: PropagationReport
+  /** L1 flushes per worker (bus gaps, fence expiry), with reasons. */
+  readonly flushes: readonly (readonly { readonly at: number; readonly reason: string }[])[]
+  readonly warnings: readonly number[]
+  readonly warningSamples: readonly (readonly string[])[]
+  readonly stats: readonly unknown[]
+  readonly durationMs: number
+}
+
+const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url))
+
+/** One forked worker and its request/answer plumbing. */
+class WorkerHandle {
+  readonly index: number
+  readonly child: ChildProcess
+  ops = 0
+  #nextId = 1
+  readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>()
+  #exited = false
+
+  constructor(index: number, onProgress: () => void) {
+    this.index = index
+    this.child = fork(WORKER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' })
+    this.child.on('message', (reply: Reply) => {
+      if ('event' in reply) {
+        this.ops = reply.ops
+        onProgress()
+        return
+      }
+      const pending = this.#pending.get(reply.id)
+      if (pending === undefined) return
+      this.#pending.delete(reply.id)
+      if (reply.ok) pending.resolve(reply.result)
+      else pending.reject(new Error(`worker ${index}: ${reply.error}`))
+    })
+    this.child.on('exit', (code, signal) => {
+      this.#exited = true
+      for (const p of this.#pending.values()) p.reject(new Error(`worker ${index} exited (code ${code}, signal ${signal})`))
+      this.#pending.clear()
+    })
+  }
+
+  call<T>(cmd: Request['cmd'], extra: Partial<Extract<Request, { cmd: 'init' }>> = {}, timeoutMs = 30_000): Promise<T> {
+    if (this.#exited) return Promise.reject(new Error(`worker ${this.index} has exited`))
+    const id = this.#nextId++
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id)
+        reject(new Error(`worker ${this.index}: "${cmd}" got no answer within ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.#pending.set(id, {
+        resolve: (value) => { clearTimeout(timer); resolve(value as T) },
+        reject: (error) => { clearTimeout(timer); reject(error) },
+      })
+      this.child.send({ ...extra, id, cmd })
+    })
+  }
+
+  /** Asks the worker to close its cache and pool; kills it if it does not exit in time. */
+  async shutdown(): Promise<void> {
+    if (this.#exited) return
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()))
+    await this.call('close', {}, 10_000).catch(() => {})
+    const timer = setTimeout(() => { this.child.kill('SIGKILL') }, 5_000)
+    await exited
+    clearTimeout(timer)
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** The chaos schedule: the three kinds interleaved, restarts spread over the run. */
+function schedule(restarts: number, kills: number, busKills: number): ChaosKind[] {
+  const queues: [ChaosKind, number][] = [['restart', restarts], ['kill-all', kills], ['kill-bus', busKills]]
+  const total = restarts + kills + busKills
+  const out: ChaosKind[] = []
+  const done = new Map<ChaosKind, number>()
+  for (let i = 0; i < total; i++) {
+    // Pick the kind furthest behind its even share at this point.
+    let best: ChaosKind | undefined
+    let bestLag = Number.NEGATIVE_INFINITY
+    for (const [kind, count] of queues) {
+      const d = done.get(kind) ?? 0
+      if (d >= count) continue
+      const lag = ((i + 0.5) * count) / total - d
+      if (lag > bestLag) {
+        best = kind
+        bestLag = lag
+      }
+    }
+    out.push(best as ChaosKind)
+    done.set(best as ChaosKind, (done.get(best as ChaosKind) ?? 0) + 1)
+  }
+  return out
+}
+
+export async function runConsistency(options: RunOptions): Promise<RunResult> {
+  const o = {
+    workers: 3, opsPerWorker: 1_000, keys: 200, hotKeys: 10, hotFraction: 0.3, lanes: 4,
+    readFraction: 0.7, getManyFraction: 0.05, methods: WRITE_METHODS, mixStrategies: false, restarts: 1, kills: 1, busKills: 1, downMs: 300,
+    bus: true, seed: Math.floor(Math.random() * 2 ** 31), ttlMs: 10 * 60_000, leaseTtlMs: 2_000, fencedTtlMs: 1_000,
+    paceMs: 0, postCommitDelayMs: 0, checkpoints: true, settleMs: 500, recoveryMs: 1_000, log: (): void => {}, ...options,
+  }
+  const log = o.log
+  const began = wallNow()
+  const suffix = randomBytes(5).toString('hex')
+  const table = `consistency_${suffix}`
+  const namespace = `cons-${suffix}`
+  const cleanups: (() => Promise<unknown>)[] = []
+  const handles: WorkerHandle[] = []
+  try {
+    let redis = await startRedisServer()
+    const port = redis.port
+    cleanups.push(() => redis.stop())
+    const redisUrl = redis.url
+    const admin = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 50 })
+    admin.on('error', () => {})
+    cleanups.push(async () => { admin.disconnect() })
+
+    const db = new pg.Client({ connectionString: o.databaseUrl })
+    await db.connect()
+    cleanups.push(async () => {
+      await db.query(`drop table if exists ${table}`).catch(() => {})
+      await db.end()
+    })
+    await db.query(`create table ${table} (id int primary key, version int not null, data text not null)`)
+    await db.query(`insert into ${table} (id, version, data) select g, 1, 'initial-' || g from generate_series(0, $1::int - 1) g`, [o.keys])
+    log(`run ${suffix}: seed ${o.seed}, ${o.workers} workers x >= ${o.opsPerWorker} ops, ${o.keys} keys, redis ${redisUrl}`)
+
+    const events = schedule(o.restarts, o.kills, o.busKills)
+    // The run is cut in events + 2 segments of equal op counts: a warm-up, one before each event,
+    // and a tail after the last recovery, so the final check finds full caches, not cold ones.
+    const segment = Math.max(1, Math.floor((o.workers * o.opsPerWorker) / (events.length + 2)))
+    let progressed: () => void = () => {}
+    const onProgress = (): void => { progressed() }
+    for (let i = 0; i < o.workers; i++) handles.push(new WorkerHandle(i, onProgress))
+    cleanups.push(() => Promise.all(handles.map((h) => h.shutdown())))
+    await Promise.all(handles.map((h, i) => h.call('init', {
+      config: {
+        index: i, redisUrl, databaseUrl: o.databaseUrl, table, namespace, keys: o.keys, hotKeys: o.hotKeys,
+        hotFraction: o.hotFraction, lanes: o.lanes, seed: o.seed + i * 7919, readFraction: o.readFraction,
+        getManyFraction: o.getManyFraction, getManySize: 8, methods: o.methods, mixStrategies: o.mixStrategies, bus: o.bus, ttlMs: o.ttlMs, l2TimeoutMs: o.l2TimeoutMs,
+        leaseTtlMs: o.leaseTtlMs, fencedTtlMs: o.fencedTtlMs, paceMs: o.paceMs, postCommitDelayMs: o.postCommitDelayMs,
+        progressEvery: 25,
+      } satisfies WorkerConfig,
+    }, 60_000)))
+
+    const opsNow = (): number => handles.reduce((n, h) => n + h.ops, 0)
+    /** Resolves once the workers together did `total` operations. */
+    const reach = (total: number): Promise<void> => new Promise((resolve) => {
+      const check = (): void => {
+        if (opsNow() >= total) {
+          progressed = () => {}
+          resolve()
+        }
+      }
+      progressed = check
+      check()
+    })
+    /**
+     * Resolves with how long it took every worker to follow the bus again with nothing left to
+     * retry, or -1 after 30 s.
+     */
+    const healthy = async (): Promise<number> => {
+      const from = wallNow()
+      while (wallNow() - from < 30_000) {
+        const statuses = await Promise.all(handles.map((h) => h.call<WorkerStatus>('status')))
+        if (statuses.every((s) => s.pendingInvalidations === 0 && (!o.bus || (!s.fenced && s.busConnected)))) return wallNow() - from
+        await sleep(50)
+      }
+      return -1
+    }
+    const checks: { label: string; check: CheckResult }[] = []
+    let quiesced = true
+    let quiescenceMs = 0
+    /** Stops every operation, waits for quiescence and the fence, and checks every layer. */
+    const checkpoint = async (label: string): Promise<void> => {
+      await Promise.all(handles.map((h) => h.call<number>('stop', {}, 60_000)))
+      quiescenceMs = await healthy()
+      if (quiescenceMs < 0) {
+        quiesced = false
+        log(`${label}: NOT quiescent after 30 s (checking anyway)`)
+      }
+      // Entries written while a node was fenced keep at most fencedTtl of freshness: by design.
+      await sleep(o.fencedTtlMs + o.settleMs)
+      const peeks = await Promise.all(handles.map((h) => h.call<PeekRow[]>('peek')))
+      const check = await checkLayers({ databaseUrl: o.databaseUrl, table, redisUrl, namespace, keys: o.keys, peeks })
+      checks.push({ label, check })
+      log(`check ${label}: ${check.stale.length} stale keys (L1 held ${check.l1Held.join('/')}, L2 ${check.l2Held} of ${o.keys}; quiescent after ${Math.round(quiescenceMs)} ms)`)
+    }
+
+    await Promise.all(handles.map((h) => h.call('run')))
+    const chaos: ChaosEvent[] = []
+    for (let i = 0; i < events.length; i++) {
+      const kind = events[i] as ChaosKind
+      await reach(opsNow() + segment)
+      const from = wallNow()
+      const opsBefore = opsNow()
+      let killed = 0
+      if (kind === 'restart') {
+        await redis.stop()
+        await sleep(o.downMs)
+        redis = await startRedisServer({ port })
+      } else {
+        if (admin.status === 'wait') await admin.connect()
+        if (kind === 'kill-all') {
+          killed = Number(await admin.call('CLIENT', 'KILL', 'TYPE', 'normal'))
+        } else {
+          const list = String(await admin.call('CLIENT', 'LIST'))
+          const ids = list.split('\n').filter((line) => / cmd=xread\b/.test(line)).map((line) => /\bid=(\d+)/.exec(line)?.[1])
+          for (const id of ids) if (id !== undefined) killed += Number(await admin.call('CLIENT', 'KILL', 'ID', id))
+        }
+      }
+      const to = wallNow()
+      const recovery = await healthy()
+      if (recovery < 0) throw new Error(`the workers did not recover within 30 s of ${kind} (bus not connected or invalidations still pending)`)
+      chaos.push({ kind, from, to, recoveredAt: wallNow(), killed })
+      log(`chaos ${i + 1}/${events.length}: ${kind}${kind === 'restart' ? '' : ` (${killed} connections)`} at ${opsBefore} ops, recovered in ${Math.round(recovery)} ms`)
+      if (o.checkpoints) {
+        await checkpoint(`after ${kind} (event ${i + 1})`)
+        await Promise.all(handles.map((h) => h.call('run')))
+      }
+    }
+    await reach(opsNow() + segment)
+    await Promise.all(handles.map((h) => new Promise<void>((resolve) => {
+      const check = (): void => { if (h.ops >= o.opsPerWorker) resolve(); else setTimeout(check, 20) }
+      check()
+    })))
+    await checkpoint('final')
+    const check = (checks[checks.length - 1] as { check: CheckResult }).check
+    const reports = await Promise.all(handles.map((h) => h.call<WorkerReport>('report', {}, 60_000)))
+
+    // Entries written while a node was fenced may be served for fencedTtl after it recovered.
+    const spans: ChaosSpan[] = chaos.map((c) => ({ from: c.from - 50, to: Math.max(c.to + o.recoveryMs, c.recoveredAt + o.fencedTtlMs) }))
+    const ops = { total: 0, reads: 0, getMany: 0, writes: 0, errors: 0 }
+    for (const r of reports) {
+      ops.reads += r.ops.reads
+      ops.getMany += r.ops.getMany
+      ops.writes += r.ops.writes
+      ops.errors += r.ops.errors
+    }
+    ops.total = ops.reads + ops.getMany + ops.writes
+    return {
+      seed: o.seed,
+      namespace,
+      table,
+      workers: o.workers,
+      ops,
+      errorSamples: reports.flatMap((r) => r.errorSamples).slice(0, 10),
+      chaos,
+      quiesced,
+      quiescenceMs,
+      check,
+      checks,
+      staleKeys: checks.reduce((n, c) => n + c.check.stale.length, 0),
+      explanations: explain(checks, reports, chaos, began),
+      staleness: analyseStaleness(reports.flatMap((r) => r.reads), reports.flatMap((r) => r.writes), spans),
+      propagation: analysePropagation(reports.flatMap((r) => r.propagation), spans),
+      flushes: reports.map((r) => r.flushes),
+      warnings: reports.map((r) => r.warnings),
+      warningSamples: reports.map((r) => r.warningSamples),
+      stats: reports.map((r) => r.stats),
+      durationMs: wallNow() - began,
+    }
+  } finally {
+    for (const fn of cleanups.reverse()) await fn().catch((error: unknown) => { log(`cleanup failed: ${String(error)}`) })
+  }
+}
+
+/** For each stale key: the writes with a newer version than the one served, relative to the chaos. */
+function explain(checks: readonly { label: string; check: CheckResult }[], reports: readonly WorkerReport[],
+  chaos: readonly ChaosEvent[], began: number): string[] {
+  const out: string[] = []
+  const when = (t: number): string => {
+    const last = [...chaos].reverse().find((c) => c.from <= t)
+    return last === undefined ? `${Math.round(t - began)} ms into the run` : `${Math.round(t - last.from)} ms after ${last.kind} #${chaos.indexOf(last) + 1}`
+  }
+  for (const { label, check } of checks) {
+    for (const s of check.stale) {
+      const id = Number(s.key.slice(s.key.indexOf(':') + 1))
+      const served = reports.flatMap((r) => r.writes.filter((w) => w[0] === id && w[1] === s.cachedVersion)
+        .map((w) => `v${w[1]} was written by worker ${r.index} via ${WRITE_METHODS[w[4]]}, committed ${when(w[2])}, invalidated +${(w[3] - w[2]).toFixed(1)} ms`))
+      const missed = reports.flatMap((r) => r.writes.filter((w) => w[0] === id && w[1] > s.cachedVersion && w[1] <= s.dbVersion)
+        .map((w) => ({ worker: r.index, w })))
+        .sort((a, b) => a.w[1] - b.w[1])
+        .map(({ worker, w }) => `v${w[1]} by worker ${worker} via ${WRITE_METHODS[w[4]]}, committed ${when(w[2])}, invalidated +${(w[3] - w[2]).toFixed(1)} ms${w[5] === 1 ? ' (outbox not empty)' : ''}`)
+      out.push(`${label}: ${s.layer}${s.worker === undefined ? '' : ` of worker ${s.worker}`} ${s.key} v${s.cachedVersion}: ` +
+        `${served[0] ?? `v${s.cachedVersion} is the initial row`}; missed ${missed.join('; ')}`)
+    }
+  }
+  return out
+}
+
+/** One line per stale key, for failure messages and the bench. */
+export function describeStale(result: RunResult): string[] {
+  return result.checks.flatMap(({ label, check }) => check.stale.map((s) =>
+    `${label}: ${s.layer}${s.worker === undefined ? '' : ` of worker ${s.worker}`}: ${s.key} serves v${s.cachedVersion} (${s.cachedData}), database has v${s.dbVersion} (${s.dbData})`))
+}

@@ -1,0 +1,159 @@
+/**
+ * Post-processing of what the workers recorded: stale reads, stale windows and propagation latency.
+ *
+ * - A **stale read** started after the invalidation of a newer write completed (the writer's
+ *   `delete`/`invalidate`/`invalidateTags`/`set` had returned) and still returned an older version.
+ * - The **stale window** of a committed write is the time from its commit until the last read that
+ *   started after the commit and still returned an older version (0 when no read did). It is
+ *   measured by observation, so it is a lower bound: staleness nobody read is not seen here (the
+ *   end-of-run checker covers staleness that stays).
+ * - **Propagation latency** is publish on node A → L1 dropped on node B, from `tiercache:invalidated`
+ *   (`at` is the publisher's `Date.now()`, whole milliseconds: samples read up to 1 ms high).
+ */
+import { READ_SOURCES, WRITE_METHODS } from './protocol.js'
+import type { PropagationRecord, ReadRecord, WriteRecord } from './protocol.js'
+
+export interface Distribution {
+  readonly count: number
+  readonly p50: number
+  readonly p99: number
+  readonly max: number
+}
+
+/** Nearest-rank percentiles. */
+export function distribution(values: readonly number[]): Distribution {
+  if (values.length === 0) return { count: 0, p50: 0, p99: 0, max: 0 }
+  const sorted = [...values].sort((a, b) => a - b)
+  const rank = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number
+  return { count: sorted.length, p50: rank(0.5), p99: rank(0.99), max: sorted[sorted.length - 1] as number }
+}
+
+/** A time span during which chaos (a Redis restart, killed connections) was under way or recovering. */
+export interface ChaosSpan {
+  readonly from: number
+  readonly to: number
+}
+
+export interface StaleReport {
+  readonly reads: number
+  readonly writes: number
+  /** Reads that started after a newer write's invalidation completed and returned an older version. */
+  readonly staleReads: number
+  readonly staleReadsBySource: Readonly<Record<string, number>>
+  readonly staleReadsByMethod: Readonly<Record<string, number>>
+  /** Of those, served with the `stale` flag (fail-safe, lease held by another process). */
+  readonly staleReadsFlagged: number
+  /** Stale reads outside chaos spans. */
+  readonly staleReadsSteady: number
+  /**
+   * Stale reads after a write whose invalidation was confirmed when the call returned (the writer's
+   * outbox was empty): bounded by propagation. The others followed an invalidation that was only
+   * queued (Redis or the bus failing) and wait for the outbox.
+   */
+  readonly staleReadsConfirmed: number
+  /** For stale reads after a confirmed invalidation: read start - invalidation complete. */
+  readonly staleAgeConfirmed: Distribution
+  /** For stale reads: read start - invalidation complete. */
+  readonly staleAge: Distribution
+  /** Stale windows of every write (0 when no stale read was seen). */
+  readonly windows: Distribution
+  /** Stale windows of the writes that had one. */
+  readonly nonZeroWindows: Distribution
+  /** Same, for writes committed outside chaos spans. */
+  readonly nonZeroWindowsSteady: Distribution
+  readonly nonZeroWindowsByMethod: Readonly<Record<string, Distribution>>
+}
+
+function inSpans(t: number, spans: readonly ChaosSpan[]): boolean {
+  return spans.some((s) => t >= s.from && t <= s.to)
+}
+
+export function analyseStaleness(reads: readonly ReadRecord[], writes: readonly WriteRecord[], chaos: readonly ChaosSpan[]): StaleReport {
+  // Per key, writes indexed by version (row locks serialize commits: versions are consecutive).
+  const byKey = new Map<number, WriteRecord[]>()
+  for (const w of writes) {
+    let list = byKey.get(w[0])
+    if (list === undefined) byKey.set(w[0], (list = []))
+    list.push(w)
+  }
+  for (const list of byKey.values()) list.sort((a, b) => a[1] - b[1])
+  const windows = new Map<WriteRecord, number>()
+  const bySource: Record<string, number> = {}
+  const byMethod: Record<string, number> = {}
+  const ages: number[] = []
+  const confirmedAges: number[] = []
+  let staleReads = 0
+  let flagged = 0
+  let steady = 0
+
+  for (const r of reads) {
+    const [id, version, start, , source, staleFlag] = r
+    const list = byKey.get(id)
+    if (list === undefined) continue
+    let firstInvalidated: WriteRecord | undefined
+    let firstConfirmed: WriteRecord | undefined
+    for (let i = upperBound(list, version); i < list.length; i++) {
+      const w = list[i] as WriteRecord
+      if (start > w[2]) windows.set(w, Math.max(windows.get(w) ?? 0, start - w[2]))
+      if (start > w[3] && (firstInvalidated === undefined || w[3] < firstInvalidated[3])) firstInvalidated = w
+      if (start > w[3] && w[5] === 0 && (firstConfirmed === undefined || w[3] < firstConfirmed[3])) firstConfirmed = w
+    }
+    if (firstConfirmed !== undefined) confirmedAges.push(start - firstConfirmed[3])
+    if (firstInvalidated !== undefined) {
+      staleReads++
+      ages.push(start - firstInvalidated[3])
+      const s = READ_SOURCES[source] ?? String(source)
+      bySource[s] = (bySource[s] ?? 0) + 1
+      const m = WRITE_METHODS[firstInvalidated[4]] ?? String(firstInvalidated[4])
+      byMethod[m] = (byMethod[m] ?? 0) + 1
+      if (staleFlag === 1) flagged++
+      if (!inSpans(start, chaos)) steady++
+    }
+  }
+
+  const all = writes.map((w) => windows.get(w) ?? 0)
+  const nonZero = [...windows.values()]
+  const methodWindows: Record<string, number[]> = {}
+  for (const [w, ms] of windows) (methodWindows[WRITE_METHODS[w[4]] ?? String(w[4])] ??= []).push(ms)
+  return {
+    reads: reads.length,
+    writes: writes.length,
+    staleReads,
+    staleReadsBySource: bySource,
+    staleReadsByMethod: byMethod,
+    staleReadsFlagged: flagged,
+    staleReadsSteady: steady,
+    staleReadsConfirmed: confirmedAges.length,
+    staleAgeConfirmed: distribution(confirmedAges),
+    staleAge: distribution(ages),
+    windows: distribution(all),
+    nonZeroWindows: distribution(nonZero),
+    nonZeroWindowsSteady: distribution([...windows].filter(([w]) => !inSpans(w[2], chaos)).map(([, ms]) => ms)),
+    nonZeroWindowsByMethod: Object.fromEntries(Object.entries(methodWindows).map(([m, v]) => [m, distribution(v)])),
+  }
+}
+
+/** Index of the first write whose version is greater than `version`. */
+function upperBound(list: readonly WriteRecord[], version: number): number {
+  let lo = 0
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if ((list[mid] as WriteRecord)[1] <= version) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+export interface PropagationReport {
+  readonly all: Distribution
+  /** Messages published outside chaos spans (no replay after a reconnect in them). */
+  readonly steady: Distribution
+}
+
+export function analysePropagation(samples: readonly PropagationRecord[], chaos: readonly ChaosSpan[]): PropagationReport {
+  return {
+    all: distribution(samples.map(([at, received]) => received - at)),
+    steady: distribution(samples.filter(([at]) => !inSpans(at, chaos)).map(([at, received]) => received - at)),
+  }
+}
