@@ -263,7 +263,7 @@ export class TierCache {
   }
 
   #afterL2Get(key: string, entry: CacheEntry | undefined, stamp: number, asResult: boolean): unknown {
-    if (entry !== undefined && entry.freshUntil > this.#clock.now()) {
+    if (entry !== undefined && entry.freshUntil > this.#clock.now() && !this.#coherence.isPending(key)) {
       const state = this.#coherence.tags.check(entry)
       if (state === 'valid') {
         this.#counters.l2Hits++
@@ -370,8 +370,11 @@ export class TierCache {
         stale = { entry, source: 'l2' }
       }
     }
+    // An L2 entry is usable if fresh, current (tags), newer than what a refresh replaces, and not a
+    // key this node invalidated while L2 was unreachable (L2 may still hold the old value).
     const usable = async (entry: CacheEntry): Promise<boolean> =>
-      entry.freshUntil > this.#clock.now() && (refreshing === undefined || entry.createdAt > refreshing.createdAt) && (await this.#isCurrent(entry))
+      entry.freshUntil > this.#clock.now() && (refreshing === undefined || entry.createdAt > refreshing.createdAt) &&
+      !this.#coherence.isPending(key) && (await this.#isCurrent(entry))
 
     let lease: string | undefined
     const store = this.#coherentStore()
@@ -602,8 +605,11 @@ export class TierCache {
     const held = this.#l1?.peek(key)
     const older = version !== undefined && held?.version !== undefined && held.version > version
     this.#dropLocal(key)
-    if (!older) this.#writeL1(key, entry)
-    await this.#writeShared([[key, entry]])
+    const stamp = this.#coherence.generations.stamp(key)
+    // L1 is written after L2 answered: if Redis refuses the value (older than what it has seen),
+    // this node must not keep it either.
+    const refused = await this.#writeShared([[key, entry]], version)
+    if (!older && !refused.has(key)) this.#fillL1(key, entry, stamp)
   }
 
   /** Stores many values. Every item is validated first: one bad item rejects the call and nothing is written. */
@@ -626,11 +632,14 @@ export class TierCache {
     const built = specs.map((s) => [s.key, this.#build(s.key, s.value, {
       ttl: s.ttl, grace: s.grace, tags: s.tags, tagVersions: s.tags.length === 0 ? undefined : s.tags.map((t) => known.get(t) as number), loadMs: 0, version: undefined,
     })] as [string, CacheEntry])
-    for (const [key, entry] of built) {
+    const stamps = built.map(([key]) => {
       this.#dropLocal(key)
-      this.#writeL1(key, entry)
-    }
-    if (built.length > 0) await this.#writeShared(built)
+      return this.#coherence.generations.stamp(key)
+    })
+    const refused = built.length > 0 ? await this.#writeShared(built, undefined) : new Set<string>()
+    built.forEach(([key, entry], i) => {
+      if (!refused.has(key)) this.#fillL1(key, entry, stamps[i] as number)
+    })
   }
 
   /** Removes a key from every tier and from every node's L1. */
@@ -731,7 +740,7 @@ export class TierCache {
     const after = this.#clock.now()
     for (let j = 0; j < missing.length; j++) {
       const entry = entries[j]
-      if (entry !== undefined && entry.freshUntil > after && (await this.#isCurrent(entry))) {
+      if (entry !== undefined && entry.freshUntil > after && !this.#coherence.isPending(missingKeys[j] as string) && (await this.#isCurrent(entry))) {
         this.#counters.l2Hits++
         this.#fillL1(missingKeys[j] as string, entry, stamps[j] as number)
         out[missing[j] as number] = entry.value as T
@@ -845,17 +854,39 @@ export class TierCache {
     })
   }
 
-  /** Writes explicit values to L2 (voiding fill leases) and tells other nodes to drop their L1 copy. */
-  async #writeShared(entries: readonly [string, CacheEntry][]): Promise<void> {
+  /**
+   * Writes explicit values to L2 (voiding fill leases) and tells other nodes to drop their L1 copy.
+   * Resolves to the keys L2 refused as older than what it has seen. A write that failed leaves the
+   * old value in L2, so it is turned into an invalidation and retried from the outbox until L2
+   * forgets the old value (other nodes would otherwise read it back for the whole TTL).
+   */
+  async #writeShared(entries: readonly [string, CacheEntry][], version: number | undefined): Promise<Set<string>> {
+    const refused = new Set<string>()
+    const failed: string[] = []
     if (this.#l2Guard !== undefined) {
-      const store = this.#coherentStore()
-      if (store !== undefined) await Promise.all(entries.map(([key, entry]) => this.#l2Call(() => store.setEntry(key, entry), undefined)))
-      else await this.#l2Call((s) => (entries.length === 1 ? s.set(entries[0]![0], entries[0]![1]) : s.setMany(entries)), undefined)
-    }
-    if (this.#coherence.bus !== undefined || this.#l2Pending !== undefined) {
       await this.#l2Pending?.catch(() => undefined)
-      await this.#coherence.publish({ keys: entries.map(([key]) => key) })
+      const store = this.#coherentStore()
+      if (store !== undefined) {
+        const results = await Promise.all(entries.map(([key, entry]) => this.#l2Call(() => store.setEntry(key, entry), undefined)))
+        results.forEach((result, i) => {
+          const key = (entries[i] as [string, CacheEntry])[0]
+          if (result === 'outdated') refused.add(key)
+          else if (result === undefined) failed.push(key)
+        })
+      } else {
+        const ok = await this.#l2Call(async (s) => {
+          await (entries.length === 1 ? s.set(entries[0]![0], entries[0]![1]) : s.setMany(entries))
+          return true
+        }, false)
+        if (!ok) failed.push(...entries.map(([key]) => key))
+      }
     }
+    if (failed.length > 0) this.#coherence.retryLater({ keys: failed, version }, failed)
+    if (this.#coherence.bus !== undefined) {
+      const published = entries.map(([key]) => key).filter((key) => !refused.has(key))
+      if (published.length > 0) await this.#coherence.publish({ keys: published })
+    }
+    return refused
   }
 
   /** Removes keys from L2 (voiding leases, raising tombstones). False when L2 failed. */

@@ -52,6 +52,8 @@ export class Coherence implements BusListener {
   #unsubscribe: (() => void) | undefined
   #fencedSince = 0
   #outbox: Pending[] = []
+  /** Keys whose shared-tier invalidation is still in the outbox: L2 may hold their old value. */
+  readonly #pendingKeys = new Map<string, number>()
   #retryTimer: TimerHandle = undefined
   #fenceTimer: TimerHandle = undefined
   #closed = false
@@ -98,6 +100,11 @@ export class Coherence implements BusListener {
 
   get pendingInvalidations(): number {
     return this.#outbox.length
+  }
+
+  /** True while an invalidation of `key` has not reached L2: its L2 value must not be trusted. */
+  isPending(key: string): boolean {
+    return this.#pendingKeys.size > 0 && this.#pendingKeys.has(key)
   }
 
   /**
@@ -171,16 +178,26 @@ export class Coherence implements BusListener {
       this.#logger.error(`closing with ${this.#outbox.length} invalidations not confirmed by Redis; other nodes rely on their L1 TTL cap for them`)
     }
     this.#outbox = []
+    this.#pendingKeys.clear()
   }
 
   #enqueue(pending: Pending): void {
     if (this.#closed) return
     if (this.#outbox.length >= MAX_PENDING) {
-      this.#outbox.shift()
+      this.#release(this.#outbox.shift() as Pending)
       this.#logger.error(`invalidation outbox full (${MAX_PENDING}); dropped the oldest: other nodes rely on their L1 TTL cap for it`)
     }
+    for (const key of pending.keys) this.#pendingKeys.set(key, (this.#pendingKeys.get(key) ?? 0) + 1)
     this.#outbox.push(pending)
     this.#scheduleRetry(100)
+  }
+
+  #release(pending: Pending): void {
+    for (const key of pending.keys) {
+      const n = (this.#pendingKeys.get(key) ?? 1) - 1
+      if (n <= 0) this.#pendingKeys.delete(key)
+      else this.#pendingKeys.set(key, n)
+    }
   }
 
   #scheduleRetry(delay: number): void {
@@ -197,12 +214,23 @@ export class Coherence implements BusListener {
       const pending = this.#outbox[0] as Pending
       pending.attempts++
       let ok = pending.keys.length === 0 || await this.#host.invalidateShared(pending.keys, pending.message.version)
-      if (ok && bus !== undefined) ok = (await this.#guard.run(() => bus.publish(pending.message), undefined)) !== undefined
+      if (ok && bus !== undefined) {
+        const receipt = await this.#guard.run(() => bus.publish(pending.message), undefined)
+        ok = receipt !== undefined
+        pending.message.tags?.forEach((tag, i) => {
+          const v = receipt?.tagVersions?.[i]
+          if (v !== undefined) this.tags.observe(tag, v)
+        })
+      }
       if (!ok) {
         this.#scheduleRetry(Math.min(100 * 2 ** Math.min(pending.attempts, 5), 5_000))
         return
       }
       this.#outbox.shift()
+      this.#release(pending)
+      // While this waited, this node may have copied the old value from L2 back into L1; its own
+      // bus message will not reach it (origin), so it drops the keys itself now.
+      if (pending.keys.length > 0) this.#host.dropL1(pending.keys)
     }
   }
 }

@@ -1,8 +1,9 @@
 /**
  * Coherence bugs found by the randomized multi-process run (test/consistency/), reduced to
- * deterministic two-cache reproductions on real Redis. Each is `it.fails`: it states what must hold
- * and fails today. When a fix lands, vitest reports "expected to fail" for its test: turn it into
- * `it`, and enable the full run in consistency.test.ts.
+ * deterministic two-cache reproductions on real Redis, kept as regression tests now that they are
+ * fixed (set writes L1 only after L2 accepted the value; a failed L2 write becomes an invalidation
+ * retried from the outbox; an outbox retry drops the keys from the writer's own L1, and L2 values of
+ * keys with a pending invalidation are not trusted).
  *
  * A and B are two nodes of one namespace. To make A's Redis step fail while Redis itself (and A's
  * bus) stays healthy, A's L2 runs on an ioredis client the test owns and disconnects: what a
@@ -76,12 +77,12 @@ async function l2Value(ns: string, key: string): Promise<unknown> {
   return reader.get(key)
 }
 
-describe('known coherence bugs (it.fails until fixed)', () => {
+describe('coherence bugs found by the consistency run (regressions)', () => {
   // Bug 1. Writers A and B commit v2 then v3 (row lock order); B's write-through reaches the caches
   // first, A's (older) second. Redis rejects A's v2 (SET_ENTRY: a newer version is stored), but
   // `set` wrote A's L1 before asking Redis, and B's bus message already dropped A's L1 copy, so the
   // `held.version > version` guard has nothing to compare with: A serves v2 until its L1 TTL cap.
-  it.fails('bug 1: a write-through of an older version after a newer write-through does not stay in the writer\'s L1', async () => {
+  it('bug 1: a write-through of an older version after a newer write-through does not stay in the writer\'s L1', async () => {
     const { a, b, ns } = await twoNodes()
     const heard = invalidationOf('k')
     await b.set('k', { v: 3 }, { version: 3 })
@@ -94,7 +95,7 @@ describe('known coherence bugs (it.fails until fixed)', () => {
 
   // Bug 1, with B invalidating v3 instead of writing it through: the tombstone rejects A's v2 in
   // Redis, A's L1 keeps it.
-  it.fails('bug 1: a write-through of an older version after a newer versioned invalidation does not stay in the writer\'s L1', async () => {
+  it('bug 1: a write-through of an older version after a newer versioned invalidation does not stay in the writer\'s L1', async () => {
     const { a, b, ns } = await twoNodes()
     const heard = invalidationOf('k')
     await b.invalidate({ keys: ['k'], version: 3 })
@@ -108,7 +109,7 @@ describe('known coherence bugs (it.fails until fixed)', () => {
   // is dropped and never retried (#writeShared ignores it; the outbox only carries the bus message),
   // but the bus message goes out, so every other node drops its L1 and reads the OLD value back
   // from L2, for the whole TTL. Nothing is pending anywhere: it never heals.
-  it.fails('bug 2: a write-through whose Redis write failed does not leave the old value in L2', async () => {
+  it('bug 2: a write-through whose Redis write failed does not leave the old value in L2', async () => {
     const { a, b, ns, l2, dropL2 } = await twoNodes()
     await b.getOrSet('k', (ctx) => { ctx.setVersion(1); return { v: 1 } })
     await dropL2()
@@ -126,7 +127,7 @@ describe('known coherence bugs (it.fails until fixed)', () => {
   // it into A's L1 (the generation stamp was taken after the drop). The retry then deletes L2 and
   // republishes, but A skips its own message (origin === nodeId) and never drops L1 again: A serves
   // v1 for good while L2 and every other node have moved on.
-  it.fails('bug 3: an invalidation retried from the outbox does not leave the old value in the writer\'s L1', async () => {
+  it('bug 3: an invalidation retried from the outbox does not leave the old value in the writer\'s L1', async () => {
     const { a, b, l2, dropL2 } = await twoNodes()
     let db = 1
     const loader = (ctx: { setVersion(v: number): void }): { v: number } => { ctx.setVersion(db); return { v: db } }
