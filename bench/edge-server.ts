@@ -12,6 +12,8 @@ import { createEdge } from '../src/edge/index.js'
 import { BENCH_BODY, BENCH_HEADERS } from './edge-body.js'
 
 const [role, origin] = process.argv.slice(2)
+// Exit cleanly on SIGTERM so a profiler wrapping this process (callgrind) writes its totals.
+process.on('SIGTERM', () => process.exit(0))
 
 async function main(): Promise<void> {
   if (role === 'edge') {

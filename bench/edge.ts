@@ -8,6 +8,10 @@
  * other work on the machine lands on all of them; the report gives the median and the spread
  * (min..max) of each, and the per-round ratio edge / bare and edge / nginx.
  *
+ * Besides throughput it reports CPU time per request (user + system time the server process used
+ * during the run, from /proc, divided by the requests served): on a shared machine throughput
+ * moves with whatever else runs, CPU per request much less.
+ *
  *   npm run bench:edge -- [--rounds 7] [--duration 5] [--connections 64] [--no-nginx]
  *
  * Needs `wrk` (apt-get install -y wrk) and, for the nginx peer, `nginx` (apt-get install -y nginx-light).
@@ -44,6 +48,31 @@ async function which(bin: string): Promise<boolean> {
     return true
   } catch {
     return false
+  }
+}
+
+/** CPU ticks (user + system) of a process and its children, from /proc (Linux). */
+async function cpuTicks(pids: readonly number[]): Promise<number> {
+  const { readFile } = await import('node:fs/promises')
+  let ticks = 0
+  for (const pid of pids) {
+    try {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      ticks += Number(fields[11]) + Number(fields[12])
+    } catch {
+      // The process is gone: nothing to add.
+    }
+  }
+  return ticks
+}
+
+async function childPids(pid: number): Promise<number[]> {
+  try {
+    const { stdout } = await run('pgrep', ['-P', String(pid)])
+    return stdout.split('\n').filter((l) => l.trim() !== '').map(Number)
+  } catch {
+    return []
   }
 }
 
@@ -119,6 +148,9 @@ interface WrkResult {
   readonly rps: number
   readonly p50: number
   readonly p99: number
+  /** Server CPU time per request, microseconds. */
+  readonly cpuUs: number
+  readonly socketErrors: string | undefined
 }
 
 function toMs(value: string): number {
@@ -128,14 +160,21 @@ function toMs(value: string): number {
   return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n
 }
 
-async function wrk(port: number): Promise<WrkResult> {
+const TICK_US = 10_000 // USER_HZ = 100 on Linux
+
+async function wrk(port: number, pids: readonly number[]): Promise<WrkResult> {
+  const before = await cpuTicks(pids)
   const { stdout } = await run('taskset', ['-c', '1', 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', `http://127.0.0.1:${port}/bench/item`],
     { maxBuffer: 1 << 20 })
+  const after = await cpuTicks(pids)
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1])
+  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1])
   const p50 = toMs(/\s50%\s+(\S+)/.exec(stdout)?.[1] ?? '')
   const p99 = toMs(/\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '')
-  if (/Non-2xx or 3xx responses/.test(stdout) || /Socket errors/.test(stdout)) throw new Error(`wrk reported errors:\n${stdout}`)
-  return { rps, p50, p99 }
+  if (/Non-2xx or 3xx responses/.test(stdout)) throw new Error(`wrk saw error responses:\n${stdout}`)
+  // Timeouts happen when other work starves the machine: reported, not fatal.
+  const socketErrors = /Socket errors: (.+)/.exec(stdout)?.[1]
+  return { rps, p50, p99, cpuUs: ((after - before) * TICK_US) / requests, socketErrors }
 }
 
 async function check(name: string, port: number, expectHit: string | undefined): Promise<void> {
@@ -158,15 +197,16 @@ async function main(): Promise<void> {
   const withNginx = !values['no-nginx'] && (await which('nginx'))
   console.log(`edge cache-hit benchmark: ${BENCH_BODY.length}-byte body, wrk -t1 -c${CONNECTIONS} -d${DURATION}s, ${ROUNDS} rounds, ${cpus().length} cores (servers on core 0, wrk on core 1), node ${process.version}`)
   const originPort = await startNode(['origin'])
-  const targets: { name: string; port: number }[] = [
-    { name: 'bare node:http', port: await startNode(['bare']) },
-    { name: 'tiercache edge', port: await startNode(['edge', `http://127.0.0.1:${originPort}`]) },
+  const targets: { name: string; port: number; pids: number[] }[] = [
+    { name: 'bare node:http', port: await startNode(['bare']), pids: [children.at(-1)!.pid!] },
+    { name: 'tiercache edge', port: await startNode(['edge', `http://127.0.0.1:${originPort}`]), pids: [children.at(-1)!.pid!] },
   ]
   let nginxDir: string | undefined
   if (withNginx) {
     const nginx = await startNginx(originPort)
     nginxDir = nginx.dir
-    targets.push({ name: 'nginx proxy_cache', port: nginx.port })
+    const master = children.at(-1)!.pid!
+    targets.push({ name: 'nginx proxy_cache', port: nginx.port, pids: [master, ...await childPids(master)] })
   } else {
     console.log('nginx not found (apt-get install -y nginx-light): measuring without the nginx peer')
   }
@@ -181,27 +221,35 @@ async function main(): Promise<void> {
       const order = targets.map((_, i) => targets[(i + round) % targets.length]!)
       const line: string[] = []
       for (const t of order) {
-        const r = await wrk(t.port)
+        const r = await wrk(t.port, t.pids)
         results.get(t.name)!.push(r)
-        line.push(`${t.name} ${fmt(r.rps)}`)
+        line.push(`${t.name} ${fmt(r.rps)} (${fmt(r.cpuUs, 1)} us cpu/req${r.socketErrors === undefined ? '' : `, socket errors: ${r.socketErrors}`})`)
       }
       console.log(`  round ${round + 1}: ${line.join(', ')}`)
     }
     const bare = results.get('bare node:http')!
     const edge = results.get('tiercache edge')!
     const nginx = results.get('nginx proxy_cache')
-    console.log('\n| server | req/s median | req/s min..max | p50 ms (median) | p99 ms (median) |')
-    console.log('| --- | --- | --- | --- | --- |')
+    console.log('\n| server | req/s median | req/s min..max | CPU us/req median | CPU us/req min..max | p50 ms | p99 ms |')
+    console.log('| --- | --- | --- | --- | --- | --- | --- |')
     for (const [name, rs] of results) {
       const rps = rs.map((r) => r.rps)
-      console.log(`| ${name} | ${fmt(median(rps))} | ${fmt(Math.min(...rps))}..${fmt(Math.max(...rps))} | ${fmt(median(rs.map((r) => r.p50)), 2)} | ${fmt(median(rs.map((r) => r.p99)), 2)} |`)
+      const cpu = rs.map((r) => r.cpuUs)
+      console.log(`| ${name} | ${fmt(median(rps))} | ${fmt(Math.min(...rps))}..${fmt(Math.max(...rps))} | ${fmt(median(cpu), 1)} | ` +
+        `${fmt(Math.min(...cpu), 1)}..${fmt(Math.max(...cpu), 1)} | ${fmt(median(rs.map((r) => r.p50)), 2)} | ${fmt(median(rs.map((r) => r.p99)), 2)} |`)
     }
     const ratio = (a: readonly WrkResult[], b: readonly WrkResult[]): number[] => a.map((r, i) => r.rps / b[i]!.rps)
-    const vsBare = ratio(edge, bare)
-    console.log(`\nedge / bare node:http (per round): median ${fmt(median(vsBare), 3)}, min..max ${fmt(Math.min(...vsBare), 3)}..${fmt(Math.max(...vsBare), 3)} (target >= 0.9)`)
+    // CPU efficiency ratio: b's CPU per request over a's (above 1: a is cheaper).
+    const cpuRatio = (a: readonly WrkResult[], b: readonly WrkResult[]): number[] => a.map((r, i) => b[i]!.cpuUs / r.cpuUs)
+    const show = (label: string, xs: number[]): void => {
+      console.log(`${label}: median ${fmt(median(xs), 3)}, min..max ${fmt(Math.min(...xs), 3)}..${fmt(Math.max(...xs), 3)}`)
+    }
+    console.log('')
+    show('edge / bare node:http, throughput (per round; target >= 0.9)', ratio(edge, bare))
+    show('edge / bare node:http, requests per CPU second (per round)', cpuRatio(edge, bare))
     if (nginx !== undefined) {
-      const vsNginx = ratio(edge, nginx)
-      console.log(`edge / nginx proxy_cache (per round): median ${fmt(median(vsNginx), 3)}, min..max ${fmt(Math.min(...vsNginx), 3)}..${fmt(Math.max(...vsNginx), 3)}`)
+      show('edge / nginx proxy_cache, throughput (per round)', ratio(edge, nginx))
+      show('edge / nginx proxy_cache, requests per CPU second (per round)', cpuRatio(edge, nginx))
     }
   } finally {
     for (const child of children) child.kill('SIGTERM')

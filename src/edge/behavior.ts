@@ -12,6 +12,8 @@ export class CompiledBehavior {
   readonly options: ResolvedBehavior
   readonly index: number
   readonly #regex: RegExp | undefined
+  /** `/static/*`-style patterns (a literal then one trailing `*`) match with startsWith, no regex. */
+  readonly #prefix: string | undefined
   readonly #queryAll: boolean
   readonly #queryNames: ReadonlySet<string> | undefined
   readonly #cookieAll: boolean
@@ -23,7 +25,10 @@ export class CompiledBehavior {
   constructor(options: ResolvedBehavior, index: number) {
     this.options = options
     this.index = index
-    this.#regex = options.pathPattern === '*' ? undefined : patternToRegex(options.pathPattern)
+    const pattern = options.pathPattern
+    const literalPrefix = pattern.endsWith('*') && !/[*?]/.test(pattern.slice(0, -1))
+    this.#prefix = pattern !== '*' && literalPrefix ? pattern.slice(0, -1) : undefined
+    this.#regex = pattern === '*' || this.#prefix !== undefined ? undefined : patternToRegex(pattern)
     this.#queryAll = options.queryStrings === 'all'
     this.#queryNames = Array.isArray(options.queryStrings) ? new Set(options.queryStrings) : undefined
     this.#cookieAll = options.cookies === 'all'
@@ -33,6 +38,7 @@ export class CompiledBehavior {
   }
 
   matches(path: string): boolean {
+    if (this.#prefix !== undefined) return path.startsWith(this.#prefix)
     return this.#regex === undefined || this.#regex.test(path)
   }
 

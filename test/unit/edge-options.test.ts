@@ -66,6 +66,13 @@ describe('behaviors', () => {
     expect(patternToRegex('/img/?.png').test('/img/a.png')).toBe(true)
     expect(patternToRegex('/img/?.png').test('/img/ab.png')).toBe(false)
     expect(patternToRegex('/a.b').test('/aXb')).toBe(false)
+    // The literal-prefix fast path agrees with the regex.
+    const table = new BehaviorTable(resolveEdgeOptions({ origin: 'http://x', behaviors: [{ pathPattern: '/api/*' }, { pathPattern: '/i?g/*.png' }] }).behaviors)
+    expect(table.match('/api/').options.pathPattern).toBe('/api/*')
+    expect(table.match('/api').options.pathPattern).toBe('*')
+    expect(table.match('/API/x').options.pathPattern).toBe('*')
+    expect(table.match('/img/a/b.png').options.pathPattern).toBe('/i?g/*.png')
+    expect(table.match('/img/a/b.jpg').options.pathPattern).toBe('*')
   })
 
   it('keys on the kept query strings, headers and cookies only, and never stores credentials in clear', () => {
