@@ -59,7 +59,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, url
     return
   }
   if (name === 'health') return sendJson(res, 200, { ok: true, id: deps.id, breaker: deps.stats().breaker })
-  if (name === 'stats') return sendJson(res, 200, deps.stats())
+  if (name === 'stats' && deps.metricsEndpoint) return sendJson(res, 200, deps.stats())
   return deps.reject(res, 404, 'unknown edge endpoint')
 }
 

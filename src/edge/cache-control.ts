@@ -9,11 +9,13 @@
 
 /** A directive without a value maps to `null`; a malformed value maps to {@link INVALID}. */
 export type DirectiveValue = string | null | typeof INVALID
+/** Marks a directive whose value could not be parsed. */
 export const INVALID: unique symbol = Symbol('invalid')
 
 /** Parsed directives, lowercase names, first occurrence kept. */
 export type Directives = ReadonlyMap<string, DirectiveValue>
 
+/** No directives (shared, never mutated). */
 export const EMPTY_DIRECTIVES: Directives = new Map()
 
 interface Item {

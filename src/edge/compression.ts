@@ -5,6 +5,7 @@ import type { StoredResponse } from './stored-response.js'
 
 /** CloudFront compresses objects between 1,000 and 10,000,000 bytes; so does this edge. */
 export const COMPRESS_MIN_BYTES = 1000
+/** Largest body compressed. */
 export const COMPRESS_MAX_BYTES = 10_000_000
 
 const COMPRESSIBLE = /^(?:text\/|application\/(?:json|javascript|xml|xhtml\+xml|rss\+xml|atom\+xml|ld\+json|manifest\+json|wasm)|image\/svg\+xml)|\+json\b|\+xml\b/i

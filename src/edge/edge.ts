@@ -127,7 +127,8 @@ export class Edge {
     this.server = http.createServer({
       maxHeaderSize: o.maxHeaderBytes,
       insecureHTTPParser: false,
-      requestTimeout: 60_000,
+      // Uploads pass through: the whole request may take as long as Node's default allows.
+      requestTimeout: 300_000,
       headersTimeout: 20_000,
       keepAliveTimeout: 5_000,
     }, this.handle)

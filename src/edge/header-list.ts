@@ -4,6 +4,7 @@
  * visible: RFC 9111 treats two `Age` or `Expires` lines differently from one.
  */
 export type HeaderPair = readonly [name: string, value: string]
+/** A header section, in order. */
 export type HeaderList = readonly HeaderPair[]
 
 /**

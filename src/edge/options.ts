@@ -200,6 +200,7 @@ export interface ResolvedBehavior {
   readonly staleWhileRevalidate: number
 }
 
+/** Every option after validation, defaults applied. */
 export interface ResolvedEdgeOptions {
   readonly origin: URL
   readonly behaviors: readonly ResolvedBehavior[]

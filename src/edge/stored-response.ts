@@ -211,6 +211,7 @@ export const VARIANT_SEPARATOR = '\u0002'
  * `str32` the same with a u32 length. test/unit/edge-stored-response.test.ts pins it.
  */
 export const EDGE_RECORD_MAGIC = 0xed
+/** Format version written into every record. */
 export const EDGE_RECORD_VERSION = 1
 const KIND_RESPONSE = 1
 const KIND_VARY = 2
