@@ -23,9 +23,9 @@ import { Redis } from 'ioredis'
 import pg from 'pg'
 import { startRedisServer } from '../services/services.js'
 import { checkLayers } from './checker.js'
-import type { CheckResult } from './checker.js'
+import type { CheckResult, StaleKey } from './checker.js'
 import { WRITE_METHODS, wallNow } from './protocol.js'
-import type { PeekRow, Reply, Request, WorkerConfig, WorkerReport, WorkerStatus, WriteMethod } from './protocol.js'
+import type { PeekRow, Reply, Request, WorkerConfig, WorkerReport, WorkerStatus, WriteMethod, WriteRecord } from './protocol.js'
 import { analysePropagation, analyseStaleness } from './stale-windows.js'
 import type { ChaosSpan, PropagationReport, StaleReport } from './stale-windows.js'
 
@@ -101,10 +101,17 @@ export interface RunResult {
   readonly check: CheckResult
   /** Every check, the final one last: after each chaos event (with `checkpoints`) and at the end. */
   readonly checks: readonly { readonly label: string; readonly check: CheckResult }[]
-  /** Stale keys over all checks. */
+  /**
+   * Distinct stale cases over all checks: a (layer, node, key, version served) counts once, at the
+   * first check that finds it, even if it is still there at the next checks.
+   */
   readonly staleKeys: number
-  /** For each stale key, the writes the layer missed (for diagnosis). */
+  /** Distinct stale cases first found at each check, in check order. */
+  readonly newStalePerCheck: readonly number[]
+  /** For each stale case (first time found): likely cause, the write served, the writes missed. */
   readonly explanations: readonly string[]
+  /** Stale cases by likely cause. */
+  readonly causes: Readonly<Record<string, number>>
   readonly staleness: StaleReport
   readonly propagation: PropagationReport
   /** L1 flushes per worker (bus gaps, fence expiry), with reasons. */
@@ -360,10 +367,14 @@ export async function runConsistency(options: RunOptions): Promise<RunResult> {
       quiescenceMs,
       check,
       checks,
-      staleKeys: checks.reduce((n, c) => n + c.check.stale.length, 0),
-      explanations: explain(checks, reports, chaos, began),
-      staleness: analyseStaleness(reports.flatMap((r) => r.reads), reports.flatMap((r) => r.writes), spans),
-      propagation: analysePropagation(reports.flatMap((r) => r.propagation), spans),
+      staleKeys: firstSeen(checks).reduce((n, list) => n + list.length, 0),
+      newStalePerCheck: firstSeen(checks).map((list) => list.length),
+      ...(() => {
+        const { lines, causes } = explain(checks, reports, chaos, began)
+        return { explanations: lines, causes }
+      })(),
+      staleness: analyseStaleness(reports.map((r) => r.reads), reports.map((r) => r.writes), spans),
+      propagation: analysePropagation(reports.flatMap((r) => r.propagation), reports.flatMap((r) => r.writes), spans),
       flushes: reports.map((r) => r.flushes),
       warnings: reports.map((r) => r.warnings),
       warningSamples: reports.map((r) => r.warningSamples),
@@ -375,32 +386,77 @@ export async function runConsistency(options: RunOptions): Promise<RunResult> {
   }
 }
 
-/** For each stale key: the writes with a newer version than the one served, relative to the chaos. */
+/** Per check, the stale cases no earlier check found. */
+function firstSeen(checks: readonly { label: string; check: CheckResult }[]): StaleKey[][] {
+  const seen = new Set<string>()
+  return checks.map(({ check }) => check.stale.filter((s) => {
+    const id = `${s.layer}/${s.worker ?? ''}/${s.key}/${s.cachedVersion}`
+    if (seen.has(id)) return false
+    seen.add(id)
+    return true
+  }))
+}
+
+/** The likely cause of a stale case, from the write history (see test/integration/consistency-bugs.test.ts). */
+export type StaleCause = 'bug 1' | 'bug 2' | 'bug 3' | 'mixed strategies' | 'unclassified'
+
+interface Written {
+  readonly worker: number
+  readonly w: WriteRecord
+}
+
+/**
+ * Heuristics, from the first write the layer missed (`first`) and the write of the version served:
+ * - bug 3: the writer's own L1, its invalidation was left in the outbox (its Redis step failed);
+ * - bug 2: the missed write is a write-through left in the outbox, seen in L2 or another node's L1;
+ * - bug 1: the writer's own L1 serves its write-through, which completed after the newer write's
+ *   invalidation (an older write-through landing late);
+ * - mixed strategies: the version served is a write-through that completed after an unversioned
+ *   invalidation (`delete`, `tags`) of the newer commit: nothing can order them.
+ */
+function classify(s: StaleKey, served: Written | undefined, first: Written | undefined): StaleCause {
+  if (first === undefined) return 'unclassified'
+  const method = WRITE_METHODS[first.w[4]]
+  if (s.layer === 'L1' && first.worker === s.worker && first.w[5] === 1 && method !== 'set' && method !== 'tags') return 'bug 3'
+  if (method === 'set' && first.w[5] === 1 && (s.layer === 'L2' || first.worker !== s.worker)) return 'bug 2'
+  if (served !== undefined && WRITE_METHODS[served.w[4]] === 'set' && served.w[3] > first.w[3]) {
+    if (method === 'delete' || method === 'tags') return 'mixed strategies'
+    if (s.layer === 'L1' && served.worker === s.worker) return 'bug 1'
+  }
+  return 'unclassified'
+}
+
+/** For each stale case (first time found): its likely cause, the write served and the writes missed. */
 function explain(checks: readonly { label: string; check: CheckResult }[], reports: readonly WorkerReport[],
-  chaos: readonly ChaosEvent[], began: number): string[] {
-  const out: string[] = []
+  chaos: readonly ChaosEvent[], began: number): { lines: string[]; causes: Record<string, number> } {
+  const lines: string[] = []
+  const causes: Record<string, number> = {}
   const when = (t: number): string => {
     const last = [...chaos].reverse().find((c) => c.from <= t)
     return last === undefined ? `${Math.round(t - began)} ms into the run` : `${Math.round(t - last.from)} ms after ${last.kind} #${chaos.indexOf(last) + 1}`
   }
-  for (const { label, check } of checks) {
-    for (const s of check.stale) {
+  const describe = ({ worker, w }: Written): string =>
+    `v${w[1]} by worker ${worker} via ${WRITE_METHODS[w[4]]}, committed ${when(w[2])}, invalidated +${(w[3] - w[2]).toFixed(1)} ms${w[5] === 1 ? ' (outbox not empty)' : ''}`
+  const fresh = firstSeen(checks)
+  for (let c = 0; c < checks.length; c++) {
+    const { label } = checks[c] as { label: string }
+    for (const s of fresh[c] as StaleKey[]) {
       const id = Number(s.key.slice(s.key.indexOf(':') + 1))
-      const served = reports.flatMap((r) => r.writes.filter((w) => w[0] === id && w[1] === s.cachedVersion)
-        .map((w) => `v${w[1]} was written by worker ${r.index} via ${WRITE_METHODS[w[4]]}, committed ${when(w[2])}, invalidated +${(w[3] - w[2]).toFixed(1)} ms`))
-      const missed = reports.flatMap((r) => r.writes.filter((w) => w[0] === id && w[1] > s.cachedVersion && w[1] <= s.dbVersion)
-        .map((w) => ({ worker: r.index, w })))
-        .sort((a, b) => a.w[1] - b.w[1])
-        .map(({ worker, w }) => `v${w[1]} by worker ${worker} via ${WRITE_METHODS[w[4]]}, committed ${when(w[2])}, invalidated +${(w[3] - w[2]).toFixed(1)} ms${w[5] === 1 ? ' (outbox not empty)' : ''}`)
-      out.push(`${label}: ${s.layer}${s.worker === undefined ? '' : ` of worker ${s.worker}`} ${s.key} v${s.cachedVersion}: ` +
-        `${served[0] ?? `v${s.cachedVersion} is the initial row`}; missed ${missed.join('; ')}`)
+      const writes: Written[] = reports.flatMap((r) => r.writes.filter((w) => w[0] === id).map((w) => ({ worker: r.index, w })))
+      const served = writes.find(({ w }) => w[1] === s.cachedVersion)
+      const missed = writes.filter(({ w }) => w[1] > s.cachedVersion && w[1] <= s.dbVersion).sort((a, b) => a.w[1] - b.w[1])
+      const cause = classify(s, served, missed[0])
+      causes[cause] = (causes[cause] ?? 0) + 1
+      lines.push(`${label}: [${cause}] ${s.layer}${s.worker === undefined ? '' : ` of worker ${s.worker}`} ${s.key} serves ` +
+        `${served === undefined ? `v${s.cachedVersion} (the initial row)` : describe(served)}; missed ${missed.map(describe).join('; ')}`)
     }
   }
-  return out
+  return { lines, causes }
 }
 
 /** One line per stale key, for failure messages and the bench. */
 export function describeStale(result: RunResult): string[] {
-  return result.checks.flatMap(({ label, check }) => check.stale.map((s) =>
+  const fresh = firstSeen(result.checks)
+  return result.checks.flatMap(({ label }, c) => (fresh[c] as StaleKey[]).map((s) =>
     `${label}: ${s.layer}${s.worker === undefined ? '' : ` of worker ${s.worker}`}: ${s.key} serves v${s.cachedVersion} (${s.cachedData}), database has v${s.dbVersion} (${s.dbData})`))
 }

@@ -81,8 +81,11 @@ export const READ_SOURCES = ['l1', 'l2', 'loader', 'getMany'] as const
  */
 export type WriteRecord = readonly [id: number, version: number, committedAt: number, invalidatedAt: number, method: number, queued: number]
 
-/** A propagation sample: publish time on the publishing node, receive time here (epoch ms). */
-export type PropagationRecord = readonly [publishedAt: number, receivedAt: number]
+/**
+ * A propagation sample: publish time on the publishing node, receive time here (epoch ms), and the
+ * row id the message was about (from its key `row:<id>` or tag `item:<id>`; -1 if none).
+ */
+export type PropagationRecord = readonly [publishedAt: number, receivedAt: number, id: number]
 
 /** `report` answer. */
 export interface WorkerReport {

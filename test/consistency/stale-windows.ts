@@ -62,20 +62,33 @@ export interface StaleReport {
   /** Same, for writes committed outside chaos spans. */
   readonly nonZeroWindowsSteady: Distribution
   readonly nonZeroWindowsByMethod: Readonly<Record<string, Distribution>>
+  /** The oldest stale reads after a confirmed invalidation, described (for diagnosis). */
+  readonly worstConfirmed: readonly string[]
 }
 
 function inSpans(t: number, spans: readonly ChaosSpan[]): boolean {
   return spans.some((s) => t >= s.from && t <= s.to)
 }
 
-export function analyseStaleness(reads: readonly ReadRecord[], writes: readonly WriteRecord[], chaos: readonly ChaosSpan[]): StaleReport {
+/**
+ * `readsByWorker[i]` and `writesByWorker[i]` are what worker i recorded. Times are epoch ms from
+ * `performance.timeOrigin + performance.now()` in each process.
+ */
+export function analyseStaleness(readsByWorker: readonly (readonly ReadRecord[])[], writesByWorker: readonly (readonly WriteRecord[])[],
+  chaos: readonly ChaosSpan[]): StaleReport {
   // Per key, writes indexed by version (row locks serialize commits: versions are consecutive).
   const byKey = new Map<number, WriteRecord[]>()
-  for (const w of writes) {
-    let list = byKey.get(w[0])
-    if (list === undefined) byKey.set(w[0], (list = []))
-    list.push(w)
-  }
+  const writer = new Map<WriteRecord, number>()
+  writesByWorker.forEach((writes, worker) => {
+    for (const w of writes) {
+      let list = byKey.get(w[0])
+      if (list === undefined) byKey.set(w[0], (list = []))
+      list.push(w)
+      writer.set(w, worker)
+    }
+  })
+  const writes = writesByWorker.flat()
+  const worst: { age: number; text: string }[] = []
   for (const list of byKey.values()) list.sort((a, b) => a[1] - b[1])
   const windows = new Map<WriteRecord, number>()
   const bySource: Record<string, number> = {}
@@ -86,8 +99,8 @@ export function analyseStaleness(reads: readonly ReadRecord[], writes: readonly 
   let flagged = 0
   let steady = 0
 
-  for (const r of reads) {
-    const [id, version, start, , source, staleFlag] = r
+  readsByWorker.forEach((reads, reader) => { for (const r of reads) {
+    const [id, version, start, end, source, staleFlag] = r
     const list = byKey.get(id)
     if (list === undefined) continue
     let firstInvalidated: WriteRecord | undefined
@@ -98,7 +111,20 @@ export function analyseStaleness(reads: readonly ReadRecord[], writes: readonly 
       if (start > w[3] && (firstInvalidated === undefined || w[3] < firstInvalidated[3])) firstInvalidated = w
       if (start > w[3] && w[5] === 0 && (firstConfirmed === undefined || w[3] < firstConfirmed[3])) firstConfirmed = w
     }
-    if (firstConfirmed !== undefined) confirmedAges.push(start - firstConfirmed[3])
+    if (firstConfirmed !== undefined) {
+      const age = start - firstConfirmed[3]
+      confirmedAges.push(age)
+      if (worst.length < 10 || age > (worst[worst.length - 1] as { age: number }).age) {
+        const w = firstConfirmed
+        worst.push({
+          age,
+          text: `worker ${reader} read row:${id} v${version} from ${READ_SOURCES[source] ?? source}${staleFlag === 1 ? ' (flagged stale)' : ''} ` +
+            `${age.toFixed(1)} ms after worker ${writer.get(w)} finished ${WRITE_METHODS[w[4]]} of v${w[1]} (read took ${(end - start).toFixed(1)} ms)`,
+        })
+        worst.sort((a, b) => b.age - a.age)
+        worst.length = Math.min(worst.length, 10)
+      }
+    }
     if (firstInvalidated !== undefined) {
       staleReads++
       ages.push(start - firstInvalidated[3])
@@ -109,14 +135,14 @@ export function analyseStaleness(reads: readonly ReadRecord[], writes: readonly 
       if (staleFlag === 1) flagged++
       if (!inSpans(start, chaos)) steady++
     }
-  }
+  } })
 
   const all = writes.map((w) => windows.get(w) ?? 0)
   const nonZero = [...windows.values()]
   const methodWindows: Record<string, number[]> = {}
   for (const [w, ms] of windows) (methodWindows[WRITE_METHODS[w[4]] ?? String(w[4])] ??= []).push(ms)
   return {
-    reads: reads.length,
+    reads: readsByWorker.reduce((n, r) => n + r.length, 0),
     writes: writes.length,
     staleReads,
     staleReadsBySource: bySource,
@@ -130,6 +156,7 @@ export function analyseStaleness(reads: readonly ReadRecord[], writes: readonly 
     nonZeroWindows: distribution(nonZero),
     nonZeroWindowsSteady: distribution([...windows].filter(([w]) => !inSpans(w[2], chaos)).map(([, ms]) => ms)),
     nonZeroWindowsByMethod: Object.fromEntries(Object.entries(methodWindows).map(([m, v]) => [m, distribution(v)])),
+    worstConfirmed: worst.map((w) => w.text),
   }
 }
 
@@ -149,11 +176,28 @@ export interface PropagationReport {
   readonly all: Distribution
   /** Messages published outside chaos spans (no replay after a reconnect in them). */
   readonly steady: Distribution
+  /**
+   * Outside chaos spans, messages of writes whose writer's outbox was empty after the call: the bus
+   * path itself. The others include the time a message waited in an outbox (its `at` is the first
+   * attempt), after a Redis step failed or timed out.
+   */
+  readonly direct: Distribution
 }
 
-export function analysePropagation(samples: readonly PropagationRecord[], chaos: readonly ChaosSpan[]): PropagationReport {
+export function analysePropagation(samples: readonly PropagationRecord[], writes: readonly WriteRecord[], chaos: readonly ChaosSpan[]): PropagationReport {
+  // A message is matched to the write of its row whose invalidation call spans its `at` (whole ms).
+  const byId = new Map<number, WriteRecord[]>()
+  for (const w of writes) {
+    let list = byId.get(w[0])
+    if (list === undefined) byId.set(w[0], (list = []))
+    list.push(w)
+  }
+  const direct = (at: number, id: number): boolean =>
+    byId.get(id)?.some((w) => w[5] === 0 && at >= Math.floor(w[2]) - 1 && at <= w[3] + 1) ?? false
+  const steady = samples.filter(([at]) => !inSpans(at, chaos))
   return {
     all: distribution(samples.map(([at, received]) => received - at)),
-    steady: distribution(samples.filter(([at]) => !inSpans(at, chaos)).map(([at, received]) => received - at)),
+    steady: distribution(steady.map(([at, received]) => received - at)),
+    direct: distribution(steady.filter(([at, , id]) => direct(at, id)).map(([at, received]) => received - at)),
   }
 }

@@ -54,8 +54,10 @@ class Worker {
   #closed: Promise<void> | undefined
   #lanes: Promise<void>[] = []
   readonly #onInvalidated = (message: unknown): void => {
-    const m = message as { namespace: string; at: number }
-    if (m.namespace === this.#config.namespace) this.#propagation.push([m.at, wallNow()])
+    const m = message as { namespace: string; at: number; keys?: readonly string[]; tags?: readonly string[] }
+    if (m.namespace !== this.#config.namespace) return
+    const about = m.keys?.[0] ?? m.tags?.[0]
+    this.#propagation.push([m.at, wallNow(), about === undefined ? -1 : Number(about.slice(about.indexOf(':') + 1))])
   }
   readonly #onFlush = (message: unknown): void => {
     const m = message as { namespace: string; reason: string }

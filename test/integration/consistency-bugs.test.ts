@@ -3,7 +3,9 @@
  * deterministic two-cache reproductions on real Redis, kept as regression tests now that they are
  * fixed (set writes L1 only after L2 accepted the value; a failed L2 write becomes an invalidation
  * retried from the outbox; an outbox retry drops the keys from the writer's own L1, and L2 values of
- * keys with a pending invalidation are not trusted).
+ * keys with a pending invalidation are not trusted). Bug 4 is still open: its test is `it.fails`
+ * (it states what must hold and fails today; when the fix lands vitest reports "expected to fail":
+ * turn it into `it`).
  *
  * A and B are two nodes of one namespace. To make A's Redis step fail while Redis itself (and A's
  * bus) stays healthy, A's L2 runs on an ioredis client the test owns and disconnects: what a
@@ -141,5 +143,46 @@ describe('coherence bugs found by the consistency run (regressions)', () => {
     await new Promise((r) => setTimeout(r, 200))
     expect(await b.getOrSet('k', loader)).toEqual({ v: 2 })
     expect(a.peek('k')).not.toEqual({ v: 1 })
+  })
+
+  // Bug 4 (bounded, not for good). After invalidateTags, an entry carrying the old tag version is
+  // still unexpired by time, so a miss keeps it as a stale candidate even with grace 0; when another
+  // process holds the fill lease, it is served with reason 'lease-held' (and `getOrSet` returns it
+  // unmarked) until the holder fills, up to lease.wait (10 s by default). The contract allows a
+  // tag-invalidated value only through fail-safe, within grace; and the invalidating node itself
+  // should not serve the old value at all.
+  it.fails('bug 4: a tag-invalidated value is not served (grace 0) while another process loads', async () => {
+    const ns = freshNamespace('bug')
+    const a = cache({ namespace: ns, l2: { redis: inject('redisUrl') } })
+    const b = cache({ namespace: ns, l2: { redis: inject('redisUrl') } })
+    await until(() => !a.stats().coherence.fenced && !b.stats().coherence.fenced, 'both buses')
+    const opts = { tags: ['item:1'] }
+    let db = 1
+    await a.getOrSet('k', () => ({ v: db }), opts)
+    await b.getOrSet('k', () => ({ v: db }), opts)
+    db = 2
+    const heard = new Promise<void>((resolve) => {
+      const listener = (message: unknown): void => {
+        if ((message as { tags?: string[] }).tags?.includes('item:1') === true) {
+          diagnostics.unsubscribe('tiercache:invalidated', listener)
+          resolve()
+        }
+      }
+      diagnostics.subscribe('tiercache:invalidated', listener)
+    })
+    await b.invalidateTags(['item:1'])
+    await heard
+    let release: () => void = () => {}
+    const loading = new Promise<void>((resolve) => { release = resolve })
+    let started: () => void = () => {}
+    const loaderStarted = new Promise<void>((resolve) => { started = resolve })
+    const slow = a.getOrSet('k', async () => { started(); await loading; return { v: db } }, opts)
+    await loaderStarted
+    try {
+      expect(await b.getOrSet('k', () => ({ v: db }), opts)).toEqual({ v: 2 })
+    } finally {
+      release()
+      await slow
+    }
   })
 })
