@@ -333,7 +333,8 @@ export class Edge {
         return
       }
       const staleFor = now - freshUntil
-      const mayServeStale = (stored.flags & FLAG_MUST_REVALIDATE) === 0
+      // Stale only: a fresh response the request's own directives refused is revalidated, not served.
+      const mayServeStale = staleFor >= 0 && (stored.flags & FLAG_MUST_REVALIDATE) === 0
       if (mayServeStale && (staleFor < stored.staleWhileRevalidate || (requestCc !== undefined && requestAllowsStale(requestCc, staleFor)))) {
         this.#counters.swr++
         this.#counters.bytesServed += sendStored(req, res, stored, behavior, now, 'STALE')

@@ -150,6 +150,44 @@ describe('edge: RFC 9111 freshness and validation', () => {
   })
 })
 
+describe('edge: request directives and cached OPTIONS', () => {
+  it('ignores request Cache-Control by default and honours it when asked (no-cache, max-age, only-if-cached)', async () => {
+    const handler = (_req: unknown, res: import('node:http').ServerResponse, _b: string, n: number): void => {
+      res.setHeader('cache-control', 'max-age=600')
+      res.setHeader('etag', `"v${n}"`)
+      res.end(`v${n}`)
+    }
+    const strict = await setup(handler)
+    await get(`${strict.url}/r`)
+    expect((await get(`${strict.url}/r`, { headers: { 'cache-control': 'no-cache' } })).text).toBe('v1')
+    expect((await get(`${strict.url}/r`, { headers: { pragma: 'no-cache' } })).text).toBe('v1')
+    expect(strict.origin.count()).toBe(1)
+
+    const lenient = await setup(handler, { honorRequestCacheControl: true })
+    expect((await get(`${lenient.url}/r`, { headers: { 'cache-control': 'only-if-cached' } })).status).toBe(504)
+    await get(`${lenient.url}/r`)
+    await lenient.clock.advance(5_000)
+    expect((await get(`${lenient.url}/r`, { headers: { 'cache-control': 'max-age=10' } })).text).toBe('v1')
+    expect((await get(`${lenient.url}/r`, { headers: { 'cache-control': 'max-age=1' } })).text).toBe('v2')
+    expect((await get(`${lenient.url}/r`, { headers: { 'cache-control': 'no-cache' } })).text).toBe('v3')
+    expect(lenient.origin.seen[2]?.headers['if-none-match']).toBe('"v2"')
+    expect(lenient.origin.count()).toBe(3)
+  })
+
+  it('caches OPTIONS under its own key when the behavior lists it', async () => {
+    const { origin, url } = await setup((req, res) => {
+      res.setHeader('cache-control', 'max-age=600')
+      res.setHeader('allow', 'GET, OPTIONS')
+      res.end(`${req.method}`)
+    }, { behaviors: [{ pathPattern: '*', cachedMethods: ['GET', 'HEAD', 'OPTIONS'] }] })
+    expect((await get(`${url}/o`, { method: 'OPTIONS' })).text).toBe('OPTIONS')
+    expect((await get(`${url}/o`)).text).toBe('GET')
+    expect((await get(`${url}/o`, { method: 'OPTIONS' })).text).toBe('OPTIONS')
+    expect((await get(`${url}/o`)).text).toBe('GET')
+    expect(origin.count()).toBe(2)
+  })
+})
+
 describe('edge: invalidation after unsafe methods (RFC 9111 §4.4)', () => {
   it('forwards the method and body, then invalidates the URL and same-origin Location / Content-Location', async () => {
     const { origin, url } = await setup((req, res, body, n) => {
