@@ -320,7 +320,7 @@ export class TierCache {
         this.#counters.l1Hits++
         return { value: this.#l1Value(l1), stale: false, source: 'l1' }
       }
-      if (l1.staleUntil <= now) l1 = undefined
+      if (!servableAsStale(l1, now)) l1 = undefined
     }
     if (this.#l1 !== undefined) this.#counters.l1Misses++
     const flight = this.#flights.get(key)
@@ -366,7 +366,7 @@ export class TierCache {
     const tagVersions = call.tags.length === 0 ? undefined : await this.#currentTagVersions(call.tags)
     let stale: StaleCandidate | undefined = current !== undefined ? { entry: current, source: 'l1' } : undefined
     const consider = (entry: CacheEntry | undefined): void => {
-      if (entry !== undefined && entry.staleUntil > this.#clock.now() && (stale === undefined || entry.freshUntil > stale.entry.freshUntil)) {
+      if (entry !== undefined && servableAsStale(entry, this.#clock.now()) && (stale === undefined || entry.freshUntil > stale.entry.freshUntil)) {
         stale = { entry, source: 'l2' }
       }
     }
@@ -965,6 +965,15 @@ export class TierCache {
   #assertOpen(): void {
     if (this.#closed) throw new CacheClosedError(this.namespace)
   }
+}
+
+/**
+ * Whether an entry that cannot be served as fresh may be served as stale (fail-safe, soft timeout,
+ * another process loading). Past its freshness: while within grace. Still fresh by time, it was
+ * invalidated (a tag): only if it has grace at all; with grace 0 an invalidated value is never served.
+ */
+function servableAsStale(entry: CacheEntry, now: number): boolean {
+  return entry.staleUntil > now && (entry.freshUntil <= now || entry.staleUntil > entry.freshUntil)
 }
 
 /** Array.isArray without its type guard (which turns a readonly string[] into any[]). */

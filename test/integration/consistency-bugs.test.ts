@@ -145,13 +145,11 @@ describe('coherence bugs found by the consistency run (regressions)', () => {
     expect(a.peek('k')).not.toEqual({ v: 1 })
   })
 
-  // Bug 4 (bounded, not for good). After invalidateTags, an entry carrying the old tag version is
-  // still unexpired by time, so a miss keeps it as a stale candidate even with grace 0; when another
-  // process holds the fill lease, it is served with reason 'lease-held' (and `getOrSet` returns it
-  // unmarked) until the holder fills, up to lease.wait (10 s by default). The contract allows a
-  // tag-invalidated value only through fail-safe, within grace; and the invalidating node itself
-  // should not serve the old value at all.
-  it.fails('bug 4: a tag-invalidated value is not served (grace 0) while another process loads', async () => {
+  // Bug 4 (was bounded, not for good). After invalidateTags, an entry carrying the old tag version
+  // is still unexpired by time, so a miss kept it as a stale candidate even with grace 0; when
+  // another process held the fill lease, it was served ('lease-held') until the holder filled, up to
+  // lease.wait. Fixed: a time-fresh but invalidated entry is a stale candidate only if it has grace.
+  it('bug 4: a tag-invalidated value is not served (grace 0) while another process loads', async () => {
     const ns = freshNamespace('bug')
     const a = cache({ namespace: ns, l2: { redis: inject('redisUrl') } })
     const b = cache({ namespace: ns, l2: { redis: inject('redisUrl') } })
