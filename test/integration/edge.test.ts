@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ManualClock } from '../../src/core/manual-clock.js'
 import type { Edge } from '../../src/edge/index.js'
@@ -152,7 +153,7 @@ describe('edge: RFC 9111 freshness and validation', () => {
 
 describe('edge: request directives and cached OPTIONS', () => {
   it('ignores request Cache-Control by default and honours it when asked (no-cache, max-age, only-if-cached)', async () => {
-    const handler = (_req: unknown, res: import('node:http').ServerResponse, _b: string, n: number): void => {
+    const handler = (_req: unknown, res: ServerResponse, _b: string, n: number): void => {
       res.setHeader('cache-control', 'max-age=600')
       res.setHeader('etag', `"v${n}"`)
       res.end(`v${n}`)
