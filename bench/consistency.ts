@@ -9,11 +9,13 @@
  * - stale reads (started after a newer write's invalidation completed, returned an older version)
  *   and the stale-window distribution (commit -> last read of an older version);
  * - propagation latency (publish on node A -> L1 dropped on node B), all messages and outside the
- *   chaos spans (a reconnecting follower replays what it missed: those samples measure recovery).
+ *   chaos spans (a reconnecting follower replays what it missed: those samples measure recovery),
+ *   next to its limit measured at the same time: a bare XADD -> blocking XREAD between two processes
+ *   on the same Redis (the machine's own scheduling delay is in both).
  *
  *   npm run bench:consistency -- [--runs 3] [--workers 5] [--ops 4000] [--keys 300] [--lanes 4]
  *     [--restarts 2] [--kills 3] [--bus-kills 3] [--down-ms 500] [--post-commit-delay 5] [--pace 0] [--l2-timeout MS]
- *     [--methods delete,invalidate,tags,set] [--mix-strategies] [--no-checkpoints] [--seed N] [--no-bus] [--json]
+ *     [--methods delete,invalidate,tags,set] [--mix-strategies] [--no-checkpoints] [--no-probe] [--seed N] [--no-bus] [--json]
  *
  * Odd keys are write-through keys (set, versioned invalidate), even keys cache-aside keys (delete,
  * invalidate, tags); --mix-strategies lets any method hit any key, which includes a race no cache
@@ -45,6 +47,7 @@ const { values } = parseArgs({
     'post-commit-delay': { type: 'string', default: '5' },
     pace: { type: 'string', default: '0' },
     'l2-timeout': { type: 'string' },
+    'no-probe': { type: 'boolean', default: false },
     'no-checkpoints': { type: 'boolean', default: false },
     'mix-strategies': { type: 'boolean', default: false },
     methods: { type: 'string', default: WRITE_METHODS.join(',') },
@@ -89,6 +92,7 @@ function printRun(i: number, r: RunResult): void {
   console.log(`  propagation, all: ${dist(r.propagation.all)}`)
   console.log(`  propagation, outside chaos: ${dist(r.propagation.steady)}`)
   console.log(`  propagation, outside chaos, direct publishes (writer's outbox empty): ${dist(r.propagation.direct)}`)
+  if (r.probe !== undefined) console.log(`  limit: bare XADD -> XREAD between two processes, same Redis, same time: ${dist(r.probe.raw)}; send time truncated to ms like tiercache's: ${dist(r.probe.truncated)}`)
   if (r.errorSamples.length > 0) console.log(`  first error: ${r.errorSamples[0]}`)
 }
 
@@ -115,6 +119,7 @@ async function main(): Promise<void> {
         ...(values['l2-timeout'] === undefined ? {} : { l2TimeoutMs: Number(values['l2-timeout']) }),
         checkpoints: !values['no-checkpoints'],
         mixStrategies: values['mix-strategies'],
+        probe: !values['no-probe'],
         methods,
         bus: !values['no-bus'],
         ...(values.seed === undefined ? {} : { seed: Number(values.seed) + i }),
@@ -138,6 +143,13 @@ async function main(): Promise<void> {
     console.log(`  propagation all p50 ${spread(pick((r) => r.propagation.all.p50), ' ms')}, p99 ${spread(pick((r) => r.propagation.all.p99), ' ms')}, max ${spread(pick((r) => r.propagation.all.max), ' ms')}`)
     console.log(`  propagation outside chaos p50 ${spread(pick((r) => r.propagation.steady.p50), ' ms')}, p99 ${spread(pick((r) => r.propagation.steady.p99), ' ms')}, max ${spread(pick((r) => r.propagation.steady.max), ' ms')}`)
     console.log(`  propagation outside chaos, direct p50 ${spread(pick((r) => r.propagation.direct.p50), ' ms')}, p99 ${spread(pick((r) => r.propagation.direct.p99), ' ms')}, max ${spread(pick((r) => r.propagation.direct.max), ' ms')}  (target p99 <= 10 ms)`)
+    const probed = results.filter((r) => r.probe !== undefined).map((r) => r.probe as NonNullable<RunResult['probe']>)
+    if (probed.length > 0) {
+      const p = (f: (x: (typeof probed)[number]) => number): number[] => probed.map(f)
+      console.log(`  limit, bare XADD -> XREAD (ms-truncated send time) p50 ${spread(p((x) => x.truncated.p50), ' ms')}, p99 ${spread(p((x) => x.truncated.p99), ' ms')}, max ${spread(p((x) => x.truncated.max), ' ms')}`)
+      console.log(`  limit, bare XADD -> XREAD (exact) p50 ${spread(p((x) => x.raw.p50), ' ms')}, p99 ${spread(p((x) => x.raw.p99), ' ms')}, max ${spread(p((x) => x.raw.max), ' ms')}`)
+      console.log(`  tiercache / limit (direct vs truncated), p50 ${spread(results.map((r, i) => r.propagation.direct.p50 / ((probed[i]?.truncated.p50) ?? Number.NaN)), 'x')}, p99 ${spread(results.map((r, i) => r.propagation.direct.p99 / ((probed[i]?.truncated.p99) ?? Number.NaN)), 'x')}`)
+    }
   }
   if (results.some((r) => r.staleKeys > 0)) process.exitCode = 1
 }

@@ -26,8 +26,8 @@ import { checkLayers } from './checker.js'
 import type { CheckResult, StaleKey } from './checker.js'
 import { WRITE_METHODS, wallNow } from './protocol.js'
 import type { PeekRow, Reply, Request, WorkerConfig, WorkerReport, WorkerStatus, WriteMethod, WriteRecord } from './protocol.js'
-import { analysePropagation, analyseStaleness } from './stale-windows.js'
-import type { ChaosSpan, PropagationReport, StaleReport } from './stale-windows.js'
+import { analyseProbe, analysePropagation, analyseStaleness } from './stale-windows.js'
+import type { ChaosSpan, ProbeReport, PropagationReport, StaleReport } from './stale-windows.js'
 
 export type ChaosKind = 'restart' | 'kill-all' | 'kill-bus'
 
@@ -67,6 +67,12 @@ export interface RunOptions {
   postCommitDelayMs?: number
   /** Check every layer at a quiescent point after each chaos event too, not only at the end. */
   checkpoints?: boolean
+  /**
+   * Measure the limit alongside: a bare XADD → blocking XREAD between this process and a child
+   * process on the run's Redis, every `probeIntervalMs` while the workers run (stream-probe.ts).
+   */
+  probe?: boolean
+  probeIntervalMs?: number
   /** Extra wait after quiescence, on top of the bus fence. */
   settleMs?: number
   /**
@@ -114,6 +120,8 @@ export interface RunResult {
   readonly causes: Readonly<Record<string, number>>
   readonly staleness: StaleReport
   readonly propagation: PropagationReport
+  /** The raw-stream limit measured alongside (with `probe`). */
+  readonly probe: ProbeReport | undefined
   /** L1 flushes per worker (bus gaps, fence expiry), with reasons. */
   readonly flushes: readonly (readonly { readonly at: number; readonly reason: string }[])[]
   readonly warnings: readonly number[]
@@ -123,6 +131,50 @@ export interface RunResult {
 }
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url))
+const PROBE = fileURLToPath(new URL('./stream-probe.ts', import.meta.url))
+
+/** The raw-stream probe (see {@link RunOptions.probe}): start it, then `finish()` for its samples. */
+async function startProbe(redisUrl: string, stream: string, intervalMs: number): Promise<{ finish(): Promise<[number, number][]>; kill(): void }> {
+  const child = fork(PROBE, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' })
+  const messages: { ready?: boolean; samples?: [number, number][] }[] = []
+  let notify: () => void = () => {}
+  child.on('message', (m: { ready?: boolean; samples?: [number, number][] }) => { messages.push(m); notify() })
+  const next = (what: 'ready' | 'samples'): Promise<void> => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`stream probe: no ${what} within 30 s`)), 30_000)
+    const check = (): void => {
+      if (messages.some((m) => m[what] !== undefined)) {
+        clearTimeout(timer)
+        resolve()
+      }
+    }
+    notify = check
+    check()
+  })
+  child.send({ cmd: 'start', url: redisUrl, stream })
+  await next('ready')
+  await sleep(100)
+  const publisher = new Redis(redisUrl, { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 50 })
+  publisher.on('error', () => {})
+  const timer = setInterval(() => {
+    publisher.xadd(stream, 'MAXLEN', '~', 10_000, '*', 'ts', wallNow().toFixed(3)).catch(() => {})
+  }, intervalMs)
+  const kill = (): void => {
+    clearInterval(timer)
+    publisher.disconnect()
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  }
+  return {
+    kill,
+    finish: async () => {
+      clearInterval(timer)
+      await sleep(50)
+      child.send({ cmd: 'report' })
+      await next('samples')
+      kill()
+      return messages.find((m) => m.samples !== undefined)?.samples ?? []
+    },
+  }
+}
 
 /** One forked worker and its request/answer plumbing. */
 class WorkerHandle {
@@ -214,7 +266,7 @@ export async function runConsistency(options: RunOptions): Promise<RunResult> {
     workers: 3, opsPerWorker: 1_000, keys: 200, hotKeys: 10, hotFraction: 0.3, lanes: 4,
     readFraction: 0.7, getManyFraction: 0.05, methods: WRITE_METHODS, mixStrategies: false, restarts: 1, kills: 1, busKills: 1, downMs: 300,
     bus: true, seed: Math.floor(Math.random() * 2 ** 31), ttlMs: 10 * 60_000, leaseTtlMs: 2_000, fencedTtlMs: 1_000,
-    paceMs: 0, postCommitDelayMs: 0, checkpoints: true, settleMs: 500, recoveryMs: 1_000, log: (): void => {}, ...options,
+    paceMs: 0, postCommitDelayMs: 0, checkpoints: true, probe: false, probeIntervalMs: 5, settleMs: 500, recoveryMs: 1_000, log: (): void => {}, ...options,
   }
   const log = o.log
   const began = wallNow()
@@ -304,6 +356,10 @@ export async function runConsistency(options: RunOptions): Promise<RunResult> {
       log(`check ${label}: ${check.stale.length} stale keys (L1 held ${check.l1Held.join('/')}, L2 ${check.l2Held} of ${o.keys}; quiescent after ${Math.round(quiescenceMs)} ms)`)
     }
 
+    const probe = o.probe ? await startProbe(redisUrl, `probe:${namespace}`, o.probeIntervalMs) : undefined
+    if (probe !== undefined) cleanups.push(async () => { probe.kill() })
+    let probeSamples: [number, number][] = []
+
     await Promise.all(handles.map((h) => h.call('run')))
     const chaos: ChaosEvent[] = []
     for (let i = 0; i < events.length; i++) {
@@ -341,6 +397,7 @@ export async function runConsistency(options: RunOptions): Promise<RunResult> {
       const check = (): void => { if (h.ops >= o.opsPerWorker) resolve(); else setTimeout(check, 20) }
       check()
     })))
+    if (probe !== undefined) probeSamples = await probe.finish()
     await checkpoint('final')
     const check = (checks[checks.length - 1] as { check: CheckResult }).check
     const reports = await Promise.all(handles.map((h) => h.call<WorkerReport>('report', {}, 60_000)))
@@ -375,6 +432,7 @@ export async function runConsistency(options: RunOptions): Promise<RunResult> {
       })(),
       staleness: analyseStaleness(reports.map((r) => r.reads), reports.map((r) => r.writes), spans),
       propagation: analysePropagation(reports.flatMap((r) => r.propagation), reports.flatMap((r) => r.writes), spans),
+      probe: probe === undefined ? undefined : analyseProbe(probeSamples, spans),
       flushes: reports.map((r) => r.flushes),
       warnings: reports.map((r) => r.warnings),
       warningSamples: reports.map((r) => r.warningSamples),

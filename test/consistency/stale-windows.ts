@@ -201,3 +201,18 @@ export function analysePropagation(samples: readonly PropagationRecord[], writes
     direct: distribution(steady.filter(([at, , id]) => direct(at, id)).map(([at, received]) => received - at)),
   }
 }
+
+export interface ProbeReport {
+  /** Raw XADD → XREAD latency outside chaos spans, send time with sub-millisecond resolution. */
+  readonly raw: Distribution
+  /** The same samples with the send time truncated to whole ms, as tiercache's `at` is (comparable to `PropagationReport`). */
+  readonly truncated: Distribution
+}
+
+export function analyseProbe(samples: readonly (readonly [sentAt: number, receivedAt: number])[], chaos: readonly ChaosSpan[]): ProbeReport {
+  const steady = samples.filter(([sent]) => !inSpans(sent, chaos))
+  return {
+    raw: distribution(steady.map(([sent, received]) => received - sent)),
+    truncated: distribution(steady.map(([sent, received]) => received - Math.floor(sent))),
+  }
+}
