@@ -121,7 +121,7 @@ export class Edge {
     if (storage.type === 'redis') {
       this.#ready = this.#openRedis(storage)
     } else {
-      this.#storage = new MemoryStorage(storage.maxBytes ?? EDGE_DEFAULTS.memoryMaxBytes, this.#clock)
+      this.#storage = new MemoryStorage(storage.maxBytes ?? EDGE_DEFAULTS.memoryMaxBytes, this.#clock, storage.policy)
       this.#ready = Promise.resolve()
     }
     this.server = http.createServer({

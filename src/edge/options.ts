@@ -3,6 +3,8 @@ import type { Duration } from '../core/duration.js'
 import { parseDuration } from '../core/duration.js'
 import { InvalidOptionError, describe } from '../core/errors.js'
 import type { Logger } from '../core/logger.js'
+import type { L1Policy } from '../l1/create-l1-store.js'
+import { L1_POLICIES } from '../l1/create-l1-store.js'
 import type { InvalidationBus } from '../ports/bus.js'
 
 /**
@@ -58,7 +60,13 @@ export interface BehaviorOptions {
 
 /** Where the edge keeps responses. */
 export type EdgeStorageOptions =
-  | { readonly type?: 'memory'; readonly maxBytes?: number }
+  | {
+    readonly type?: 'memory'
+    /** Byte budget. Default 256 MiB. */
+    readonly maxBytes?: number
+    /** Eviction policy of the store (`createL1Store`). Default: the core's L1 default. */
+    readonly policy?: L1Policy
+  }
   | {
     readonly type: 'redis'
     /** Redis URL or ioredis options. */
@@ -365,6 +373,9 @@ export function resolveEdgeOptions(options: EdgeOptions): ResolvedEdgeOptions {
     if (storage.timeout !== undefined) parseDuration(storage.timeout, 'storage.timeout')
   } else {
     positiveInt(storage.maxBytes, 'storage.maxBytes', 1)
+    if (storage.policy !== undefined && !L1_POLICIES.includes(storage.policy)) {
+      throw new InvalidOptionError('storage.policy', L1_POLICIES.map((p) => `'${p}'`).join(' or '), storage.policy)
+    }
   }
   const maxObjectBytes = positiveInt(options.maxObjectBytes, 'maxObjectBytes', EDGE_DEFAULTS.maxObjectBytes)
   const purgeToken = options.purgeToken

@@ -34,6 +34,8 @@ describe('edge options', () => {
       [{ origin: 'http://x', purgeToken: 'short' }, 'purgeToken'],
       [{ origin: 'http://x', maxObjectBytes: -1 }, 'maxObjectBytes'],
       [{ origin: 'http://x', adminPrefix: 'admin' }, 'adminPrefix'],
+      [{ origin: 'http://x', storage: { policy: 'fifo' } }, 'storage.policy'],
+      [{ origin: 'http://x', storage: { type: 'disk' } }, 'storage.type'],
     ]
     for (const [input, option] of cases) {
       try {
