@@ -433,6 +433,10 @@ describe('edge: request collapsing', () => {
     const bodies = (await Promise.all(pending)).map((r) => r.text).sort()
     expect(new Set(bodies).size).toBe(5)
     expect(origin.count()).toBe(5)
+    // Hit-for-pass: for a while the key is known to be unshareable, so requests no longer queue.
+    await Promise.all(Array.from({ length: 3 }, () => get(`${url}/me`)))
+    expect(edge.stats().collapsed).toBe(4)
+    expect(origin.count()).toBe(8)
   })
 })
 
