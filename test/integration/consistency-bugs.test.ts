@@ -176,9 +176,12 @@ describe('coherence bugs found by the consistency run (regressions)', () => {
     const loaderStarted = new Promise<void>((resolve) => { started = resolve })
     const slow = a.getOrSet('k', async () => { started(); await loading; return { v: db } }, opts)
     await loaderStarted
+    // A's load finishes a little later: B must wait for it (or load itself), never answer v1.
+    const timer = setTimeout(release, 100)
     try {
       expect(await b.getOrSet('k', () => ({ v: db }), opts)).toEqual({ v: 2 })
     } finally {
+      clearTimeout(timer)
       release()
       await slow
     }
