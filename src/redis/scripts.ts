@@ -142,7 +142,8 @@ export interface ScriptCommands {
   tcLockExtend(lock: string, token: string, ttlMs: number): Promise<number>
 }
 
-const DEFINITIONS: readonly [keyof ScriptCommands, number, string][] = [
+/** Script names as defined on the client (ioredis adds a `<name>Buffer` variant of each). */
+const DEFINITIONS: readonly [string, number, string][] = [
   ['tcReadForFill', 2, READ_FOR_FILL],
   ['tcFillWithLease', 3, FILL_WITH_LEASE],
   ['tcReleaseLease', 1, RELEASE_LEASE],
@@ -158,7 +159,7 @@ const DEFINITIONS: readonly [keyof ScriptCommands, number, string][] = [
  */
 export function withScripts(client: RedisClient): RedisClient & ScriptCommands {
   const c = client as RedisClient & Partial<ScriptCommands>
-  if (typeof c.tcReadForFill !== 'function') {
+  if (typeof c.tcReadForFillBuffer !== 'function') {
     for (const [name, numberOfKeys, lua] of DEFINITIONS) client.defineCommand(name, { numberOfKeys, lua })
     client.defineCommand('tcPublish', { lua: PUBLISH })
   }
