@@ -37,7 +37,7 @@ describe('randomized multi-process consistency', () => {
     expect(result.staleKeys).toBeGreaterThan(0)
     expect(result.check.stale.some((s) => s.layer === 'L1')).toBe(true)
     for (const s of result.check.stale) expect(s.cachedVersion).toBeLessThan(s.dbVersion)
-  })
+  }, 120_000)
 
   // Bus followers killed by id (their blocked XREADs): each must resume from its cursor and replay
   // what it missed, or flush.
