@@ -14,6 +14,7 @@ function command(name: string, summary: string, load: () => Promise<{ run(args: 
 // Subcommands register here.
 command('edge', 'run the RFC 9111 caching reverse proxy (the CDN layer) in front of an origin', () => import('./commands/edge.js'))
 command('purge', 'purge edge caches by tag, URL or prefix (published on the invalidation bus)', () => import('./commands/purge.js'))
+command('start', 'run the demo stack (database, app with tiercache, edge) on embedded defaults', () => import('./commands/start.js'))
 command('version', 'print the tiercache version', () => Promise.resolve({
   run: async () => {
     const { readFile } = await import('node:fs/promises')

@@ -1,0 +1,17 @@
+import pg from 'pg'
+import type { Database } from './database.js'
+
+/** A PostgreSQL server through a `pg` pool. */
+export async function openPostgres(url: string): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: 10 })
+  const client = await pool.connect() // fail now, clearly, if the server is not there
+  client.release()
+  return {
+    kind: 'postgres',
+    async query<R extends Record<string, unknown>>(sql: string, params: readonly unknown[] = []) {
+      const result = await pool.query<R>(sql, params as unknown[])
+      return { rows: result.rows }
+    },
+    close: () => pool.end(),
+  }
+}

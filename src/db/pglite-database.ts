@@ -1,0 +1,16 @@
+import { PGlite } from '@electric-sql/pglite'
+import type { Database } from './database.js'
+
+/** An embedded PostgreSQL (PGlite, in memory unless `dataDir` is given). */
+export async function openPglite(dataDir?: string): Promise<Database> {
+  const db = dataDir === undefined ? new PGlite() : new PGlite(dataDir)
+  await db.waitReady
+  return {
+    kind: 'pglite',
+    async query<R extends Record<string, unknown>>(sql: string, params: readonly unknown[] = []) {
+      const result = await db.query<R>(sql, params as unknown[])
+      return { rows: result.rows }
+    },
+    close: () => db.close(),
+  }
+}
