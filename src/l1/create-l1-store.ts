@@ -2,9 +2,13 @@ import type { Clock } from '../core/clock.js'
 import type { CacheEntry } from '../core/entry.js'
 import type { EvictionReason, L1Store } from '../ports/store.js'
 import { LruStore } from './lru-store.js'
+import { TinyLfuStore } from './tinylfu/tinylfu-store.js'
 
-/** Eviction policies an L1 store can use. */
-export type L1Policy = 'lru'
+/**
+ * Eviction policies an L1 store can use: `'tinylfu'` (adaptive W-TinyLFU, see docs/l1.md) or
+ * `'lru'` (plain least-recently-used).
+ */
+export type L1Policy = 'lru' | 'tinylfu'
 
 /** Options for {@link createL1Store}. */
 export interface CreateL1StoreOptions {
@@ -16,12 +20,14 @@ export interface CreateL1StoreOptions {
 }
 
 /** Every policy by name: the cache and the edge build their L1 through this one place. */
-export const L1_POLICIES: readonly L1Policy[] = ['lru']
+export const L1_POLICIES: readonly L1Policy[] = ['lru', 'tinylfu']
 
 /** Builds an L1 store for a policy. */
 export function createL1Store(options: CreateL1StoreOptions): L1Store {
   switch (options.policy) {
     case 'lru':
       return new LruStore(options)
+    case 'tinylfu':
+      return new TinyLfuStore(options)
   }
 }

@@ -1,0 +1,155 @@
+/** Counters saturate here: 4 bits each (TinyLFU paper §3.4: a small cap is enough to rank keys). */
+export const MAX_FREQUENCY = 15
+
+/** Each counter is a nibble; a 32-bit word holds eight. */
+const COUNTERS_PER_WORD = 8
+/** A block is 16 words (64 bytes, one cache line); all four counters of a key live in one block. */
+const BLOCK_WORDS = 16
+/** How many increments, per unit of capacity, before every counter is halved (TinyLFU §3.3). */
+const SAMPLE_FACTOR = 10
+
+/**
+ * A count-min sketch of 4-bit counters with periodic halving: TinyLFU's approximate, ageing
+ * frequency histogram (Einziger, Friedman & Manes, "TinyLFU: A Highly Efficient Cache Admission
+ * Policy", ACM TOS 2017). Layout follows Caffeine's block-based `FrequencySketch`: a key's four
+ * counters share one 64-byte block, one counter in each quarter, so an update touches one cache
+ * line. Width is 16 counters per expected key, which keeps the over-estimate small.
+ *
+ * Callers pass a 32-bit hash (the store hashes each key once, with a per-store seed, and keeps the
+ * hash beside the entry), so neither `increment` nor `frequency` allocates or reads the key.
+ */
+export class FrequencySketch {
+  #table: Uint32Array
+  #blockMask = 0
+  #sampleSize = 0
+  #additions = 0
+  #resets = 0
+
+  constructor(expectedKeys = 16) {
+    this.#table = new Uint32Array(BLOCK_WORDS)
+    this.#blockMask = 0
+    this.#sampleSize = SAMPLE_FACTOR * 2
+    this.ensureCapacity(expectedKeys)
+  }
+
+  /**
+   * Sizes the table for `expectedKeys` distinct keys (rounded up to a power of two; it never
+   * shrinks). A byte-weighted store learns its entry count as it fills, so it grows a few times.
+   *
+   * Growing keeps every count, unlike Caffeine (which starts over): a key's block is chosen by the
+   * low bits of its hash and its counters inside the block by an independent hash, so after
+   * doubling, a key's block is either its old block or the old block plus the old length. Copying
+   * the old table into both halves leaves every key reading exactly the counters it had before.
+   */
+  ensureCapacity(expectedKeys: number): void {
+    const keys = ceilingPowerOfTwo(Math.max(16, Math.min(expectedKeys, 1 << 26)))
+    const words = (keys * 16) / COUNTERS_PER_WORD
+    if (words <= this.#table.length) return
+    const old = this.#table
+    const table = new Uint32Array(words)
+    for (let offset = 0; offset < words; offset += old.length) table.set(old, offset)
+    this.#table = table
+    this.#blockMask = words / BLOCK_WORDS - 1
+    this.#sampleSize = SAMPLE_FACTOR * keys
+  }
+
+  /** How many distinct keys the table is sized for. */
+  get capacity(): number {
+    return this.#sampleSize / SAMPLE_FACTOR
+  }
+
+  /** Increments after which the counters are halved. */
+  get sampleSize(): number {
+    return this.#sampleSize
+  }
+
+  /** How many times the counters have been halved. */
+  get resets(): number {
+    return this.#resets
+  }
+
+  /** The estimated frequency of a key, 0 to {@link MAX_FREQUENCY}: the minimum of its counters. */
+  frequency(hash: number): number {
+    const table = this.#table
+    const block = (hash & this.#blockMask) << 4
+    const h = counterHash(hash)
+    let min = ((table[block + (h & 3)] as number) >>> (((h >>> 2) & 7) << 2)) & 15
+    let count = ((table[block + 4 + ((h >>> 8) & 3)] as number) >>> (((h >>> 10) & 7) << 2)) & 15
+    if (count < min) min = count
+    count = ((table[block + 8 + ((h >>> 16) & 3)] as number) >>> (((h >>> 18) & 7) << 2)) & 15
+    if (count < min) min = count
+    count = ((table[block + 12 + ((h >>> 24) & 3)] as number) >>> (((h >>> 26) & 7) << 2)) & 15
+    return count < min ? count : min
+  }
+
+  /**
+   * Counts one occurrence of a key. When the number of counted occurrences reaches the sample size,
+   * every counter is halved, so the sketch reflects recent popularity (TinyLFU's reset operation).
+   * Saturated counters stay at 15 and an increment that changed nothing is not counted.
+   *
+   * This runs on every cache hit, so it is unrolled by hand: each of the four rows owns a quarter
+   * of the block (4 words); one byte of the counter hash picks the word and the nibble in it.
+   */
+  increment(hash: number): void {
+    const table = this.#table
+    const block = (hash & this.#blockMask) << 4
+    const h = counterHash(hash)
+    let added = false
+    let word = block + (h & 3)
+    let shift = ((h >>> 2) & 7) << 2
+    let value = table[word] as number
+    if (((value >>> shift) & 15) !== 15) {
+      table[word] = value + (1 << shift)
+      added = true
+    }
+    word = block + 4 + ((h >>> 8) & 3)
+    shift = ((h >>> 10) & 7) << 2
+    value = table[word] as number
+    if (((value >>> shift) & 15) !== 15) {
+      table[word] = value + (1 << shift)
+      added = true
+    }
+    word = block + 8 + ((h >>> 16) & 3)
+    shift = ((h >>> 18) & 7) << 2
+    value = table[word] as number
+    if (((value >>> shift) & 15) !== 15) {
+      table[word] = value + (1 << shift)
+      added = true
+    }
+    word = block + 12 + ((h >>> 24) & 3)
+    shift = ((h >>> 26) & 7) << 2
+    value = table[word] as number
+    if (((value >>> shift) & 15) !== 15) {
+      table[word] = value + (1 << shift)
+      added = true
+    }
+    if (added && ++this.#additions >= this.#sampleSize) this.#halve()
+  }
+
+  /** Halves every counter. The running count is halved too, less the halves lost to rounding. */
+  #halve(): void {
+    const table = this.#table
+    let odd = 0
+    for (let i = 0; i < table.length; i++) {
+      const value = table[i] as number
+      // The low bit of each nibble, summed into the top nibble by one multiply (at most 8: no carry).
+      odd += Math.imul(value & 0x11111111, 0x11111111) >>> 28
+      table[i] = (value >>> 1) & 0x77777777
+    }
+    this.#additions = (this.#additions - (odd >>> 2)) >>> 1
+    this.#resets++
+  }
+}
+
+/**
+ * A second hash for choosing counters inside the block: the key hash is already well mixed, so one
+ * multiply by the golden ratio (Fibonacci hashing) is enough to decorrelate it from the low bits
+ * that chose the block, and is cheaper than another full finaliser on this hot path.
+ */
+function counterHash(hash: number): number {
+  return Math.imul(hash, 0x9e3779b1)
+}
+
+function ceilingPowerOfTwo(n: number): number {
+  return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n))
+}

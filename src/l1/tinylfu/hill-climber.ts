@@ -1,0 +1,227 @@
+import type { FrequencySketch } from './frequency-sketch.js'
+import { MiniatureCache } from './miniature-cache.js'
+
+/**
+ * Tuning of the {@link HillClimber}. The defaults are the values docs/l1.md reports results for;
+ * they were chosen once, on all the simulator's traces and workloads together, not per trace.
+ */
+export interface HillClimberOptions {
+  /** First step, as a share of the cache. Default 0.2. */
+  readonly step?: number | undefined
+  /** Smallest distance from the position to each probe, as a share of the cache. Default 0.05. */
+  readonly probe?: number | undefined
+  /** Standard deviations a hit difference must reach before the climber acts on it. Default 4. */
+  readonly confidence?: number | undefined
+  /** Entries per miniature cache; the sampling rate is chosen to get near it. Default 512. */
+  readonly miniature?: number | undefined
+}
+
+/** Smallest and largest step, as shares of the cache. */
+const MIN_STEP = 0.01
+const MAX_STEP = 0.5
+/** Rprop's factors: the step doubles while the direction holds and halves when it reverses. */
+const GROW = 2
+const SHRINK = 0.5
+/** Sampled requests (in miniature capacities) ignored after the probes move, while they settle. */
+const WARMUP = 0.5
+/** Sampled requests (in miniature capacities) before a decision may be taken... */
+const MIN_SAMPLE = 1.5
+/** ...and requests where exactly one probe hit, at least (the variance floor of the test). */
+const MIN_DISCORDANT = 256
+/** Sampled requests (in miniature capacities) after which no significant difference is a tie. */
+const PATIENCE = 10
+/** Consecutive ties after which the climber scouts the far end of the range. */
+const TIES_BEFORE_SCOUTING = 2
+/** Odd multiplier that spreads the key hash for the sampling decision. */
+const SAMPLE_SALT = 0x2c1b3c6d
+
+/**
+ * Chooses the size of the admission window by hill climbing on the hit ratio.
+ *
+ * Caffeine climbs by comparing the hit ratio of one sample period with the previous period's, at
+ * another window. On real traces the hit ratio moves between periods by far more than a window
+ * change moves it (cache2k's orm-busy swings by ±10 points at a fixed window), so that signal is
+ * mostly noise and the window wanders. This climber compares two windows on the *same* requests
+ * instead: two miniature caches (see {@link MiniatureCache}) run at `position − probe` and
+ * `position + probe` on a spatially sampled share of the keys, and a sign test on the requests
+ * where exactly one of them hits says which way is uphill. Then:
+ *
+ * - The real window moves one step that way. The step doubles while the direction holds and
+ *   halves when it reverses or presses against 0% or 100% (Rprop, Riedmiller & Braun 1993), so
+ *   the window crosses the whole range in a few decisions and then settles instead of wandering.
+ * - The probes sit a whole step either side (never closer than `probe`): early, large steps
+ *   compare distant windows. Hit ratio against window size is often not concave (on lirs_sprite
+ *   it dips at 10% and peaks near 100%), and close probes would never see the far peak.
+ * - A decision needs 1.5 miniature capacities of sampled requests, 256 discordant requests and a
+ *   difference of `confidence` standard deviations. Discordant requests are not independent (a
+ *   loop or a burst makes them come in runs), hence the generous threshold and floor. After 10
+ *   capacities with no significant difference the climber calls a tie: it stays and keeps its
+ *   step (narrowing would make a gentle slope undetectable).
+ * - After two ties in a row it scouts: one comparison of the current window against the far end
+ *   (0% or 100%, whichever is further). If the far end is clearly better it moves halfway there.
+ *   This finds gains beyond any probe's reach (traffic whose only reuse is at 30% of the cache
+ *   looks the same to every window below 30%), while a far end that is merely different never
+ *   moves it, unlike wide symmetric probes, which compare two points neither of which is here.
+ */
+export class HillClimber {
+  readonly #sketch: FrequencySketch
+  readonly #probe: number
+  readonly #confidence: number
+  readonly #miniatureTarget: number
+
+  #position: number
+  #step: number
+  #direction = 0
+  #ties = 0
+  /** While scouting: the far end being compared with the position (1 or 0), else -1. */
+  #scouting = -1
+  #lower: MiniatureCache | undefined
+  #upper: MiniatureCache | undefined
+  #sampleMask = 0
+  #entries = 0
+  #difference = 0
+  #discordant = 0
+  #sampled = 0
+  #warmup = 0
+  #decisions = 0
+
+  /**
+   * @param sketch the store's frequency sketch, which the miniatures use for admission
+   * @param initialWindow the window's share of the cache to start from
+   */
+  constructor(sketch: FrequencySketch, initialWindow: number, options: HillClimberOptions = {}) {
+    this.#sketch = sketch
+    this.#position = initialWindow
+    this.#step = options.step ?? 0.2
+    this.#probe = options.probe ?? 0.05
+    this.#confidence = options.confidence ?? 4
+    this.#miniatureTarget = options.miniature ?? 512
+  }
+
+  /** The window's share of the cache the climber currently asks for. */
+  get window(): number {
+    return this.#position
+  }
+
+  /** Comparisons decided so far (moves, ties and scouting runs). */
+  get decisions(): number {
+    return this.#decisions
+  }
+
+  /** Entries the climber is sized for (0 until {@link configure} is first called). */
+  get entries(): number {
+    return this.#entries
+  }
+
+  /**
+   * Sizes the miniatures for a cache of `entries` entries: the sampling rate is the power of two
+   * that gives each miniature about `miniature` entries (no sampling for small caches). The store
+   * calls it once it is half full, and again if its entry count drifts by more than 2×.
+   */
+  configure(entries: number): void {
+    this.#entries = entries
+    const rate = Math.min(2 ** Math.max(0, Math.floor(Math.log2(entries / this.#miniatureTarget))), 1 << 16)
+    this.#sampleMask = rate - 1
+    const capacity = Math.max(8, Math.round(entries / rate))
+    this.#lower = new MiniatureCache(this.#sketch, capacity, 0)
+    this.#upper = new MiniatureCache(this.#sketch, capacity, 0)
+    this.#recentre()
+  }
+
+  /**
+   * Whether a key's hash is in the sampled share of the key space. The high half of a product with
+   * an odd constant depends on every bit of the hash, so the sample is independent of the low bits
+   * the sketch uses to pick a block. One multiply: this runs on every read.
+   */
+  sampled(hash: number): boolean {
+    return ((Math.imul(hash, SAMPLE_SALT) >>> 16) & this.#sampleMask) === 0
+  }
+
+  /**
+   * Feeds one request for a sampled key (the caller checked {@link sampled}) to both miniatures.
+   * Returns true when the window target changed.
+   */
+  record(hash: number): boolean {
+    const lower = this.#lower
+    const upper = this.#upper
+    if (lower === undefined || upper === undefined) return false
+    const low = lower.access(hash)
+    const high = upper.access(hash)
+    // Until both miniatures are full they show their warm-up (a filling cache admits everything,
+    // which favours whichever window admits least); after a move they need a moment to settle.
+    if (!lower.filled || !upper.filled) return false
+    if (this.#warmup > 0) {
+      this.#warmup--
+      return false
+    }
+    if (low !== high) {
+      this.#discordant++
+      this.#difference += high ? 1 : -1
+    }
+    const sampled = ++this.#sampled
+    if ((sampled & 15) !== 0 || sampled < MIN_SAMPLE * lower.capacity) return false
+    // Under "no difference" each discordant request is a fair coin: the difference has variance
+    // `discordant` (floored, see MIN_DISCORDANT).
+    const d = this.#difference
+    const z = this.#confidence
+    if (d * d >= z * z * Math.max(this.#discordant, MIN_DISCORDANT)) return this.#decide(d > 0 ? 1 : -1)
+    if (sampled >= PATIENCE * lower.capacity) return this.#decide(0)
+    return false
+  }
+
+  /** Acts on a comparison: 1 the upper probe won, -1 the lower, 0 a tie. */
+  #decide(outcome: number): boolean {
+    this.#decisions++
+    const before = this.#position
+    if (this.#scouting >= 0) {
+      // The lower probe sat at the position, the upper at the far end.
+      const far = this.#scouting
+      this.#scouting = -1
+      if (outcome > 0) {
+        this.#position = (before + far) / 2
+        this.#step = Math.max(MIN_STEP, Math.abs(far - before) / 2)
+        this.#direction = far > before ? 1 : -1
+      }
+    } else if (outcome === 0) {
+      if (++this.#ties >= TIES_BEFORE_SCOUTING) {
+        this.#ties = 0
+        this.#scouting = before < 0.5 ? 1 : 0
+      }
+    } else {
+      this.#ties = 0
+      const next = Math.max(0, Math.min(1, before + outcome * this.#step))
+      if (next === before) {
+        // Pressing against a bound: stay, and keep the next step small (a wrong move costs little).
+        this.#step = Math.max(MIN_STEP, this.#step * SHRINK)
+      } else {
+        this.#position = next
+        if (this.#direction !== 0) {
+          this.#step = outcome === this.#direction ? Math.min(MAX_STEP, this.#step * GROW) : Math.max(MIN_STEP, this.#step * SHRINK)
+        }
+      }
+      this.#direction = outcome
+    }
+    this.#recentre()
+    return this.#position !== before
+  }
+
+  /** Places the probes for the next comparison and clears its counts. */
+  #recentre(): void {
+    const lower = this.#lower
+    const upper = this.#upper
+    if (lower === undefined || upper === undefined) return
+    const capacity = lower.capacity
+    if (this.#scouting >= 0) {
+      lower.setWindow(this.#position * capacity)
+      upper.setWindow(this.#scouting * capacity)
+    } else {
+      const probe = Math.max(this.#probe, this.#step)
+      lower.setWindow(Math.max(0, this.#position - probe) * capacity)
+      upper.setWindow(Math.min(1, this.#position + probe) * capacity)
+    }
+    this.#difference = 0
+    this.#discordant = 0
+    this.#sampled = 0
+    this.#warmup = Math.ceil(capacity * WARMUP)
+  }
+}

@@ -1,0 +1,408 @@
+import type { FrequencySketch } from './frequency-sketch.js'
+import type { XorShift32 } from './hash.js'
+
+/** Returned by slot walks at the end of a queue. */
+export const NONE = 0xffffffff
+/** Slots 0..2 are the sentinels of the three LRU queues; entries use slots from 3 up. */
+export const WINDOW = 0
+export const PROBATION = 1
+export const PROTECTED = 2
+const FIRST_SLOT = 3
+/** Share of the main region kept for entries seen again (SLRU's protected segment; Caffeine: 80%). */
+const PROTECTED_SHARE = 0.8
+/**
+ * A candidate at least this warm that loses to its victim is still admitted with probability
+ * 1/128. Without it an attacker can keep one artificially hot victim at the cold end of probation
+ * and have every new key rejected (Caffeine's `ADMIT_HASHDOS_THRESHOLD`, same value).
+ */
+const WARM_CANDIDATE = 6
+/** Entries moved per call when the window is resized; the rest is moved by later calls (Caffeine). */
+const TRANSFER_LIMIT = 1000
+
+/**
+ * The W-TinyLFU eviction engine, without keys or values: an LRU *window*, then a main region
+ * split into *probation* and *protected* (segmented LRU), over numbered slots whose links, weights
+ * and key hashes live in typed arrays. {@link TinyLfuStore} puts keys and entries beside the
+ * slots; the hill climber's miniature caches run the very same engine on sampled hashes, so what
+ * they measure is what the store does.
+ *
+ * Weights are in any unit (the store's bytes, a miniature's entries). The owner inserts, hits and
+ * removes slots; {@link evict} enforces the budgets and hands each evicted slot back through the
+ * `onEvict` callback after unlinking and freeing it.
+ */
+export class WTinyLfuPolicy {
+  readonly #sketch: FrequencySketch
+  readonly #random: XorShift32 | undefined
+  readonly #onEvict: (slot: number) => void
+
+  weights: Float64Array
+  hashes: Int32Array
+  #next: Uint32Array
+  #prev: Uint32Array
+  #queue: Uint8Array
+  #free: number[] = []
+  #top = FIRST_SLOT
+
+  #maximum: number
+  #weight = 0
+  #windowWeight = 0
+  #probationWeight = 0
+  #protectedWeight = 0
+  #windowMax: number
+  #protectedMax: number
+  /** The window grew and still takes entries from main. */
+  #filling = false
+  /** Set by `#admit`: where the victims of a won duel end. */
+  #duelEnd = NONE
+
+  /** Candidates admitted into the main region, and candidates rejected. */
+  admitted = 0
+  rejected = 0
+
+  /**
+   * @param maximum the weight budget
+   * @param windowShare the window's initial share of it (TinyLFU paper: 1%)
+   * @param random coin flips for the hash-flooding defence; without it, admission is deterministic
+   * @param onEvict called with each slot evicted by {@link evict}, already unlinked and freed
+   */
+  constructor(sketch: FrequencySketch, maximum: number, windowShare: number, random: XorShift32 | undefined,
+    onEvict: (slot: number) => void, initialSlots = 64) {
+    this.#sketch = sketch
+    this.#random = random
+    this.#onEvict = onEvict
+    this.#maximum = maximum
+    this.#windowMax = Math.floor(maximum * windowShare)
+    this.#protectedMax = Math.floor((maximum - this.#windowMax) * PROTECTED_SHARE)
+    const n = Math.max(FIRST_SLOT + 1, initialSlots)
+    this.weights = new Float64Array(n)
+    this.hashes = new Int32Array(n)
+    this.#next = new Uint32Array(n)
+    this.#prev = new Uint32Array(n)
+    this.#queue = new Uint8Array(n)
+    this.clear()
+  }
+
+  /** Length of the slot arrays: every slot number is below it. */
+  get slotCapacity(): number {
+    return this.#next.length
+  }
+
+  get maximum(): number {
+    return this.#maximum
+  }
+
+  /** Sum of the weights of all slots. */
+  get weight(): number {
+    return this.#weight
+  }
+
+  get windowWeight(): number {
+    return this.#windowWeight
+  }
+
+  get probationWeight(): number {
+    return this.#probationWeight
+  }
+
+  get protectedWeight(): number {
+    return this.#protectedWeight
+  }
+
+  get windowMax(): number {
+    return this.#windowMax
+  }
+
+  get protectedMax(): number {
+    return this.#protectedMax
+  }
+
+  /** Which queue a slot is in: {@link WINDOW}, {@link PROBATION} or {@link PROTECTED}. */
+  queueOf(slot: number): number {
+    return this.#queue[slot] as number
+  }
+
+  /** First slot of a queue, coldest first, or NONE. */
+  first(queue: number): number {
+    return this.after(queue)
+  }
+
+  /** The slot after `slot` in its queue (toward the hot end), or NONE at the end. */
+  after(slot: number): number {
+    const next = this.#next[slot] as number
+    return next < FIRST_SLOT ? NONE : next
+  }
+
+  /** Takes a slot for a new key and puts it at the hot end of the window. Evicts nothing. */
+  insert(hash: number, weight: number): number {
+    let slot = this.#free.pop()
+    if (slot === undefined) {
+      slot = this.#top++
+      if (slot >= this.#next.length) this.#grow()
+    }
+    this.weights[slot] = weight
+    this.hashes[slot] = hash
+    this.#queue[slot] = WINDOW
+    this.#linkHot(WINDOW, slot)
+    this.#windowWeight += weight
+    this.#weight += weight
+    return slot
+  }
+
+  /** Unlinks and frees a slot (its owner has dropped, or will drop, what it keeps beside it). */
+  remove(slot: number): void {
+    this.#adjust(slot, -(this.weights[slot] as number))
+    this.#unlink(slot)
+    this.#free.push(slot)
+  }
+
+  /** SLRU: a hit in probation earns a place in protected; elsewhere it refreshes recency. */
+  hit(slot: number): void {
+    const queue = this.#queue[slot] as number
+    if (queue === PROBATION) {
+      const weight = this.weights[slot] as number
+      this.#unlink(slot)
+      this.#probationWeight -= weight
+      this.#protectedWeight += weight
+      this.#queue[slot] = PROTECTED
+      this.#linkHot(PROTECTED, slot)
+      if (this.#protectedWeight > this.#protectedMax) this.#demoteProtected()
+    } else if (this.#prev[queue] !== slot) {
+      this.#unlink(slot)
+      this.#linkHot(queue, slot)
+    }
+  }
+
+  /** A write to an existing slot: new weight, and it becomes the hottest of its queue. */
+  update(slot: number, weight: number): void {
+    this.#adjust(slot, weight - (this.weights[slot] as number))
+    this.weights[slot] = weight
+    const queue = this.#queue[slot] as number
+    if (this.#prev[queue] !== slot) {
+      this.#unlink(slot)
+      this.#linkHot(queue, slot)
+    }
+    if (this.#protectedWeight > this.#protectedMax) this.#demoteProtected()
+  }
+
+  /** Whether {@link evict} has work to do. */
+  needsEviction(): boolean {
+    return this.#windowWeight > this.#windowMax || this.#weight > this.#maximum || this.#filling
+  }
+
+  /**
+   * Resizes the window to `target` weight units (clamped to [0, maximum]); protected keeps its
+   * share of what main is left. Entries move with the capacity, as in Caffeine's `increaseWindow`
+   * and `decreaseWindow`, at most {@link TRANSFER_LIMIT} per call (the rest at later calls to
+   * {@link evict}): a smaller window hands its coldest entries to probation, a larger one takes
+   * main's coldest entries, so the cache behaves at once like one configured with the new window
+   * (the hill climber's miniatures rely on that to compare windows without a warm-up bias).
+   */
+  setWindowMax(target: number): void {
+    this.#windowMax = Math.max(0, Math.min(this.#maximum, Math.round(target)))
+    this.#protectedMax = Math.floor((this.#maximum - this.#windowMax) * PROTECTED_SHARE)
+    if (this.#protectedWeight > this.#protectedMax) this.#demoteProtected()
+    this.#filling = this.#windowWeight < this.#windowMax
+    if (this.#filling) this.#fillWindow()
+  }
+
+  /** Changes the weight budget, keeping the window's share. Takes effect at the next {@link evict}. */
+  setMaximum(maximum: number): void {
+    const share = this.#maximum > 0 ? this.#windowMax / this.#maximum : 0
+    this.#maximum = maximum
+    this.setWindowMax(maximum * share)
+  }
+
+  /** Enforces the budgets: the window's first, then the whole cache's. */
+  evict(): void {
+    if (this.#filling) this.#fillWindow()
+    const candidate = this.#evictFromWindow()
+    if (this.#weight > this.#maximum) this.#evictFromMain(candidate)
+  }
+
+  /** Forgets every slot. */
+  clear(): void {
+    for (let sentinel = 0; sentinel < FIRST_SLOT; sentinel++) {
+      this.#next[sentinel] = sentinel
+      this.#prev[sentinel] = sentinel
+    }
+    this.#free = []
+    this.#top = FIRST_SLOT
+    this.#weight = 0
+    this.#windowWeight = 0
+    this.#probationWeight = 0
+    this.#protectedWeight = 0
+    this.#filling = false
+  }
+
+  /**
+   * Moves entries from the cold end of the window to the hot end of probation until the window
+   * fits; they become the candidates. Returns the first one moved (the oldest), or NONE.
+   */
+  #evictFromWindow(): number {
+    let first = NONE
+    for (let n = 0; n < TRANSFER_LIMIT && this.#windowWeight > this.#windowMax; n++) {
+      const slot = this.after(WINDOW)
+      if (slot === NONE) break
+      this.#move(slot, PROBATION)
+      if (first === NONE) first = slot
+    }
+    return first
+  }
+
+  /**
+   * Caffeine's `evictFromMain`: while over budget, duel the oldest candidate against the victim at
+   * the cold end of probation and evict the loser (TinyLFU admission). Candidates run out: victims
+   * go without a duel. Probation runs out: protected, then the window, supply the victims.
+   */
+  #evictFromMain(firstCandidate: number): void {
+    let candidate = firstCandidate
+    let victimQueue = PROBATION
+    let victim = this.after(PROBATION)
+    while (this.#weight > this.#maximum) {
+      if (victim === NONE) {
+        if (victimQueue === WINDOW) break
+        victimQueue = victimQueue === PROBATION ? PROTECTED : WINDOW
+        victim = this.after(victimQueue)
+        continue
+      }
+      if (candidate === NONE) {
+        const next = this.after(victim)
+        this.#evictSlot(victim)
+        victim = next
+        continue
+      }
+      if (candidate === victim) {
+        // Every older probation entry is gone: the candidates left are their own victims.
+        victim = this.after(victim)
+        this.#evictSlot(candidate)
+        candidate = NONE
+        continue
+      }
+      const nextCandidate = this.after(candidate)
+      if (this.#admit(candidate, victim)) {
+        this.admitted++
+        const end = this.#duelEnd
+        while (victim !== end) {
+          const next = this.after(victim)
+          this.#evictSlot(victim)
+          victim = next
+        }
+      } else {
+        this.rejected++
+        this.#evictSlot(candidate)
+      }
+      candidate = nextCandidate
+    }
+  }
+
+  /**
+   * TinyLFU's admission test (Einziger, Friedman & Manes, ACM TOS 2017, §3): admit the candidate
+   * only if the sketch estimates it more popular than the victim. Byte-weighted: a candidate
+   * heavier than the victim must beat the *sum* of the frequencies of all the victims it would
+   * displace (the size-aware TinyLFU of Einziger et al., ACM TOS 2022), so one large, lukewarm
+   * entry cannot flush many small hot ones. On a win, `#duelEnd` is the first surviving victim.
+   */
+  #admit(candidate: number, victim: number): boolean {
+    const sketch = this.#sketch
+    const candidateFrequency = sketch.frequency(this.hashes[candidate] as number)
+    const need = Math.min(this.weights[candidate] as number, this.#weight - this.#maximum)
+    let victims = 0
+    let freed = 0
+    let slot = victim
+    // Walk victims until they free enough room, stopping early once they outweigh the candidate.
+    while (slot !== NONE && slot !== candidate && freed < need) {
+      victims += sketch.frequency(this.hashes[slot] as number)
+      freed += this.weights[slot] as number
+      slot = this.after(slot)
+      if (victims >= candidateFrequency) break
+    }
+    this.#duelEnd = slot
+    if (candidateFrequency > victims) return true
+    // Hash-flooding defence: a warm candidate still wins 1 time in 128 (see WARM_CANDIDATE).
+    return candidateFrequency >= WARM_CANDIDATE && this.#random !== undefined && (this.#random.next() & 127) === 0
+  }
+
+  #evictSlot(slot: number): void {
+    this.remove(slot)
+    this.#onEvict(slot)
+  }
+
+  /** Shrinks protected to its budget by demoting its coldest entries to probation. */
+  #demoteProtected(): void {
+    while (this.#protectedWeight > this.#protectedMax) {
+      const slot = this.after(PROTECTED)
+      if (slot === NONE) break
+      this.#move(slot, PROBATION)
+    }
+  }
+
+  /** Moves main's coldest entries to the cold end of a grown window, a bounded number per call. */
+  #fillWindow(): void {
+    for (let n = 0; n < TRANSFER_LIMIT; n++) {
+      let slot = this.after(PROBATION)
+      if (slot === NONE) slot = this.after(PROTECTED)
+      if (slot === NONE || this.#windowWeight + (this.weights[slot] as number) > this.#windowMax) {
+        this.#filling = false
+        return
+      }
+      this.#move(slot, WINDOW, false)
+    }
+  }
+
+  /** Moves a slot to the hot (or cold) end of another queue. */
+  #move(slot: number, queue: number, hot = true): void {
+    const weight = this.weights[slot] as number
+    this.#adjust(slot, -weight)
+    this.#unlink(slot)
+    this.#queue[slot] = queue
+    if (hot) this.#linkHot(queue, slot)
+    else this.#linkCold(queue, slot)
+    this.#adjust(slot, weight)
+  }
+
+  /** Adds `delta` to the weight of the slot's queue and the total. */
+  #adjust(slot: number, delta: number): void {
+    const queue = this.#queue[slot] as number
+    if (queue === WINDOW) this.#windowWeight += delta
+    else if (queue === PROBATION) this.#probationWeight += delta
+    else this.#protectedWeight += delta
+    this.#weight += delta
+  }
+
+  #grow(): void {
+    const capacity = this.#next.length * 2
+    this.weights = grown(new Float64Array(capacity), this.weights)
+    this.hashes = grown(new Int32Array(capacity), this.hashes)
+    this.#next = grown(new Uint32Array(capacity), this.#next)
+    this.#prev = grown(new Uint32Array(capacity), this.#prev)
+    this.#queue = grown(new Uint8Array(capacity), this.#queue)
+  }
+
+  #linkHot(queue: number, slot: number): void {
+    const last = this.#prev[queue] as number
+    this.#next[last] = slot
+    this.#prev[slot] = last
+    this.#next[slot] = queue
+    this.#prev[queue] = slot
+  }
+
+  #linkCold(queue: number, slot: number): void {
+    const first = this.#next[queue] as number
+    this.#prev[first] = slot
+    this.#next[slot] = first
+    this.#prev[slot] = queue
+    this.#next[queue] = slot
+  }
+
+  #unlink(slot: number): void {
+    const prev = this.#prev[slot] as number
+    const next = this.#next[slot] as number
+    this.#next[prev] = next
+    this.#prev[next] = prev
+  }
+}
+
+function grown<T extends Float64Array | Int32Array | Uint32Array | Uint8Array>(into: T, from: T): T {
+  into.set(from)
+  return into
+}

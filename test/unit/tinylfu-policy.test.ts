@@ -1,0 +1,215 @@
+import { LRUCache } from 'lru-cache'
+import { describe, expect, it } from 'vitest'
+import type { CacheEntry } from '../../src/core/entry.js'
+import { ManualClock } from '../../src/core/manual-clock.js'
+import { FrequencySketch } from '../../src/l1/tinylfu/frequency-sketch.js'
+import { fmix32, XorShift32 } from '../../src/l1/tinylfu/hash.js'
+import { MiniatureCache } from '../../src/l1/tinylfu/miniature-cache.js'
+import { TinyLfuStore } from '../../src/l1/tinylfu/tinylfu-store.js'
+import { NONE, PROBATION, WTinyLfuPolicy } from '../../src/l1/tinylfu/w-tinylfu-policy.js'
+
+const ENTRY: CacheEntry = { value: 1, size: 1, createdAt: 0, freshUntil: Infinity, staleUntil: Infinity, tags: [], loadMs: 0 }
+
+/** Replays key ids through a unit-weight store the way the cache drives it; returns hits per phase. */
+function replay(s: TinyLfuStore, trace: Iterable<number>): number {
+  let hits = 0
+  for (const id of trace) {
+    const key = `k${id}`
+    if (s.get(key) !== undefined) hits++
+    else s.set(key, ENTRY)
+  }
+  return hits
+}
+
+function lruReplay(capacity: number, trace: Iterable<number>): number {
+  const lru = new LRUCache<string, number>({ max: capacity })
+  let hits = 0
+  for (const id of trace) {
+    const key = `k${id}`
+    if (lru.get(key) !== undefined) hits++
+    else lru.set(key, 1)
+  }
+  return hits
+}
+
+function unitStore(capacity: number, adaptive = true): TinyLfuStore {
+  return new TinyLfuStore({ maxBytes: capacity, clock: new ManualClock(0), weigher: () => 1, seed: 3, adaptive })
+}
+
+/** Every key is read twice, `gap` requests apart, then never again (recency is all that matters). */
+function* recencyStream(requests: number, gap: number, firstKey = 0): Generator<number> {
+  const pending: number[] = []
+  let next = firstKey
+  for (let i = 0; i < requests; i++) {
+    if (i % 2 === 0) {
+      pending.push(next)
+      yield next++
+    } else {
+      yield pending.length > gap / 2 ? (pending.shift() as number) : next++
+    }
+  }
+}
+
+/**
+ * Every key is read twice, the second time 10 to 500 requests after the first (seeded): recency
+ * at a spread of distances, LRU's home ground (an LRU of 1000 entries hits every second read).
+ */
+function* spreadRecencyStream(requests: number, seed: number): Generator<number> {
+  const due = new Map<number, number[]>()
+  let x = seed
+  let next = 0
+  for (let i = 0; i < requests; i++) {
+    const waiting = due.get(i)
+    const key = waiting?.pop()
+    if (waiting !== undefined && waiting.length === 0) due.delete(i)
+    if (key !== undefined) {
+      // Not re-read at its exact time if two fell due together: push the rest to the next request.
+      if (waiting !== undefined && waiting.length > 0) {
+        due.delete(i)
+        due.set(i + 1, [...(due.get(i + 1) ?? []), ...waiting])
+      }
+      yield key
+      continue
+    }
+    x = (Math.imul(x, 1_664_525) + 1_013_904_223) >>> 0
+    const at = i + 10 + (x % 491)
+    due.set(at, [...(due.get(at) ?? []), next])
+    yield next++
+  }
+}
+
+/** A loop over `keys` keys: LRU and FIFO get nothing once the loop is longer than the cache. */
+function* loopStream(requests: number, keys: number, offset: number): Generator<number> {
+  for (let i = 0; i < requests; i++) yield offset + (i % keys)
+}
+
+/** Zipf(0.9) over `keys` keys with bursts of never-seen keys, from a seeded generator. */
+function* zipfScanStream(requests: number, keys: number, seed: number): Generator<number> {
+  const cdf = new Float64Array(keys)
+  let sum = 0
+  for (let r = 0; r < keys; r++) cdf[r] = sum += 1 / (r + 1) ** 0.9
+  let x = seed
+  let scan = keys
+  for (let i = 0; i < requests; i++) {
+    if (i % 10_000 >= 8_000) {
+      yield scan++
+      continue
+    }
+    x = (Math.imul(x, 1_664_525) + 1_013_904_223) >>> 0
+    const u = (x / 4_294_967_296) * sum
+    let lo = 0
+    let hi = keys - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((cdf[mid] as number) > u) hi = mid
+      else lo = mid + 1
+    }
+    yield lo
+  }
+}
+
+describe('adaptive window (hill climber)', () => {
+  it('grows the window on recency-heavy traffic and shrinks it on frequency-heavy traffic', () => {
+    const capacity = 1_000
+    const s = unitStore(capacity)
+    const initial = s.policy().windowMaxBytes
+    // Phase 1: every key read twice, 300 requests apart. A window under 30% of the cache misses all
+    // of it, however small or large: a plateau no local probe sees across; scouting finds the way.
+    const stream = recencyStream(300_000, 300)
+    replay(s, (function* () { for (let i = 0; i < 150_000; i++) yield stream.next().value as number })())
+    const recencyHits = replay(s, stream)
+    const grown = s.policy().windowMaxBytes
+    expect(grown).toBeGreaterThan(capacity * 0.3)
+    expect(grown).toBeGreaterThan(initial * 30)
+    // Every second request can hit at best.
+    expect(recencyHits / 150_000).toBeGreaterThan(0.48)
+    // Phase 2: a loop 20% longer than the cache. Recency is useless; only a stable main region hits.
+    const loopHits = replay(s, loopStream(300_000, 1_200, 10_000_000))
+    const shrunk = s.policy().windowMaxBytes
+    expect(shrunk).toBeLessThan(grown / 4)
+    expect(shrunk).toBeLessThanOrEqual(capacity * 0.1)
+    expect(loopHits / 300_000).toBeGreaterThan(0.6)
+  })
+
+  it('a fixed 1% window collapses on the same recency-heavy traffic (the climber is what helps)', () => {
+    const hits = replay(unitStore(1_000, false), recencyStream(200_000, 300))
+    expect(hits / 200_000).toBeLessThan(0.1)
+  })
+})
+
+describe('hit ratio on a generated Zipf + scan workload', () => {
+  it('beats LRU by a wide margin', () => {
+    const capacity = 500
+    const requests = 300_000
+    const ours = replay(unitStore(capacity), zipfScanStream(requests, 20_000, 11)) / requests
+    const lru = lruReplay(capacity, zipfScanStream(requests, 20_000, 11)) / requests
+    expect(ours - lru).toBeGreaterThan(0.08)
+  })
+
+  it('stays within a point of LRU where LRU is optimal (recency only)', () => {
+    const capacity = 1_000
+    const requests = 300_000
+    const ours = replay(unitStore(capacity), spreadRecencyStream(requests, 5)) / requests
+    const lru = lruReplay(capacity, spreadRecencyStream(requests, 5)) / requests
+    expect(lru).toBeGreaterThan(0.45)
+    expect(lru - ours).toBeLessThan(0.01)
+  })
+})
+
+describe('hash flooding', () => {
+  /** A main region whose coldest victim an attacker keeps artificially hot through its hash. */
+  function attacked(random: XorShift32 | undefined): { admitted: number; victimSurvived: boolean } {
+    const sketch = new FrequencySketch(256)
+    const evicted = new Set<number>()
+    const policy = new WTinyLfuPolicy(sketch, 100, 0.01, random, (slot) => evicted.add(slot), 128)
+    const victimHash = fmix32(424_242)
+    const victim = policy.insert(victimHash, 1)
+    for (let i = 1; i < 100; i++) policy.insert(fmix32(i), 1)
+    policy.evict() // window overflow: everything lands in probation, the victim coldest
+    expect(policy.first(PROBATION)).toBe(victim)
+    let admitted = 0
+    for (let round = 0; round < 2_000; round++) {
+      // The attacker's own keys share the victim's hash (collisions it precomputed): 15, always.
+      for (let i = 0; i < 16; i++) sketch.increment(victimHash)
+      // Honest, warm newcomers: read 7 times each.
+      const hash = fmix32(1_000_000 + round)
+      for (let i = 0; i < 7; i++) sketch.increment(hash)
+      const before = policy.admitted
+      policy.insert(hash, 1)
+      policy.evict()
+      admitted += policy.admitted - before
+      if (evicted.has(victim)) break
+    }
+    return { admitted, victimSurvived: !evicted.has(victim) && policy.first(PROBATION) !== NONE }
+  }
+
+  it('without randomised admission, one pinned victim blocks every newcomer', () => {
+    const { admitted, victimSurvived } = attacked(undefined)
+    expect(admitted).toBe(0)
+    expect(victimSurvived).toBe(true)
+  })
+
+  it('randomised admission of warm candidates unpins it', () => {
+    const { admitted, victimSurvived } = attacked(new XorShift32(99))
+    expect(admitted).toBeGreaterThan(0)
+    expect(victimSurvived).toBe(false)
+  })
+})
+
+describe('MiniatureCache', () => {
+  it('with a 100% window it is exactly an LRU', () => {
+    const sketch = new FrequencySketch(64)
+    const mini = new MiniatureCache(sketch, 50, 1)
+    const lru = new LRUCache<number, number>({ max: 50 })
+    let x = 5
+    for (let i = 0; i < 20_000; i++) {
+      x = (Math.imul(x, 1_103_515_245) + 12_345) >>> 0
+      const key = (x >>> 8) % 120
+      const hash = fmix32(key + 1)
+      sketch.increment(hash)
+      const hit = lru.get(key) !== undefined
+      if (!hit) lru.set(key, 1)
+      expect(mini.access(hash)).toBe(hit)
+    }
+  })
+})
