@@ -208,29 +208,38 @@ export class Coherence implements BusListener {
     }, delay)
   }
 
+  /** Retries the outbox, 64 invalidations at a time; stops at the first batch with a failure. */
   async #flushOutbox(): Promise<void> {
-    const bus = this.#bus
     while (this.#outbox.length > 0 && !this.#closed) {
-      const pending = this.#outbox[0] as Pending
-      pending.attempts++
-      let ok = pending.keys.length === 0 || await this.#host.invalidateShared(pending.keys, pending.message.version)
-      if (ok && bus !== undefined) {
-        const receipt = await this.#guard.run(() => bus.publish(pending.message), undefined)
-        ok = receipt !== undefined
-        pending.message.tags?.forEach((tag, i) => {
-          const v = receipt?.tagVersions?.[i]
-          if (v !== undefined) this.tags.observe(tag, v)
-        })
+      const batch = this.#outbox.slice(0, 64)
+      const results = await Promise.all(batch.map((pending) => this.#retry(pending)))
+      const done = new Set(batch.filter((_, i) => results[i] === true))
+      this.#outbox = this.#outbox.filter((p) => !done.has(p))
+      for (const pending of done) {
+        this.#release(pending)
+        // While this waited, this node may have copied the old value from L2 back into L1; its
+        // own bus message will not reach it (origin), so it drops the keys itself now.
+        if (pending.keys.length > 0) this.#host.dropL1(pending.keys)
       }
-      if (!ok) {
-        this.#scheduleRetry(Math.min(100 * 2 ** Math.min(pending.attempts, 5), 5_000))
+      if (done.size < batch.length) {
+        const attempts = Math.max(...batch.map((p) => p.attempts))
+        this.#scheduleRetry(Math.min(100 * 2 ** Math.min(attempts, 4), 1_000))
         return
       }
-      this.#outbox.shift()
-      this.#release(pending)
-      // While this waited, this node may have copied the old value from L2 back into L1; its own
-      // bus message will not reach it (origin), so it drops the keys itself now.
-      if (pending.keys.length > 0) this.#host.dropL1(pending.keys)
     }
   }
+
+  async #retry(pending: Pending): Promise<boolean> {
+    pending.attempts++
+    if (pending.keys.length > 0 && !(await this.#host.invalidateShared(pending.keys, pending.message.version))) return false
+    const bus = this.#bus
+    if (bus === undefined) return true
+    const receipt = await this.#guard.run(() => bus.publish(pending.message), undefined)
+    pending.message.tags?.forEach((tag, i) => {
+      const v = receipt?.tagVersions?.[i]
+      if (v !== undefined) this.tags.observe(tag, v)
+    })
+    return receipt !== undefined
+  }
+
 }

@@ -69,6 +69,9 @@ export class RedisStreamBus implements InvalidationBus {
   #connected = false
   /** How many entries of the stream, counted from its creation, this follower has consumed. */
   #consumed = 0
+  /** The earliest read still to be checked for trimming, and whether a check is running. */
+  #trimCheck: { consumed: number; cursor: string | undefined } | undefined
+  #trimChecking = false
 
   constructor(options: RedisStreamBusOptions) {
     const { client, owned } = connect(options)
@@ -141,18 +144,11 @@ export class RedisStreamBus implements InvalidationBus {
           'xread', this.#blockMs + this.#timeoutMs)
         if (this.#closed) return
         const entries: StreamEntry[] = reply?.[0]?.[1] ?? []
-        // XREAD silently skips entries trimmed away before it ran: after every non-empty read, check
-        // that nothing past what we had consumed was trimmed (only a follower lagging about
-        // maxLength behind can see this).
-        if (entries.length > 0) {
-          const info = await this.#streamInfo()
-          if (info !== undefined && lostPast(info, consumedBefore, this.#cursor)) {
-            this.#cursor = info.lastId
-            this.#consumed = info.entriesAdded
-            this.#reportGap('the stream was trimmed past this follower')
-            continue
-          }
-        }
+        // XREAD silently skips entries trimmed away before it ran: after every non-empty read,
+        // check that nothing past what we had consumed was trimmed (only a follower lagging about
+        // maxLength behind can see this). The check runs beside the next XREAD, not before it: it
+        // costs a round trip, and a gap found a moment later flushes all the same.
+        if (entries.length > 0) this.#scheduleTrimCheck(consumedBefore, this.#cursor)
         for (const [id, fields] of entries) {
           this.#cursor = id
           this.#consumed++
@@ -199,6 +195,27 @@ export class RedisStreamBus implements InvalidationBus {
       this.#cursor = last
       this.#consumed = info?.entriesAdded ?? 0
       this.#reportGap(gap)
+    }
+  }
+
+  #scheduleTrimCheck(consumed: number, cursor: string | undefined): void {
+    if (this.#trimCheck === undefined || consumed < this.#trimCheck.consumed) this.#trimCheck = { consumed, cursor }
+    if (!this.#trimChecking) void this.#runTrimChecks()
+  }
+
+  async #runTrimChecks(): Promise<void> {
+    this.#trimChecking = true
+    try {
+      while (this.#trimCheck !== undefined && !this.#closed) {
+        const { consumed, cursor } = this.#trimCheck
+        this.#trimCheck = undefined
+        const info = await this.#streamInfo()
+        if (info !== undefined && lostPast(info, consumed, cursor)) this.#reportGap('the stream was trimmed past this follower')
+      }
+    } catch {
+      // A failed check leaves it to the follower loop, which resyncs on any connection trouble.
+    } finally {
+      this.#trimChecking = false
     }
   }
 
