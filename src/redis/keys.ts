@@ -15,6 +15,10 @@
  *
  * Per lock name N: `tc1:<ns>:k:{N}` and its fencing counter `tc1:<ns>:k:{N}:fence`.
  *
+ * The edge's shared Redis storage (src/edge/redis-storage.ts) uses its own namespace (default
+ * `edge`) with the entry keys above plus `tc1:<ns>:t:{tag}` (tag index) and `tc1:<ns>:u:{url}`
+ * (URL index); they cannot collide with a cache namespace's keys.
+ *
  * Redis hashes the text between the first `{` and the first `}` after it. Every per-key name puts
  * `{K}` right after a fixed prefix, so they hash alike even when K itself contains braces.
  * test/unit/redis-keys.test.ts pins this layout.
