@@ -259,7 +259,11 @@ export class TierCache {
     if (this.#l1 !== undefined) this.#counters.l1Misses++
     if (this.#l2Guard === undefined) return Promise.resolve(undefined)
     const stamp = this.#coherence.generations.stamp(key)
-    return this.#l2Call((store) => store.get(key), undefined).then((entry) => this.#afterL2Get(key, entry, stamp, asResult))
+    const guard = this.#l2Guard
+    const store = this.#l2
+    // The common case without a closure per call: the store is connected, the guard calls its get.
+    const read = store !== undefined ? guard.runWith(store, key) : this.#l2Call((s) => s.get(key), undefined)
+    return read.then((entry) => this.#afterL2Get(key, entry, stamp, asResult))
   }
 
   #afterL2Get(key: string, entry: CacheEntry | undefined, stamp: number, asResult: boolean): unknown {
@@ -842,7 +846,7 @@ export class TierCache {
     if (staleUntil <= now) return
     l1.set(key, {
       value: this.#clone ? undefined : entry.value,
-      bytes: this.#clone ? entry.bytes : undefined,
+      bytes: this.#clone ? (entry.bytes ?? this.#serializer.serialize(entry.value).bytes) : undefined,
       size: entry.size,
       createdAt: entry.createdAt,
       freshUntil: Math.min(entry.freshUntil, staleUntil, this.#coherence.fencedUntil),

@@ -21,6 +21,8 @@ export interface Serializer {
   /** Throws {@link UnserializableValueError} when the value would lose data silently. */
   serialize(value: unknown): Serialized
   deserialize(bytes: Buffer): unknown
+  /** Optional: deserialize `buf` from `offset` to its end without slicing it first (the L2 read path). */
+  deserializeAt?(buf: Buffer, offset: number): unknown
 }
 
 /** Raised by a serializer; the cache turns it into an `E_VALUE_NOT_SERIALIZABLE` error naming the key. */
@@ -87,6 +89,9 @@ export const jsonSerializer: Serializer = {
   },
   deserialize(bytes: Buffer): unknown {
     return JSON.parse(bytes.toString('utf8'))
+  },
+  deserializeAt(buf: Buffer, offset: number): unknown {
+    return JSON.parse(buf.toString('utf8', offset))
   },
 }
 

@@ -131,6 +131,10 @@ export class TierGuard {
       this.#fail(error, false)
       return Promise.resolve(fallback)
     }
+    return this.#track(result, fallback)
+  }
+
+  #track<T, F>(result: T | Promise<T>, fallback: F): Promise<T | F> {
     if (!(result instanceof Promise)) {
       this.#breaker.success()
       return Promise.resolve(result)
@@ -153,6 +157,22 @@ export class TierGuard {
         },
       )
     })
+  }
+
+  /** `run(() => store.get(key), undefined)` without allocating the closure: the L2 read hot path. */
+  runWith<T>(store: { get(key: string): T | Promise<T> }, key: string): Promise<T | undefined> {
+    if (!this.#breaker.allow()) {
+      this.stats.skipped++
+      return Promise.resolve(undefined)
+    }
+    let result: T | Promise<T>
+    try {
+      result = store.get(key)
+    } catch (error) {
+      this.#fail(error, false)
+      return Promise.resolve(undefined)
+    }
+    return this.#track(result, undefined)
   }
 
   /** Records a failure observed outside `run` (a bus connection drop, for example). */

@@ -100,18 +100,19 @@ export function decodeEntry(buf: Buffer, serializer: Serializer): CacheEntry {
       }
     }
   }
-  const payload = buf.subarray(offset)
   let value: unknown
   try {
-    value = serializer.deserialize(payload)
+    // Without slicing when the serializer can: this runs once per L2 hit.
+    value = serializer.deserializeAt !== undefined ? serializer.deserializeAt(buf, offset) : serializer.deserialize(buf.subarray(offset))
   } catch (error) {
     throw new FormatError('E_ENTRY_CORRUPT', `entry payload could not be deserialized by ${serializer.name}`, {}, error)
   }
   const version = buf.readDoubleLE(36)
   return {
     value,
-    bytes: payload,
-    size: payload.length,
+    // The payload bytes are not kept: only L1 with `clone: true` needs them, and it re-serializes.
+    bytes: undefined,
+    size: buf.length - offset,
     createdAt: buf.readDoubleLE(4),
     freshUntil: buf.readDoubleLE(12),
     staleUntil: buf.readDoubleLE(20),

@@ -61,6 +61,8 @@ export class RedisStreamBus implements InvalidationBus {
   readonly #logger: Logger
   readonly #listeners = new Set<BusListener>()
   readonly #readiness: Readiness
+  /** The epoch this node writes if it finds none (SET NX: the first writer after a loss wins). */
+  readonly #epochCandidate = newEpoch()
   #reader: RedisClient | undefined
   #loop: Promise<void> | undefined
   #closed = false
@@ -95,7 +97,7 @@ export class RedisStreamBus implements InvalidationBus {
     delete body.tagVersions
     const reply = await this.#withTimeout(this.#client.tcPublish(
       2 + tags.length, this.keys.bus, this.keys.epoch, ...tags.map((t) => this.keys.tag(t)),
-      this.#maxLength, JSON.stringify(body), this.#tagTtlMs, newEpoch()), 'publish')
+      this.#maxLength, JSON.stringify(body), this.#tagTtlMs, this.#epochCandidate), 'publish')
     const [id, ...versions] = reply
     return { id: id as string, tagVersions: tags.length > 0 ? versions.map(Number) : undefined }
   }
@@ -174,7 +176,7 @@ export class RedisStreamBus implements InvalidationBus {
 
   /** Checks that nothing was lost since the cursor; reports a gap otherwise. */
   async #resync(): Promise<void> {
-    await this.#client.set(this.keys.epoch, newEpoch(), 'NX')
+    await this.#client.set(this.keys.epoch, this.#epochCandidate, 'NX')
     const epoch = await this.#withTimeout(this.#client.get(this.keys.epoch), 'epoch')
     const info = await this.#streamInfo()
     const last = info?.lastId ?? '0-0'

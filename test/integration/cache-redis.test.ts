@@ -44,6 +44,17 @@ describe('sharing through Redis', () => {
     expect(await c.get('user:1')).toBeUndefined()
   })
 
+  it('clone: true hands out private copies of values read from L2 too', async () => {
+    const namespace = freshNamespace()
+    const a = cache({ namespace, l2: { redis: inject('redisUrl') } })
+    const b = cache({ namespace, l1: { clone: true }, l2: { redis: inject('redisUrl') } })
+    await a.set('doc', { n: 1 })
+    const first = await b.get<{ n: number }>('doc') // from L2, then kept in b's L1
+    first!.n = 99
+    expect(await b.get('doc')).toEqual({ n: 1 })
+    expect(b.peek('doc')).toEqual({ n: 1 })
+  })
+
   it('namespaces isolate caches sharing one Redis', async () => {
     const a = cache({ namespace: freshNamespace(), l1: false, l2: { redis: inject('redisUrl') } })
     const b = cache({ namespace: freshNamespace(), l1: false, l2: { redis: inject('redisUrl') } })

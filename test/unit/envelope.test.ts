@@ -43,7 +43,7 @@ describe('Redis entry envelope v1 (pinned byte by byte)', () => {
 
   it('round-trips', () => {
     const back = decodeEntry(encodeEntry(entry, jsonSerializer), jsonSerializer)
-    expect(back).toMatchObject({ ...entry, bytes: expect.any(Buffer) })
+    expect(back).toMatchObject({ ...entry, bytes: undefined })
     const plain = decodeEntry(encodeEntry({ ...entry, tags: [], tagVersions: undefined, version: undefined }, jsonSerializer), jsonSerializer)
     expect(plain.tags).toEqual([])
     expect(plain.version).toBeUndefined()
