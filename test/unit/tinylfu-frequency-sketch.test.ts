@@ -41,9 +41,12 @@ describe('FrequencySketch', () => {
     for (let i = 0; i < 10; i++) sketch.increment(hash(1))
     expect(sketch.resets).toBe(0)
     // Distinct keys until the additions reach the sample size.
+    // (The table is sized for 64 keys and sees 10x that many before halving, so a collision may
+    // add one: 10 halves to 5, or to 6 if every row of key 1 met another key.)
     let k = 100
     while (sketch.resets === 0) sketch.increment(hash(k++))
-    expect(sketch.frequency(hash(1))).toBe(5)
+    expect(sketch.frequency(hash(1))).toBeGreaterThanOrEqual(5)
+    expect(sketch.frequency(hash(1))).toBeLessThanOrEqual(6)
     // A saturated counter halves to 7 (15 >> 1).
     for (let i = 0; i < 40; i++) sketch.increment(hash(2))
     const before = sketch.resets

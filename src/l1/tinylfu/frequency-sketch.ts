@@ -73,12 +73,12 @@ export class FrequencySketch {
     const table = this.#table
     const block = (hash & this.#blockMask) << 4
     const h = counterHash(hash)
-    let min = ((table[block + (h & 3)] as number) >>> (((h >>> 2) & 7) << 2)) & 15
-    let count = ((table[block + 4 + ((h >>> 8) & 3)] as number) >>> (((h >>> 10) & 7) << 2)) & 15
+    let min = ((table[block + (h >>> 30)] as number) >>> (((h >>> 27) & 7) << 2)) & 15
+    let count = ((table[block + 4 + ((h >>> 25) & 3)] as number) >>> (((h >>> 22) & 7) << 2)) & 15
     if (count < min) min = count
-    count = ((table[block + 8 + ((h >>> 16) & 3)] as number) >>> (((h >>> 18) & 7) << 2)) & 15
+    count = ((table[block + 8 + ((h >>> 20) & 3)] as number) >>> (((h >>> 17) & 7) << 2)) & 15
     if (count < min) min = count
-    count = ((table[block + 12 + ((h >>> 24) & 3)] as number) >>> (((h >>> 26) & 7) << 2)) & 15
+    count = ((table[block + 12 + ((h >>> 15) & 3)] as number) >>> (((h >>> 12) & 7) << 2)) & 15
     return count < min ? count : min
   }
 
@@ -88,36 +88,36 @@ export class FrequencySketch {
    * Saturated counters stay at 15 and an increment that changed nothing is not counted.
    *
    * This runs on every cache hit, so it is unrolled by hand: each of the four rows owns a quarter
-   * of the block (4 words); one byte of the counter hash picks the word and the nibble in it.
+   * of the block (4 words); five bits of the counter hash pick the word and the nibble in it.
    */
   increment(hash: number): void {
     const table = this.#table
     const block = (hash & this.#blockMask) << 4
     const h = counterHash(hash)
     let added = false
-    let word = block + (h & 3)
-    let shift = ((h >>> 2) & 7) << 2
+    let word = block + (h >>> 30)
+    let shift = ((h >>> 27) & 7) << 2
     let value = table[word] as number
     if (((value >>> shift) & 15) !== 15) {
       table[word] = value + (1 << shift)
       added = true
     }
-    word = block + 4 + ((h >>> 8) & 3)
-    shift = ((h >>> 10) & 7) << 2
+    word = block + 4 + ((h >>> 25) & 3)
+    shift = ((h >>> 22) & 7) << 2
     value = table[word] as number
     if (((value >>> shift) & 15) !== 15) {
       table[word] = value + (1 << shift)
       added = true
     }
-    word = block + 8 + ((h >>> 16) & 3)
-    shift = ((h >>> 18) & 7) << 2
+    word = block + 8 + ((h >>> 20) & 3)
+    shift = ((h >>> 17) & 7) << 2
     value = table[word] as number
     if (((value >>> shift) & 15) !== 15) {
       table[word] = value + (1 << shift)
       added = true
     }
-    word = block + 12 + ((h >>> 24) & 3)
-    shift = ((h >>> 26) & 7) << 2
+    word = block + 12 + ((h >>> 15) & 3)
+    shift = ((h >>> 12) & 7) << 2
     value = table[word] as number
     if (((value >>> shift) & 15) !== 15) {
       table[word] = value + (1 << shift)
@@ -142,9 +142,11 @@ export class FrequencySketch {
 }
 
 /**
- * A second hash for choosing counters inside the block: the key hash is already well mixed, so one
- * multiply by the golden ratio (Fibonacci hashing) is enough to decorrelate it from the low bits
- * that chose the block, and is cheaper than another full finaliser on this hot path.
+ * A second hash for choosing counters inside the block. The key hash is already well mixed, so one
+ * multiply by the golden ratio (Fibonacci hashing) will do, cheaper than another finaliser on this
+ * hot path, provided only the product's *high* bits are used (bits 12 to 31): they depend on every
+ * bit of the hash, whereas the product's low bits depend only on the hash's low bits, which also
+ * chose the block, and would make keys sharing a block share counters.
  */
 function counterHash(hash: number): number {
   return Math.imul(hash, 0x9e3779b1)

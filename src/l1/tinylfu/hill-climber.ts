@@ -14,6 +14,11 @@ export interface HillClimberOptions {
   readonly confidence?: number | undefined
   /** Entries per miniature cache; the sampling rate is chosen to get near it. Default 512. */
   readonly miniature?: number | undefined
+  readonly ties?: number | undefined
+  readonly scoutFirst?: boolean | undefined
+  readonly minRate?: number | undefined
+  readonly minMini?: number | undefined
+  readonly patience?: number | undefined
 }
 
 /** Smallest and largest step, as shares of the cache. */
@@ -32,6 +37,12 @@ const MIN_DISCORDANT = 256
 const PATIENCE = 10
 /** Consecutive ties after which the climber scouts the far end of the range. */
 const TIES_BEFORE_SCOUTING = 2
+/**
+ * Sampling at least 1 key in 4 keeps the miniatures' cost on the hit path small even for small
+ * caches, as long as they keep this many entries (smaller ones lose fidelity: measured).
+ */
+const MIN_RATE = 4
+const MIN_MINIATURE = 128
 /** Odd multiplier that spreads the key hash for the sampling decision. */
 const SAMPLE_SALT = 0x2c1b3c6d
 
@@ -57,8 +68,9 @@ const SAMPLE_SALT = 0x2c1b3c6d
  *   loop or a burst makes them come in runs), hence the generous threshold and floor. After 10
  *   capacities with no significant difference the climber calls a tie: it stays and keeps its
  *   step (narrowing would make a gentle slope undetectable).
- * - After two ties in a row it scouts: one comparison of the current window against the far end
- *   (0% or 100%, whichever is further). If the far end is clearly better it moves halfway there.
+ * - The first comparison, and the one after two ties in a row, is a scout: the current window
+ *   against the far end (0% or 100%, whichever is further). If the far end is clearly better the
+ *   window moves halfway there.
  *   This finds gains beyond any probe's reach (traffic whose only reuse is at 30% of the cache
  *   looks the same to every window below 30%), while a far end that is merely different never
  *   moves it, unlike wide symmetric probes, which compare two points neither of which is here.
@@ -95,7 +107,7 @@ export class HillClimber {
     this.#step = options.step ?? 0.2
     this.#probe = options.probe ?? 0.05
     this.#confidence = options.confidence ?? 4
-    this.#miniatureTarget = options.miniature ?? 512
+    this.#miniatureTarget = options.miniature ?? 256
   }
 
   /** The window's share of the cache the climber currently asks for. */
@@ -114,17 +126,22 @@ export class HillClimber {
   }
 
   /**
-   * Sizes the miniatures for a cache of `entries` entries: the sampling rate is the power of two
-   * that gives each miniature about `miniature` entries (no sampling for small caches). The store
-   * calls it once it is half full, and again if its entry count drifts by more than 2×.
+   * Sizes the miniatures for a cache of `entries` entries: the sampling rate R is the power of two
+   * that gives each miniature about `miniature` entries, and at least 4 unless that would leave
+   * fewer than 128. The store calls it once it is half full, and again if its entry count drifts
+   * by more than 2×.
    */
   configure(entries: number): void {
     this.#entries = entries
-    const rate = Math.min(2 ** Math.max(0, Math.floor(Math.log2(entries / this.#miniatureTarget))), 1 << 16)
+    let rate = Math.min(2 ** Math.max(0, Math.floor(Math.log2(entries / this.#miniatureTarget))), 1 << 16)
+    while (rate < MIN_RATE && entries / (rate * 2) >= MIN_MINIATURE) rate *= 2
     this.#sampleMask = rate - 1
     const capacity = Math.max(8, Math.round(entries / rate))
     this.#lower = new MiniatureCache(this.#sketch, capacity, 0)
     this.#upper = new MiniatureCache(this.#sketch, capacity, 0)
+    // The first comparison is a scout: the starting window against the far end of the range, so a
+    // workload that wants a very different window gets there in one move rather than many.
+    this.#scouting = this.#position < 0.5 ? 1 : 0
     this.#recentre()
   }
 
