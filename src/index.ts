@@ -3,7 +3,7 @@
  * subpath exports (`tiercache/redis`).
  */
 export { TierCache, createCache } from './core/cache.js'
-export type { CacheResult, GetOrSetOptions, Invalidation, Loader, LoaderContext, SetManyItem, SetOptions } from './core/cache.js'
+export type { CacheResult, GetOrSetOptions, Invalidation, Loader, LoaderContext, SetManyItem, SetOptions } from './core/cache-types.js'
 export type { LockHandle, LockOptions } from './core/lock.js'
 export type { CoherenceOptions, LeaseOptions } from './core/options.js'
 export type { CacheOptions, EntryOptions, L1Options, L2Options } from './core/options.js'

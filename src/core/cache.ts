@@ -1,108 +1,29 @@
-import { randomBytes } from 'node:crypto'
+import type { CacheResult, GetOrSetOptions, Invalidation, Loader, SetManyItem, SetOptions } from './cache-types.js'
 import type { Clock } from './clock.js'
 import { Coherence } from './coherence.js'
 import type { CacheEntry } from './entry.js'
 import { EntryBuilder } from './entry-builder.js'
-import { CacheClosedError, InvalidOptionError, LoaderTimeoutError, LockError } from './errors.js'
+import { CacheClosedError, InvalidOptionError, LockError } from './errors.js'
+import { Filler, rejectWith, servableAsStale } from './filler.js'
+import type { FillHost } from './filler.js'
 import { assertKey, isValidKey, normalizeTags } from './key.js'
 import type { LockHandle, LockOptions } from './lock.js'
 import { LocalLockStore, acquireLock } from './lock.js'
-import type { CacheOptions, EntryOptions, ResolvedOptions } from './options.js'
-import { isRecord, positiveDuration, resolveEntryOptions, resolveOptions } from './options.js'
-import type { Duration } from './duration.js'
-import { parseDuration } from './duration.js'
+import type { CacheOptions, ResolvedOptions } from './options.js'
+import { isRecord, resolveEntryOptions, resolveOptions } from './options.js'
 import type { Serializer } from './serializer.js'
+import { SharedTier } from './shared-tier.js'
 import type { CacheStats } from './stats.js'
 import { Counters } from './stats.js'
 import { channels } from './telemetry.js'
 import { TierGuard } from './tier-guard.js'
-import type { CoherentStore, LeaseRead } from '../ports/coherent-store.js'
-import { isCoherentStore } from '../ports/coherent-store.js'
 import type { LockStore } from '../ports/lock-store.js'
 import { isLockStore } from '../ports/lock-store.js'
 import type { InvalidationBus } from '../ports/bus.js'
 import type { CacheStore, L1Store } from '../ports/store.js'
 import { createL1Store } from '../l1/create-l1-store.js'
 
-/** What a loader receives. */
-export interface LoaderContext {
-  readonly key: string
-  /** Aborted when the hard timeout passes: pass it to fetch/pg so the work stops too. */
-  readonly signal: AbortSignal
-  /** The stale value being replaced, if any (for conditional loads). */
-  readonly staleValue: unknown
-  /** Overrides the TTL of the value being loaded (for example from an upstream Cache-Control). */
-  setTtl(ttl: Duration): void
-  /**
-   * Records the source version (row version, commit position) of the value being loaded. A value
-   * older than the last invalidation of its key that carried a version is not stored.
-   */
-  setVersion(version: number): void
-}
-
-/** A loader: fetches the value from the source of truth. */
-export type Loader<T> = (context: LoaderContext) => T | Promise<T>
-
-/** Options of `getOrSet`. */
-export interface GetOrSetOptions extends EntryOptions {
-  /** Hard timeout for this load (see {@link CacheOptions.timeout}). */
-  timeout?: Duration
-  /** Soft timeout for this load (see {@link CacheOptions.softTimeout}). */
-  softTimeout?: Duration
-  /**
-   * Refresh hot keys before they expire, in the background. `true`: probabilistic early
-   * expiration (XFetch: the longer the load took, the earlier). A number in (0, 1): refresh once
-   * the entry is older than that fraction of its TTL.
-   */
-  refreshAhead?: boolean | number
-}
-
-/** Options of `set`. */
-export interface SetOptions extends EntryOptions {
-  /**
-   * Source version of the value (row version, commit position). A write older than what the
-   * cache has seen for the key (a stored newer version, or a newer invalidation) is dropped, so
-   * two write-through writers racing cannot leave the older value behind.
-   */
-  version?: number
-}
-
-/** One entry of `setMany`. */
-export interface SetManyItem<T = unknown> extends EntryOptions {
-  key: string
-  value: T
-}
-
-/** What `invalidate` removes. */
-export interface Invalidation {
-  keys?: readonly string[]
-  tags?: readonly string[]
-  /** Source version (commit position) of the change: fills of older versions are then rejected. */
-  version?: number
-}
-
-/** Where a value came from, and whether it is stale. */
-export interface CacheResult<T> {
-  readonly value: T
-  /** True when the value is past its freshness (or its tag was invalidated) and was served by fail-safe. */
-  readonly stale: boolean
-  readonly source: 'l1' | 'l2' | 'loader'
-}
-
-interface ResolvedCall {
-  readonly ttl: number
-  readonly grace: number
-  readonly tags: readonly string[]
-  readonly timeout: number | undefined
-  readonly softTimeout: number | undefined
-}
-
-interface StaleCandidate {
-  readonly entry: CacheEntry
-  readonly source: 'l1' | 'l2'
-}
-
-type Answer = (result: CacheResult<unknown> | Promise<never>) => void
+export type { CacheResult, GetOrSetOptions, Invalidation, Loader, LoaderContext, SetManyItem, SetOptions } from './cache-types.js'
 
 /**
  * A tiered cache: L1 in-process, L2 shared (Redis), a loader behind both, kept coherent across
@@ -117,18 +38,13 @@ export class TierCache {
   readonly #l1: L1Store | undefined
   readonly #clone: boolean
   readonly #l1MaxTtl: number
-  readonly #l2Guard: TierGuard | undefined
-  #l2: CacheStore | undefined
-  #l2Pending: Promise<CacheStore> | undefined
+  readonly #shared: SharedTier | undefined
   #ownsL2 = false
   #ownedBus: InvalidationBus | undefined
   readonly #coherence: Coherence
   readonly #localLocks: LocalLockStore
   readonly #counters = new Counters()
-  /** Loads in flight, by key: concurrent callers share one. */
-  readonly #flights = new Map<string, Promise<CacheResult<unknown>>>()
-  /** Keys whose loader failed recently: no new load before this time while a stale value exists. */
-  readonly #backoffUntil = new Map<string, number>()
+  readonly #filler: Filler
   #closed = false
 
   constructor(options?: CacheOptions) {
@@ -162,9 +78,11 @@ export class TierCache {
     })
     if (o.bus !== undefined && o.bus !== false) this.#coherence.attach(o.bus)
     else if (o.bus === undefined && o.l2 !== undefined && o.l2.source.kind !== 'store') this.#coherence.expectBus()
-    if (o.l2 !== undefined) {
+    if (o.l2 === undefined) {
+      this.#shared = undefined
+    } else {
       const namespace = o.namespace
-      this.#l2Guard = new TierGuard('L2', {
+      const guard = new TierGuard('L2', {
         timeoutMs: o.l2.timeout,
         threshold: o.l2.breakerThreshold,
         cooldownMs: o.l2.breakerCooldown,
@@ -176,11 +94,12 @@ export class TierCache {
       })
       const source = o.l2.source
       if (source.kind === 'store') {
-        this.#l2 = source.store
+        this.#shared = new SharedTier(guard, source.store)
       } else {
         // Loaded on demand so that importing the core never loads ioredis.
         this.#ownsL2 = source.kind !== 'client'
-        this.#l2Pending = import('../redis/index.js').then((m) => {
+        const connectTimeout = o.l2.connectTimeout
+        this.#shared = new SharedTier(guard, import('../redis/index.js').then(async (m) => {
           const store = m.createRedisStore({
             ...(source.kind === 'redis' ? { redis: source.redis } : source.kind === 'cluster' ? { cluster: source.nodes } : { client: source.client }),
             namespace: o.namespace,
@@ -194,14 +113,25 @@ export class TierCache {
             this.#coherence.attach(bus)
           }
           if (this.#closed) void store.close()
-          return store.ready(o.l2?.connectTimeout ?? 1_000).then(() => {
-            this.#l2 = store
-            this.#l2Pending = undefined
-            return store
-          })
-        })
+          await store.ready(connectTimeout)
+          return store
+        }))
       }
     }
+    const host: FillHost = {
+      namespace: o.namespace,
+      options: o,
+      counters: this.#counters,
+      coherence: this.#coherence,
+      shared: this.#shared,
+      isClosed: () => this.#closed,
+      fillL1: (key, entry, stamp) => { this.#fillL1(key, entry, stamp) },
+      l1Value: (entry) => this.#l1Value(entry),
+      build: (key, value, spec) => this.#build(key, value, spec),
+      isCurrent: (entry) => this.#isCurrent(entry),
+      currentTagVersions: (tags) => this.#currentTagVersions(tags),
+    }
+    this.#filler = new Filler(host)
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -257,13 +187,9 @@ export class TierCache {
       return Promise.resolve(asResult ? { value, stale: false, source: 'l1' } : value)
     }
     if (this.#l1 !== undefined) this.#counters.l1Misses++
-    if (this.#l2Guard === undefined) return Promise.resolve(undefined)
+    if (this.#shared === undefined) return Promise.resolve(undefined)
     const stamp = this.#coherence.generations.stamp(key)
-    const guard = this.#l2Guard
-    const store = this.#l2
-    // The common case without a closure per call: the store is connected, the guard calls its get.
-    const read = store !== undefined ? guard.runWith(store, key) : this.#l2Call((s) => s.get(key), undefined)
-    return read.then((entry) => this.#afterL2Get(key, entry, stamp, asResult))
+    return this.#shared.get(key).then((entry) => this.#afterL2Get(key, entry, stamp, asResult))
   }
 
   #afterL2Get(key: string, entry: CacheEntry | undefined, stamp: number, asResult: boolean): unknown {
@@ -299,7 +225,7 @@ export class TierCache {
         if (entry.freshUntil > now && (entry.tags.length === 0 || this.#coherence.tags.check(entry) === 'valid')) {
           this.#counters.l1Hits++
           if (channels.hit.hasSubscribers) channels.hit.publish({ namespace: this.namespace, key, tier: 'l1' })
-          if (options?.refreshAhead !== undefined && options.refreshAhead !== false) this.#maybeRefresh(key, entry, now, loader, options)
+          if (options?.refreshAhead !== undefined && options.refreshAhead !== false) this.#filler.maybeRefresh(key, entry, now, loader, options)
           return Promise.resolve(this.#l1Value(entry) as T)
         }
       }
@@ -316,7 +242,7 @@ export class TierCache {
     this.#assertOpen()
     assertKey(key)
     if (typeof loader !== 'function') throw new InvalidOptionError('loader', 'a function', loader)
-    const call = this.#resolveCall(key, options)
+    const call = this.#filler.resolveCall(key, options)
     const now = this.#clock.now()
     let l1 = this.#l1?.get(key)
     if (l1 !== undefined) {
@@ -327,271 +253,16 @@ export class TierCache {
       if (!servableAsStale(l1, now)) l1 = undefined
     }
     if (this.#l1 !== undefined) this.#counters.l1Misses++
-    const flight = this.#flights.get(key)
+    const flight = this.#filler.inFlight(key)
     if (flight !== undefined) {
       this.#counters.coalesced++
       return flight
     }
-    return this.#startFlight(key, loader, call, l1, undefined)
+    return this.#filler.start(key, loader, call, l1, undefined)
   }
 
   // ---------------------------------------------------------------------------------------------
   // Loads
-
-  /**
-   * Starts the one load of `key` in this process. `current` is the L1 entry being replaced (stale,
-   * or still fresh for a refresh-ahead: then an L2 entry counts only if newer).
-   */
-  #startFlight(key: string, loader: Loader<unknown>, call: ResolvedCall, current: CacheEntry | undefined,
-    refreshing: CacheEntry | undefined): Promise<CacheResult<unknown>> {
-    let settle!: (result: Promise<CacheResult<unknown>>) => void
-    const result = new Promise<CacheResult<unknown>>((resolve) => { settle = resolve })
-    this.#flights.set(key, result)
-    let answered = false
-    const answer: Answer = (r) => {
-      if (answered) return
-      answered = true
-      settle(Promise.resolve(r))
-    }
-    // The flight stays registered until the load itself is over, even when callers were answered
-    // early (soft timeout, hard timeout, stale while another process loads): a slow source gets one
-    // load at a time from this process, not one per caller.
-    void this.#runFlight(key, loader, call, current, refreshing, answer)
-      .catch((error: unknown) => { answer(rejectWith(error)) })
-      .finally(() => {
-        if (this.#flights.get(key) === result) this.#flights.delete(key)
-      })
-    return result
-  }
-
-  async #runFlight(key: string, loader: Loader<unknown>, call: ResolvedCall, current: CacheEntry | undefined,
-    refreshing: CacheEntry | undefined, answer: Answer): Promise<void> {
-    const stamp = this.#coherence.generations.stamp(key)
-    const tagVersions = call.tags.length === 0 ? undefined : await this.#currentTagVersions(call.tags)
-    let stale: StaleCandidate | undefined = current !== undefined ? { entry: current, source: 'l1' } : undefined
-    const consider = (entry: CacheEntry | undefined): void => {
-      if (entry !== undefined && servableAsStale(entry, this.#clock.now()) && (stale === undefined || entry.freshUntil > stale.entry.freshUntil)) {
-        stale = { entry, source: 'l2' }
-      }
-    }
-    // An L2 entry is usable if fresh, current (tags), newer than what a refresh replaces, and not a
-    // key this node invalidated while L2 was unreachable (L2 may still hold the old value).
-    const usable = async (entry: CacheEntry): Promise<boolean> =>
-      entry.freshUntil > this.#clock.now() && (refreshing === undefined || entry.createdAt > refreshing.createdAt) &&
-      !this.#coherence.isPending(key) && (await this.#isCurrent(entry))
-
-    let lease: string | undefined
-    const store = this.#coherentStore()
-    if (store !== undefined && this.#options.lease !== false) {
-      const leaseOptions = this.#options.lease
-      const token = randomBytes(12).toString('hex')
-      const read = async (force: boolean): Promise<LeaseRead | undefined> =>
-        this.#l2Call(() => store.readForFill(key, token, leaseOptions.ttl, this.#clock.now(), force), undefined)
-      let r = await read(false)
-      if (r?.status === 'fresh') {
-        if (await usable(r.entry)) {
-          this.#counters.l2Hits++
-          this.#fillL1(key, r.entry, stamp)
-          answer({ value: r.entry.value, stale: false, source: 'l2' })
-          return
-        }
-        consider(r.entry)
-        r = await read(true)
-      } else if (r !== undefined) {
-        this.#counters.l2Misses++
-      }
-      if (r !== undefined && r.status !== 'fresh') {
-        consider(r.entry)
-        if (r.status === 'acquired') {
-          lease = token
-        } else {
-          // Another process holds the lease and is loading. A refresh-ahead leaves it to them; a
-          // caller with a stale value takes it now; the others wait (bounded) for the value.
-          if (refreshing !== undefined) {
-            answer({ value: this.#l1Value(refreshing), stale: false, source: 'l1' })
-            return
-          }
-          if (stale !== undefined) {
-            answer(this.#serveStale(key, stale.entry, stale.source, 'lease-held'))
-            return
-          }
-          const waited = await this.#waitForFill(key, leaseOptions.wait, usable, read)
-          if (waited !== 'lease' && waited !== 'timeout') {
-            this.#fillL1(key, waited, stamp)
-            answer({ value: waited.value, stale: false, source: 'l2' })
-            return
-          }
-          // 'lease': the holder gave up (its load failed) and this caller took the lease over.
-          // 'timeout': the holder did not deliver in time (it died, or its load is slow): load
-          // anyway, but without a lease do not write L2 (an unfenced write could outlive an
-          // invalidation).
-          if (waited === 'lease') lease = token
-        }
-      }
-    } else if (this.#l2Guard !== undefined) {
-      const l2 = await this.#readL2(key)
-      if (l2 !== undefined && (await usable(l2))) {
-        this.#fillL1(key, l2, stamp)
-        answer({ value: l2.value, stale: false, source: 'l2' })
-        return
-      }
-      consider(l2)
-    }
-
-    const now = this.#clock.now()
-    const backoff = this.#backoffUntil.get(key)
-    if (backoff !== undefined) {
-      if (backoff > now && stale !== undefined) {
-        const s: StaleCandidate = stale
-        answer(this.#serveStale(key, s.entry, s.source, 'backoff'))
-        if (lease !== undefined) await this.#releaseLease(key, lease)
-        return
-      }
-      if (backoff <= now) this.#backoffUntil.delete(key)
-    }
-    await this.#load(key, loader, call, { stale, stamp, lease, tagVersions, plainL2: store === undefined }, answer)
-  }
-
-  /**
-   * Waits for another process's fill: polls the lease read until a usable entry lands, the lease
-   * frees up (taken over: 'lease'), or `waitMs` passes ('timeout').
-   */
-  async #waitForFill(key: string, waitMs: number, usable: (entry: CacheEntry) => Promise<boolean>,
-    read: (force: boolean) => Promise<LeaseRead | undefined>): Promise<CacheEntry | 'lease' | 'timeout'> {
-    const deadline = this.#clock.now() + waitMs
-    let pause = 5
-    while (this.#clock.now() < deadline && !this.#closed) {
-      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, Math.min(pause, Math.max(1, deadline - this.#clock.now()))))
-      pause = Math.min(Math.ceil(pause * 1.5), 50)
-      let r = await read(false)
-      if (r === undefined) return 'timeout'
-      if (r.status === 'fresh') {
-        if (await usable(r.entry)) {
-          this.#counters.l2Hits++
-          return r.entry
-        }
-        r = await read(true)
-        if (r === undefined) return 'timeout'
-      }
-      if (r.status === 'acquired') return 'lease'
-    }
-    return 'timeout'
-  }
-
-  async #load(key: string, loader: Loader<unknown>, call: ResolvedCall,
-    fill: { stale: StaleCandidate | undefined; stamp: number; lease: string | undefined; tagVersions: number[] | undefined; plainL2: boolean },
-    answer: Answer): Promise<void> {
-    const { stale } = fill
-    const controller = new AbortController()
-    let ttl = call.ttl
-    let version: number | undefined
-    const context: LoaderContext = {
-      key,
-      signal: controller.signal,
-      staleValue: stale?.entry.value,
-      setTtl: (value) => { ttl = parseDuration(value, 'ttl') },
-      setVersion: (value) => {
-        if (!Number.isFinite(value)) throw new InvalidOptionError('version', 'a finite number', value)
-        version = value
-      },
-    }
-    const timers: unknown[] = []
-    if (stale !== undefined && call.softTimeout !== undefined) {
-      timers.push(this.#clock.setTimeout(() => {
-        answer(this.#serveStale(key, stale.entry, stale.source, 'soft-timeout'))
-      }, call.softTimeout))
-    }
-    if (call.timeout !== undefined) {
-      const timeout = call.timeout
-      timers.push(this.#clock.setTimeout(() => {
-        this.#counters.loaderTimeouts++
-        controller.abort(new LoaderTimeoutError(key, timeout))
-        if (stale !== undefined) answer(this.#serveStale(key, stale.entry, stale.source, 'hard-timeout'))
-        else answer(Promise.reject(new LoaderTimeoutError(key, timeout)))
-      }, timeout))
-    }
-
-    this.#counters.loaderCalls++
-    const started = this.#clock.now()
-    let value: unknown
-    try {
-      value = await loader(context)
-    } catch (error) {
-      this.#counters.loaderErrors++
-      if (channels.load.hasSubscribers) {
-        channels.load.publish({ namespace: this.namespace, key, durationMs: this.#clock.now() - started, ok: false, timedOut: controller.signal.aborted })
-      }
-      const now = this.#clock.now()
-      if (stale !== undefined && stale.entry.staleUntil > now) {
-        this.#backoffUntil.set(key, now + this.#options.graceBackoff)
-        answer(this.#serveStale(key, stale.entry, stale.source, 'loader-error'))
-      } else {
-        answer(rejectWith(error))
-      }
-      if (fill.lease !== undefined) await this.#releaseLease(key, fill.lease)
-      return
-    } finally {
-      for (const timer of timers) this.#clock.clearTimeout(timer)
-    }
-    const loadMs = this.#clock.now() - started
-    if (channels.load.hasSubscribers) {
-      channels.load.publish({ namespace: this.namespace, key, durationMs: loadMs, ok: true, timedOut: controller.signal.aborted })
-    }
-    let entry: CacheEntry
-    try {
-      // Invalid values reject the callers and are written nowhere.
-      entry = this.#build(key, value, { ttl, grace: call.grace, tags: call.tags, tagVersions: fill.tagVersions, loadMs, version })
-    } catch (error) {
-      if (fill.lease !== undefined) await this.#releaseLease(key, fill.lease)
-      throw error
-    }
-    this.#backoffUntil.delete(key)
-    answer({ value, stale: false, source: 'loader' })
-    if (this.#closed) return
-    // Invalidated here while loading (a delete, a set, a bus message): the value may predate it.
-    if (this.#coherence.generations.changed(key, fill.stamp)) {
-      if (fill.lease !== undefined) await this.#releaseLease(key, fill.lease)
-      return
-    }
-    const lease = fill.lease
-    if (lease !== undefined) {
-      const store = this.#coherentStore() as CoherentStore
-      const written = await this.#l2Call(() => store.fillWithLease(key, entry, lease), undefined)
-      // 'lost' or 'outdated': another node invalidated the key while we loaded; keep it out of L1 too.
-      // undefined: L2 failed; L1 is still guarded by the generation stamp and the bus fence.
-      if (written === 'lost' || written === 'outdated') return
-      this.#fillL1(key, entry, fill.stamp)
-    } else {
-      this.#fillL1(key, entry, fill.stamp)
-      if (fill.plainL2) await this.#l2Call((store) => store.set(key, entry), undefined)
-    }
-  }
-
-  #serveStale(key: string, entry: CacheEntry, source: 'l1' | 'l2', reason: string): CacheResult<unknown> {
-    this.#counters.staleServed++
-    if (channels.stale.hasSubscribers) channels.stale.publish({ namespace: this.namespace, key, reason })
-    return { value: source === 'l1' ? this.#l1Value(entry) : entry.value, stale: true, source }
-  }
-
-  #maybeRefresh(key: string, entry: CacheEntry, now: number, loader: Loader<unknown>, options: GetOrSetOptions): void {
-    if (this.#flights.has(key)) return
-    const mode = options.refreshAhead
-    let due: boolean
-    if (mode === true) {
-      // XFetch (Vattani, Chierichetti, Lowenstein, VLDB 2015): expire early with a probability that
-      // grows as expiry nears, scaled by how long a load takes; beta = 1 is optimal for one process.
-      due = now - entry.loadMs * Math.log(Math.random()) >= entry.freshUntil
-    } else if (typeof mode === 'number' && mode > 0 && mode < 1) {
-      due = now - entry.createdAt >= (entry.freshUntil - entry.createdAt) * mode
-    } else {
-      throw new InvalidOptionError('refreshAhead', 'a boolean or a number between 0 and 1', mode)
-    }
-    if (!due) return
-    this.#counters.refreshes++
-    const call = this.#resolveCall(key, options)
-    this.#startFlight(key, loader, { ...call, softTimeout: undefined }, entry, entry)
-      .catch(() => { /* counted as a loader error; the current value stays */ })
-  }
 
   // ---------------------------------------------------------------------------------------------
   // Writes and invalidation
@@ -673,17 +344,16 @@ export class TierCache {
     if (version !== undefined && !Number.isFinite(version)) throw new InvalidOptionError('version', 'a finite number', version)
     for (const key of keys) {
       this.#dropLocal(key)
-      this.#backoffUntil.delete(key)
+      this.#filler.forgetBackoff(key)
     }
     let sharedOk = true
     if (keys.length > 0) sharedOk = await this.#invalidateShared(keys, version)
-    const hasBus = this.#coherence.bus !== undefined || this.#l2Pending !== undefined
-    if (!hasBus) {
+    await this.#shared?.ready()
+    if (this.#coherence.bus === undefined) {
       // One node (or no bus): tag versions are this process's own.
       for (const tag of tags) this.#coherence.tags.bump(tag)
       return
     }
-    await this.#l2Pending?.catch(() => undefined)
     const message = { keys: keys.length > 0 ? keys : undefined, tags: tags.length > 0 ? tags : undefined, version }
     const receipt = await this.#coherence.publish(message, sharedOk ? [] : keys)
     if (receipt?.tagVersions !== undefined) {
@@ -703,8 +373,9 @@ export class TierCache {
     this.#assertOpen()
     assertKey(name)
     let store: LockStore = this.#localLocks
-    if (this.#l2Guard !== undefined) {
-      const l2 = this.#l2 ?? (await this.#l2Pending)
+    if (this.#shared !== undefined) {
+      await this.#shared.ready()
+      const l2 = this.#shared.store
       if (l2 === undefined || !isLockStore(l2)) {
         throw new LockError('E_LOCK_UNAVAILABLE', 'this cache\'s L2 store does not support locks', { lock: name })
       }
@@ -736,7 +407,7 @@ export class TierCache {
         missing.push(i)
       }
     }
-    if (missing.length === 0 || this.#l2Guard === undefined) return out
+    if (missing.length === 0 || this.#shared === undefined) return out
     const missingKeys = missing.map((i) => keys[i] as string)
     const stamps = missingKeys.map((key) => this.#coherence.generations.stamp(key))
     const entries = await this.#l2Call((store) => store.getMany(missingKeys), undefined)
@@ -759,7 +430,7 @@ export class TierCache {
   stats(): CacheStats {
     const c = this.#counters
     const l1 = this.#l1?.stats()
-    const guard = this.#l2Guard
+    const guard = this.#shared?.guard
     const bus = this.#coherence.bus
     return {
       namespace: this.namespace,
@@ -771,7 +442,7 @@ export class TierCache {
         timeouts: guard.stats.timeouts,
         skipped: guard.stats.skipped,
         breaker: guard.breakerState,
-        corrupt: (this.#l2?.counters?.().corrupt ?? 0),
+        corrupt: (this.#shared?.store?.counters?.().corrupt ?? 0),
       },
       loader: { calls: c.loaderCalls, errors: c.loaderErrors, timeouts: c.loaderTimeouts, coalesced: c.coalesced, refreshes: c.refreshes },
       staleServed: c.staleServed,
@@ -789,14 +460,13 @@ export class TierCache {
     if (this.#closed) return
     this.#closed = true
     this.#coherence.close()
-    this.#l2Guard?.close()
+    this.#shared?.guard.close()
     this.#l1?.close()
-    this.#flights.clear()
-    this.#backoffUntil.clear()
+    this.#filler.clear()
     await this.#ownedBus?.close()
     if (this.#ownsL2) {
-      const store = this.#l2 ?? (await this.#l2Pending?.catch(() => undefined))
-      await store?.close()
+      await this.#shared?.ready()
+      await this.#shared?.store?.close()
     }
   }
 
@@ -808,7 +478,7 @@ export class TierCache {
     const registry = this.#coherence.tags
     const known = registry.versions(tags)
     if (known !== undefined) return known
-    const store = this.#coherentStore()
+    const store = this.#shared?.coherent
     const bus = this.#coherence.bus
     let fetched: number[] | undefined
     if (store !== undefined) fetched = await this.#l2Call(() => store.tagVersions(tags), undefined)
@@ -867,9 +537,9 @@ export class TierCache {
   async #writeShared(entries: readonly [string, CacheEntry][], version: number | undefined): Promise<Set<string>> {
     const refused = new Set<string>()
     const failed: string[] = []
-    if (this.#l2Guard !== undefined) {
-      await this.#l2Pending?.catch(() => undefined)
-      const store = this.#coherentStore()
+    if (this.#shared !== undefined) {
+      await this.#shared.ready()
+      const store = this.#shared.coherent
       if (store !== undefined) {
         const results = await Promise.all(entries.map(([key, entry]) => this.#l2Call(() => store.setEntry(key, entry), undefined)))
         results.forEach((result, i) => {
@@ -895,15 +565,10 @@ export class TierCache {
 
   /** Removes keys from L2 (voiding leases, raising tombstones). False when L2 failed. */
   async #invalidateShared(keys: readonly string[], version: number | undefined): Promise<boolean> {
-    if (this.#l2Guard === undefined) return true
-    const store = this.#coherentStore()
+    if (this.#shared === undefined) return true
+    const store = this.#shared.coherent
     if (store !== undefined) return (await this.#l2Call(() => store.invalidate(keys, version, this.#options.tombstoneTtl).then(() => true), false))
     return (await this.#l2Call(async (s) => { await s.deleteMany(keys); return true }, false))
-  }
-
-  async #releaseLease(key: string, token: string): Promise<void> {
-    const store = this.#coherentStore()
-    if (store !== undefined) await this.#l2Call(() => store.releaseLease(key, token), undefined)
   }
 
   /** This process's view of an invalidation of `key`: L1 copy gone, loads in flight fenced. */
@@ -920,46 +585,9 @@ export class TierCache {
     this.#l1?.clear()
   }
 
-  #coherentStore(): CoherentStore | undefined {
-    const store = this.#l2
-    return store !== undefined && isCoherentStore(store) ? store : undefined
-  }
-
-  #readL2(key: string): Promise<CacheEntry | undefined> {
-    return this.#l2Call((store) => store.get(key), undefined).then((entry) => {
-      if (entry !== undefined && entry.freshUntil > this.#clock.now()) {
-        this.#counters.l2Hits++
-        if (channels.hit.hasSubscribers) channels.hit.publish({ namespace: this.namespace, key, tier: 'l2' })
-      } else {
-        this.#counters.l2Misses++
-      }
-      return entry
-    })
-  }
-
-  /** Every L2 call goes through here: the guard gives it a budget, a breaker and a fallback. */
+  /** Every L2 call goes through the shared tier's guard: a budget, a breaker and a fallback. */
   #l2Call<T, F>(fn: (store: CacheStore) => T | Promise<T>, fallback: F): Promise<T | F> {
-    const guard = this.#l2Guard
-    if (guard === undefined) return Promise.resolve(fallback)
-    const store = this.#l2
-    if (store !== undefined) return guard.run(() => fn(store), fallback)
-    // Still connecting (first calls after createCache): wait for the connection, bounded by
-    // l2.connectTimeout, then run the call under the usual budget.
-    const pending = this.#l2Pending as Promise<CacheStore>
-    return pending.then((ready) => guard.run(() => fn(ready), fallback), () => fallback)
-  }
-
-  #resolveCall(key: string, options: GetOrSetOptions | undefined): ResolvedCall {
-    const o = this.#options
-    if (options === undefined) return { ttl: o.ttl, grace: o.grace, tags: o.tags, timeout: o.timeout, softTimeout: o.softTimeout }
-    const { ttl, grace } = resolveEntryOptions(o, options)
-    return {
-      ttl,
-      grace,
-      tags: normalizeTags(options.tags, key),
-      timeout: options.timeout === undefined ? o.timeout : positiveDuration(options.timeout, 'timeout'),
-      softTimeout: options.softTimeout === undefined ? o.softTimeout : positiveDuration(options.softTimeout, 'softTimeout'),
-    }
+    return this.#shared?.call(fn, fallback) ?? Promise.resolve(fallback)
   }
 
   #l1Value(entry: CacheEntry): unknown {
@@ -971,24 +599,9 @@ export class TierCache {
   }
 }
 
-/**
- * Whether an entry that cannot be served as fresh may be served as stale (fail-safe, soft timeout,
- * another process loading). Past its freshness: while within grace. Still fresh by time, it was
- * invalidated (a tag): only if it has grace at all; with grace 0 an invalidated value is never served.
- */
-function servableAsStale(entry: CacheEntry, now: number): boolean {
-  return entry.staleUntil > now && (entry.freshUntil <= now || entry.staleUntil > entry.freshUntil)
-}
-
 /** Array.isArray without its type guard (which turns a readonly string[] into any[]). */
 function isList(value: unknown): boolean {
   return Array.isArray(value)
-}
-
-/** The loader's own error reaches the caller unchanged, whatever it is (it may not be an Error). */
-function rejectWith(error: unknown): Promise<never> {
-  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
-  return Promise.reject(error)
 }
 
 /** Creates a tiered cache. Options are validated here, once; see {@link CacheOptions}. */

@@ -61,8 +61,6 @@ export class RedisStreamBus implements InvalidationBus {
   readonly #logger: Logger
   readonly #listeners = new Set<BusListener>()
   readonly #readiness: Readiness
-  /** The epoch this node writes if it finds none (SET NX: the first writer after a loss wins). */
-  readonly #epochCandidate = newEpoch()
   #reader: RedisClient | undefined
   #loop: Promise<void> | undefined
   #closed = false
@@ -97,7 +95,7 @@ export class RedisStreamBus implements InvalidationBus {
     delete body.tagVersions
     const reply = await this.#withTimeout(this.#client.tcPublish(
       2 + tags.length, this.keys.bus, this.keys.epoch, ...tags.map((t) => this.keys.tag(t)),
-      this.#maxLength, JSON.stringify(body), this.#tagTtlMs, this.#epochCandidate), 'publish')
+      this.#maxLength, JSON.stringify(body), this.#tagTtlMs, newEpoch()), 'publish')
     const [id, ...versions] = reply
     return { id: id as string, tagVersions: tags.length > 0 ? versions.map(Number) : undefined }
   }
@@ -176,7 +174,7 @@ export class RedisStreamBus implements InvalidationBus {
 
   /** Checks that nothing was lost since the cursor; reports a gap otherwise. */
   async #resync(): Promise<void> {
-    await this.#client.set(this.keys.epoch, this.#epochCandidate, 'NX')
+    await this.#client.set(this.keys.epoch, newEpoch(), 'NX')
     const epoch = await this.#withTimeout(this.#client.get(this.keys.epoch), 'epoch')
     const info = await this.#streamInfo()
     const last = info?.lastId ?? '0-0'
@@ -302,8 +300,15 @@ function lostPast(info: StreamInfo, consumed: number, cursor: string | undefined
   return info.entriesAdded - info.length > consumed || (cursor !== undefined && compareIds(info.maxDeletedId, cursor) > 0)
 }
 
+/**
+ * A new epoch id, used if no epoch exists (SET NX: the first writer after a loss wins). It must
+ * differ from every earlier one, or a node that re-creates the epoch after a restart would make the
+ * loss invisible; a random process prefix and a counter do that without crypto per publish.
+ */
+const EPOCH_PREFIX = randomBytes(6).toString('hex')
+let epochCounter = 0
 function newEpoch(): string {
-  return randomBytes(8).toString('hex')
+  return `${EPOCH_PREFIX}${(epochCounter++).toString(16).padStart(4, '0')}`
 }
 
 /** Compares two stream ids (`ms-seq`). */

@@ -77,7 +77,7 @@ describe('Redis Streams bus', () => {
     expect(JSON.parse(fields[3]!)).toEqual({ tags: ['x'], urls: ['/a'], soft: true, origin: 'o', at: 5 })
     expect(fields[4]).toBe('tv')
     expect(Number(fields[5])).toBe(Number(await raw.get(`tc1:${ns}:c:{${ns}}:t:x`)))
-    expect(await raw.get(`tc1:${ns}:c:{${ns}}:epoch`)).toMatch(/^[0-9a-f]{16}$/)
+    expect(await raw.get(`tc1:${ns}:c:{${ns}}:epoch`)).toMatch(/^[0-9a-f]{16,}$/)
   })
 
   it('a killed follower connection reconnects and catches up from its cursor: no gap, nothing lost', async () => {
