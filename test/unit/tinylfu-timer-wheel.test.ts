@@ -3,9 +3,24 @@ import { TimerWheel, WHEEL_TICK_MS } from '../../src/l1/tinylfu/timer-wheel.js'
 
 const T0 = Date.UTC(2026, 0, 1)
 
-function wheel(capacity = 64): { wheel: TimerWheel; expired: number[] } {
+/** The wheel reads deadlines back from its owner; this owner keeps them in a map. */
+class Wheel {
+  readonly deadlines = new Map<number, number>()
+  readonly inner: TimerWheel
+  constructor(capacity: number, onExpire: (slot: number) => void) {
+    this.inner = new TimerWheel(T0, capacity, (slot) => this.deadlines.get(slot) as number, onExpire)
+  }
+  get size(): number { return this.inner.size }
+  schedule(slot: number, deadline: number): void { this.deadlines.set(slot, deadline); this.inner.schedule(slot, deadline) }
+  reschedule(slot: number, deadline: number): void { this.deadlines.set(slot, deadline); this.inner.reschedule(slot, deadline) }
+  cancel(slot: number): void { this.inner.cancel(slot) }
+  advance(now: number): void { this.inner.advance(now) }
+  ensureCapacity(capacity: number): void { this.inner.ensureCapacity(capacity) }
+}
+
+function wheel(capacity = 64): { wheel: Wheel; expired: number[] } {
   const expired: number[] = []
-  return { wheel: new TimerWheel(T0, capacity, (slot) => expired.push(slot)), expired }
+  return { wheel: new Wheel(capacity, (slot) => expired.push(slot)), expired }
 }
 
 describe('TimerWheel', () => {
@@ -71,7 +86,7 @@ describe('TimerWheel', () => {
 
   it('lets the expiry listener cancel or schedule other slots', () => {
     const expired: number[] = []
-    const w: TimerWheel = new TimerWheel(T0, 16, (slot) => {
+    const w: Wheel = new Wheel(16, (slot) => {
       expired.push(slot)
       if (slot === 1) w.cancel(2)
       if (slot === 1) w.schedule(5, T0 + 500)

@@ -30,28 +30,32 @@ export const WHEEL_TICK_MS = SPANS[0]
 export class TimerWheel {
   #next: Uint32Array
   #prev: Uint32Array
-  #time: Float64Array
+  #capacity: number
   #now: number
   #size = 0
   readonly #onExpire: (slot: number) => void
+  readonly #deadlineOf: (slot: number) => number
 
   /**
    * @param now the current time (epoch ms)
+   * @param deadlineOf a scheduled slot's deadline (the wheel does not copy deadlines: the owner
+   *   has them, and reading them back only happens when a bucket is expired or cascaded)
    * @param onExpire called for each slot whose deadline has passed during {@link advance}; the
    *   slot is already unlinked from the wheel.
    */
-  constructor(now: number, capacity: number, onExpire: (slot: number) => void) {
+  constructor(now: number, capacity: number, deadlineOf: (slot: number) => number, onExpire: (slot: number) => void) {
     this.#now = now
+    this.#deadlineOf = deadlineOf
     this.#onExpire = onExpire
+    this.#capacity = capacity
     this.#next = new Uint32Array(BASE + capacity)
     this.#prev = new Uint32Array(BASE + capacity)
-    this.#time = new Float64Array(capacity)
     this.#reset()
   }
 
   /** Slots `0..capacity-1` can be scheduled. */
   get capacity(): number {
-    return this.#time.length
+    return this.#capacity
   }
 
   /** Scheduled slots. */
@@ -61,7 +65,7 @@ export class TimerWheel {
 
   /** Makes room for slots `0..capacity-1` (slot arrays only grow). */
   ensureCapacity(capacity: number): void {
-    if (capacity <= this.#time.length) return
+    if (capacity <= this.#capacity) return
     const next = new Uint32Array(BASE + capacity)
     next.set(this.#next)
     const prev = new Uint32Array(BASE + capacity)
@@ -72,9 +76,7 @@ export class TimerWheel {
     }
     this.#next = next
     this.#prev = prev
-    const time = new Float64Array(capacity)
-    time.set(this.#time)
-    this.#time = time
+    this.#capacity = capacity
   }
 
   /**
@@ -83,7 +85,6 @@ export class TimerWheel {
    */
   schedule(slot: number, deadline: number): void {
     const node = slot + BASE
-    this.#time[slot] = deadline
     if (!Number.isFinite(deadline)) {
       this.#next[node] = node
       this.#prev[node] = node
@@ -150,7 +151,7 @@ export class TimerWheel {
       for (let node = this.#next[PENDING] as number; node !== PENDING; node = this.#next[PENDING] as number) {
         this.cancel(node - BASE)
         const slot = node - BASE
-        const deadline = this.#time[slot] as number
+        const deadline = this.#deadlineOf(slot)
         if (deadline > this.#now) this.schedule(slot, deadline)
         else this.#onExpire(slot)
       }

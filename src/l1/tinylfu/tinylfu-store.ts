@@ -94,7 +94,8 @@ export class TinyLfuStore implements L1Store {
       new XorShift32(this.#seed ^ 0x5bd1e995), (slot) => this.#dropEvicted(slot))
     this.#climber = options.adaptive === false ? undefined : new HillClimber(this.#sketch, initialWindow, options.climber)
     const now = this.#clock.now()
-    this.#wheel = new TimerWheel(now, this.#policy.slotCapacity, (slot) => this.#dropExpired(slot))
+    this.#wheel = new TimerWheel(now, this.#policy.slotCapacity, (slot) => (this.#entries[slot] as CacheEntry).staleUntil,
+      (slot) => this.#dropExpired(slot))
     this.#wheelDue = now + WHEEL_TICK_MS
   }
 
@@ -134,9 +135,10 @@ export class TinyLfuStore implements L1Store {
 
   set(key: string, entry: CacheEntry): void {
     const now = this.#clock.now()
-    const weight = this.#weigher(key, entry)
+    // Whole units: the policy keeps weights in 32-bit integers.
+    const weight = Math.ceil(this.#weigher(key, entry))
     const existing = this.#index.get(key)
-    if (entry.staleUntil <= now || !(weight <= this.#maxBytes)) {
+    if (entry.staleUntil <= now || !(weight <= this.#maxBytes && weight <= 0xffffffff)) {
       // Dead on arrival, or larger than the whole cache (keeping it would evict everything else):
       // not stored, and an older copy must not outlive the write.
       if (existing !== undefined) this.#remove(existing, 'replaced')

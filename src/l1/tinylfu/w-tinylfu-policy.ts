@@ -35,7 +35,7 @@ export class WTinyLfuPolicy {
   readonly #random: XorShift32 | undefined
   readonly #onEvict: (slot: number) => void
 
-  weights: Float64Array
+  weights: Uint32Array
   hashes: Int32Array
   #next: Uint32Array
   #prev: Uint32Array
@@ -78,7 +78,7 @@ export class WTinyLfuPolicy {
     this.#windowMax = Math.floor(maximum * windowShare)
     this.#protectedMax = Math.floor((maximum - this.#windowMax) * PROTECTED_SHARE)
     const n = Math.max(FIRST_SLOT + 1, initialSlots)
-    this.weights = new Float64Array(n)
+    this.weights = new Uint32Array(n)
     this.hashes = new Int32Array(n)
     this.#next = new Uint32Array(n)
     this.#prev = new Uint32Array(n)
@@ -411,7 +411,7 @@ export class WTinyLfuPolicy {
 
   #grow(): void {
     const capacity = this.#next.length * 2
-    this.weights = grown(new Float64Array(capacity), this.weights)
+    this.weights = grown(new Uint32Array(capacity), this.weights)
     this.hashes = grown(new Int32Array(capacity), this.hashes)
     this.#next = grown(new Uint32Array(capacity), this.#next)
     this.#prev = grown(new Uint32Array(capacity), this.#prev)

@@ -1,0 +1,62 @@
+import { LRUCache } from 'lru-cache'
+import type { CacheEntry } from '../src/core/entry.js'
+import { ManualClock } from '../src/core/manual-clock.js'
+import type { TinyLfuStoreOptions } from '../src/l1/tinylfu/tinylfu-store.js'
+import { TinyLfuStore } from '../src/l1/tinylfu/tinylfu-store.js'
+import { optHits } from './opt.js'
+
+/** One entry object shared by every key: unit size, never expires. */
+const ENTRY: CacheEntry = Object.freeze({
+  value: 1,
+  size: 1,
+  createdAt: 0,
+  freshUntil: Infinity,
+  staleUntil: Infinity,
+  tags: [],
+  loadMs: 0,
+})
+
+/** `String(id)` for every key id, built once per trace so the runs measure policies, not strings. */
+export function keyStrings(distinct: number): string[] {
+  const keys = new Array<string>(distinct)
+  for (let i = 0; i < distinct; i++) keys[i] = `k${i}`
+  return keys
+}
+
+/**
+ * Replays a trace through tiercache's store exactly as the cache drives it (get; on a miss, set),
+ * with unit weights: a weigher returning 1 and `maxBytes` equal to the capacity in entries, so the
+ * byte-weighted store makes the same decisions an entry-counting one would.
+ */
+export function tinylfuHits(trace: Int32Array, keys: readonly string[], capacity: number,
+  options: Partial<TinyLfuStoreOptions> = {}): number {
+  const store = new TinyLfuStore({
+    seed: 42,
+    ...options,
+    maxBytes: capacity,
+    clock: new ManualClock(0),
+    weigher: () => 1,
+  })
+  let hits = 0
+  for (let i = 0; i < trace.length; i++) {
+    const key = keys[trace[i] as number] as string
+    if (store.get(key) !== undefined) hits++
+    else store.set(key, ENTRY)
+  }
+  if (store.stats().entries > capacity) throw new Error(`tinylfu held ${store.stats().entries} entries, capacity ${capacity}`)
+  return hits
+}
+
+/** The same replay through `lru-cache` with `max` = capacity. */
+export function lruHits(trace: Int32Array, keys: readonly string[], capacity: number): number {
+  const cache = new LRUCache<string, number>({ max: capacity })
+  let hits = 0
+  for (let i = 0; i < trace.length; i++) {
+    const key = keys[trace[i] as number] as string
+    if (cache.get(key) !== undefined) hits++
+    else cache.set(key, 1)
+  }
+  return hits
+}
+
+export { optHits }
