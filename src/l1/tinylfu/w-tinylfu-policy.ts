@@ -171,10 +171,13 @@ export class WTinyLfuPolicy {
    * those two queues measured up to 2 points worse on loops).
    */
   hit(slot: number): void {
-    const queue = this.#queue[slot] as number
-    if (queue === PROTECTED) {
-      this.#referenced[slot] = 1
-    } else if (queue === PROBATION) {
+    // Kept tiny so it inlines into the store's get; the rarer cases are out of line.
+    if (this.#queue[slot] === PROTECTED) this.#referenced[slot] = 1
+    else this.#hitOutsideProtected(slot)
+  }
+
+  #hitOutsideProtected(slot: number): void {
+    if (this.#queue[slot] === PROBATION) {
       this.#promote(slot)
     } else if (this.#prev[WINDOW] !== slot) {
       this.#unlink(slot)
