@@ -28,6 +28,17 @@ function access(s: TinyLfuStore, clock: ManualClock, key: string, size = 1): boo
   return false
 }
 
+describe('TinyLfuStore: options', () => {
+  it('rejects bad options at construction, naming them', () => {
+    const clock = new ManualClock()
+    expect(() => new TinyLfuStore({ maxBytes: 0, clock })).toThrow(/expected maxBytes to be a positive integer, got .*0/)
+    expect(() => new TinyLfuStore({ maxBytes: 1.5, clock })).toThrow(/maxBytes/)
+    expect(() => new TinyLfuStore({ maxBytes: 10, clock, initialWindow: 2 })).toThrow(/initialWindow/)
+    expect(() => new TinyLfuStore({ maxBytes: 10, clock, seed: 0.5 })).toThrow(/seed/)
+    expect(new TinyLfuStore({ maxBytes: 10, clock, initialWindow: 0 }).policy().windowMaxBytes).toBe(0)
+  })
+})
+
 describe('TinyLfuStore: admission', () => {
   it('keeps popular entries against a stream of one-hit wonders (where LRU keeps none)', () => {
     const { store: s, clock } = store(100, { adaptive: false })

@@ -1,6 +1,7 @@
 import type { Clock } from '../../core/clock.js'
 import type { CacheEntry } from '../../core/entry.js'
 import type { EvictionReason, L1Store, L1StoreStats } from '../../ports/store.js'
+import { InvalidOptionError } from '../../core/errors.js'
 import type { L1StoreOptions } from '../lru-store.js'
 import { defaultWeigher } from '../lru-store.js'
 import { FrequencySketch } from './frequency-sketch.js'
@@ -42,7 +43,7 @@ export interface TinyLfuPolicyStats {
 }
 
 /**
- * The default L1 store: a byte-weighted, adaptive W-TinyLFU (see docs/l1.md).
+ * The W-TinyLFU L1 store (policy `'tinylfu'`): byte-weighted, adaptive (see docs/l1.md).
  *
  * New entries enter a small LRU *window*. Entries pushed out of the window are *candidates* for the
  * main region, a segmented LRU (probation, then protected once hit again). When the cache is over
@@ -51,7 +52,8 @@ export interface TinyLfuPolicyStats {
  * share is tuned continuously by a hill climber, so recency-heavy traffic gets a large window
  * (LRU-like) and frequency-heavy traffic a small one (LFU-like).
  *
- * A hit is a Map lookup, a sketch increment and a relink in typed arrays: no allocation. Expired
+ * A hit is a Map lookup, a sketch increment and a reference bit or a relink in typed arrays: no
+ * allocation. Expired
  * entries are reclaimed by a timer wheel advanced as operations cross its one-second ticks, so
  * dead entries are dropped soon after any later activity, without scans.
  */
@@ -83,7 +85,17 @@ export class TinyLfuStore implements L1Store {
   #evictions = 0
   #expirations = 0
 
+  /** @throws {InvalidOptionError} naming the option, when `maxBytes`, `initialWindow` or `seed` is out of range */
   constructor(options: TinyLfuStoreOptions) {
+    if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes <= 0) {
+      throw new InvalidOptionError('maxBytes', 'a positive integer', options.maxBytes)
+    }
+    if (options.initialWindow !== undefined && !(options.initialWindow >= 0 && options.initialWindow <= 1)) {
+      throw new InvalidOptionError('initialWindow', 'a number from 0 to 1', options.initialWindow)
+    }
+    if (options.seed !== undefined && !Number.isInteger(options.seed)) {
+      throw new InvalidOptionError('seed', 'an integer', options.seed)
+    }
     this.#maxBytes = options.maxBytes
     this.#clock = options.clock
     this.#weigher = options.weigher ?? defaultWeigher

@@ -3,7 +3,7 @@ import type { XorShift32 } from './hash.js'
 
 /** Returned by slot walks at the end of a queue. */
 export const NONE = 0xffffffff
-/** Slots 0..2 are the sentinels of the three LRU queues; entries use slots from 3 up. */
+/** Slots 0..2 are the sentinels of the three queues; entries use slots from 3 up. */
 export const WINDOW = 0
 export const PROBATION = 1
 export const PROTECTED = 2
@@ -21,8 +21,8 @@ const TRANSFER_LIMIT = 1000
 
 /**
  * The W-TinyLFU eviction engine, without keys or values: an LRU *window*, then a main region
- * split into *probation* and *protected* (segmented LRU), over numbered slots whose links, weights
- * and key hashes live in typed arrays. {@link TinyLfuStore} puts keys and entries beside the
+ * split into *probation* and *protected* (segmented LRU, protected kept as a CLOCK), over numbered
+ * slots whose links, weights and key hashes live in typed arrays. {@link TinyLfuStore} puts keys and entries beside the
  * slots; the hill climber's miniature caches run the very same engine on sampled hashes, so what
  * they measure is what the store does.
  *
@@ -40,7 +40,7 @@ export class WTinyLfuPolicy {
   #next: Uint32Array
   #prev: Uint32Array
   #queue: Uint8Array
-  /** CLOCK reference bits: set by a hit, read when the entry reaches the cold end of its queue. */
+  /** CLOCK reference bits of protected entries: set by a hit, read at the cold end (see {@link hit}). */
   #referenced: Uint8Array
   #free: number[] = []
   #top = FIRST_SLOT
