@@ -7,6 +7,14 @@
  *   npm run bench:hitratio                          every trace in ../shared/traces + synthetic
  *   npm run bench:hitratio -- --trace x.i32.gz --sizes 1%,10% --json
  *
+ * Synthetic workloads (sim/workloads.ts, seeded): Zipf over 1,000,000 keys with α 0.6, 0.8, 0.9,
+ * 1.0, 1.2 (with the top-C bound: the probability mass of the C most popular keys, the best any
+ * cache can do on independent requests); Zipf 0.9 with a burst of 20,000 never-seen keys after
+ * every 50,000 requests; Zipf 0.9 whose ranking slides by one key every 20 requests (new keys
+ * arrive on top); a loop over 10,000 keys at 90% of them. Zipf variants are sized as fractions of
+ * the 1,000,000-key space. Every row also shows the traces README's reference policies for that
+ * trace and size, and tiercache's distance to the best of them and LRU (OPT excluded).
+ *
  * Options:
  *   --trace <file>       a trace to run (repeatable); with it, only the given traces run
  *   --traces-dir <dir>   where the default traces and their README live (default ../shared/traces)
@@ -16,6 +24,8 @@
  *   --no-synthetic       skip them; --no-traces skips the trace files
  *   --requests <n>       length of each synthetic workload (default 5000000)
  *   --seed <n>           generator seed (default 1)
+ *   --store-seed <n>     tiercache store's hash seed (default 42; it changes sketch collisions and
+ *                        the climber's sampled keys, so other seeds show how robust a row is)
  *   --json               one JSON object per row instead of the table
  */
 import { dirname, resolve } from 'node:path'
@@ -57,6 +67,7 @@ function main(): void {
       'no-traces': { type: 'boolean' },
       requests: { type: 'string', default: '5000000' },
       seed: { type: 'string', default: '1' },
+      'store-seed': { type: 'string', default: '42' },
       json: { type: 'boolean', default: false },
     },
   })
@@ -72,18 +83,19 @@ function main(): void {
   const synthetic = values['no-synthetic'] !== true && (values.trace === undefined || values.synthetic === true)
   const requests = Number(values.requests)
   const seed = Number(values.seed)
+  const storeSeed = Number(values['store-seed'])
 
   const print = values.json ? (row: Row) => console.log(JSON.stringify(row)) : tablePrinter()
   for (const file of files) {
     const { name, trace, distinct } = readTrace(file)
     const listed = references.filter((r) => r.trace === name).map((r) => r.size)
     const rowSizes = sizes ?? unique([0.01, 0.1, ...listed])
-    for (const size of rowSizes) print(simulate({ name, trace, distinct }, size, references))
+    for (const size of rowSizes) print(simulate({ name, trace, distinct }, size, references, storeSeed))
   }
   if (synthetic) {
     for (const make of syntheticWorkloads(requests, seed)) {
       const workload = make()
-      for (const size of sizes ?? workload.sizes ?? [0.01, 0.1]) print(simulate(workload, size, references))
+      for (const size of sizes ?? workload.sizes ?? [0.01, 0.1]) print(simulate(workload, size, references, storeSeed))
     }
   }
 }
@@ -100,15 +112,15 @@ export function syntheticWorkloads(requests: number, seed: number): (() => Workl
 }
 
 /** Runs every policy on one workload at one size. */
-export function simulate(workload: Workload, size: number, references: readonly ReferenceRow[] = []): Row {
+export function simulate(workload: Workload, size: number, references: readonly ReferenceRow[] = [], storeSeed = 42): Row {
   const { trace, distinct } = workload
   const capacity = Math.max(1, Math.round((workload.sizeBase ?? distinct) * size))
   const keys = keyStrings(distinct)
   const n = trace.length
   const ratio = (hits: number): number => hits / n
   const hitRatio = {
-    tiercache: ratio(tinylfuHits(trace, keys, capacity)),
-    tinylfuFixed: ratio(tinylfuHits(trace, keys, capacity, { adaptive: false })),
+    tiercache: ratio(tinylfuHits(trace, keys, capacity, { seed: storeSeed })),
+    tinylfuFixed: ratio(tinylfuHits(trace, keys, capacity, { seed: storeSeed, adaptive: false })),
     lru: ratio(lruHits(trace, keys, capacity)),
     opt: ratio(optHits(trace, capacity, distinct)),
   }
