@@ -52,11 +52,13 @@ console.log(`# tiercache core benchmark\n\nnode ${process.version}, ${N} keys, v
 async function l1Part(): Promise<void> {
   const lru = new LRUCache<string, object>({ max: N * 2 })
   const tier = createCache({ namespace: 'bench-l1', ttl: '1h', l1: { maxBytes: 256 * 1024 * 1024 }, logger: false })
+  const tierLru = createCache({ namespace: 'bench-l1-lru', ttl: '1h', l1: { maxBytes: 256 * 1024 * 1024, policy: 'lru' }, logger: false })
   const bento = new BentoCache({ default: 'c', stores: { c: bentostore().useL1Layer(memoryDriver({ maxItems: N * 2, serialize: false })) } })
   const manager = createCacheManager()
   for (let i = 0; i < N; i++) {
     lru.set(keys[i]!, values[i])
     await tier.set(keys[i]!, values[i], { ttl: '1h' })
+    await tierLru.set(keys[i]!, values[i], { ttl: '1h' })
     await bento.set({ key: keys[i]!, value: values[i], ttl: '1h' })
     await manager.set(keys[i]!, values[i], 3_600_000)
   }
@@ -71,6 +73,7 @@ async function l1Part(): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/await-thenable
     { name: 'lru-cache await get', ops: 2_000_000, run: async (ops) => { for (let i = 0; i < ops; i++) if ((await lru.get(keys[i % N]!)) !== undefined) sink++ } },
     { name: 'tiercache await get', ops: 2_000_000, run: async (ops) => { for (let i = 0; i < ops; i++) if ((await tier.get(keys[i % N]!)) !== undefined) sink++ } },
+    { name: 'tiercache await get (l1.policy lru)', ops: 2_000_000, run: async (ops) => { for (let i = 0; i < ops; i++) if ((await tierLru.get(keys[i % N]!)) !== undefined) sink++ } },
     { name: 'tiercache peek (sync)', ops: 4_000_000, run: (ops) => { for (let i = 0; i < ops; i++) if (tier.peek(keys[i % N]!) !== undefined) sink++ } },
     { name: 'bentocache L1 await get', ops: 100_000, run: async (ops) => { for (let i = 0; i < ops; i++) if ((await bento.get({ key: keys[i % N]! })) !== undefined) sink++ } },
     { name: 'cache-manager memory await get', ops: 200_000, run: async (ops) => { for (let i = 0; i < ops; i++) if ((await manager.get(keys[i % N]!)) !== undefined) sink++ } },
@@ -79,6 +82,7 @@ async function l1Part(): Promise<void> {
   printTable('L1 hit, sequential (one caller awaiting each get)', results, ['lru-cache get (sync)', 'lru-cache await get'])
   if (sink === 0) throw new Error('nothing hit')
   await tier.close()
+  await tierLru.close()
   await bento.disconnectAll()
   await manager.disconnect()
 }

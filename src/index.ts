@@ -31,4 +31,7 @@ export type { BusListener, DeliveredMessage, InvalidationBus, InvalidationMessag
 export { BUS_FORMAT_VERSION } from './ports/bus.js'
 export { MemoryBus } from './bus/memory-bus.js'
 export { LruStore, defaultWeigher, ENTRY_OVERHEAD_BYTES } from './l1/lru-store.js'
+export { TinyLfuStore } from './l1/tinylfu/tinylfu-store.js'
+export { L1_POLICIES, createL1Store } from './l1/create-l1-store.js'
+export type { CreateL1StoreOptions, L1Policy } from './l1/create-l1-store.js'
 export type { L1StoreOptions } from './l1/lru-store.js'
