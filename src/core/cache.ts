@@ -188,7 +188,8 @@ export class TierCache {
     }
     if (this.#l1 !== undefined) this.#counters.l1Misses++
     if (this.#shared === undefined) return Promise.resolve(undefined)
-    const stamp = this.#coherence.generations.stamp(key)
+    // Without L1 there is nothing to fence: skip hashing the key.
+    const stamp = this.#l1 === undefined ? 0 : this.#coherence.generations.stamp(key)
     return this.#shared.get(key).then((entry) => this.#afterL2Get(key, entry, stamp, asResult))
   }
 
@@ -503,7 +504,7 @@ export class TierCache {
 
   /** Copies an entry into L1 unless `key` was invalidated since `stamp`. */
   #fillL1(key: string, entry: CacheEntry, stamp: number): void {
-    if (this.#coherence.generations.changed(key, stamp)) return
+    if (this.#l1 === undefined || this.#coherence.generations.changed(key, stamp)) return
     this.#writeL1(key, entry)
   }
 
