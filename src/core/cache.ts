@@ -190,7 +190,7 @@ export class TierCache {
     if (this.#shared === undefined) return Promise.resolve(undefined)
     // Without L1 there is nothing to fence: skip hashing the key.
     const stamp = this.#l1 === undefined ? 0 : this.#coherence.generations.stamp(key)
-    return this.#shared.get(key).then((entry) => this.#afterL2Get(key, entry, stamp, asResult))
+    return this.#shared.get(key, (entry) => this.#afterL2Get(key, entry, stamp, asResult))
   }
 
   #afterL2Get(key: string, entry: CacheEntry | undefined, stamp: number, asResult: boolean): unknown {

@@ -52,10 +52,10 @@ export class SharedTier {
     return pending.then((ready) => this.guard.run(() => fn(ready), fallback), () => fallback)
   }
 
-  /** `call((s) => s.get(key), undefined)` without a closure per read: the L2 hit path. */
-  get(key: string): Promise<CacheEntry | undefined> {
+  /** `call((s) => s.get(key), undefined).then(map)` in one promise: the L2 hit path. */
+  get<R>(key: string, map: (entry: CacheEntry | undefined) => R | Promise<R>): Promise<R> {
     const store = this.#store
-    return store !== undefined ? this.guard.runWith(store, key) : this.call((s) => s.get(key), undefined)
+    return store !== undefined ? this.guard.runWith<CacheEntry | undefined, R>(store, key, map) : this.call((s) => s.get(key), undefined).then(map)
   }
 
   #adopt(store: CacheStore): void {

@@ -24,11 +24,13 @@ class Pending {
   settled = false
   #resolve: ((value: unknown) => void) | undefined
   #fallback: unknown
+  #map: ((value: unknown) => unknown) | undefined
 
-  constructor(deadline: number, resolve: (value: unknown) => void, fallback: unknown) {
+  constructor(deadline: number, resolve: (value: unknown) => void, fallback: unknown, map: ((value: unknown) => unknown) | undefined) {
     this.deadline = deadline
     this.#resolve = resolve
     this.#fallback = fallback
+    this.#map = map
   }
 
   /** Settles with `value`, or with the fallback when `value` is omitted; later calls do nothing. */
@@ -38,8 +40,19 @@ class Pending {
     this.settled = true
     this.#resolve = undefined
     const fallback = this.#fallback
+    const map = this.#map
     this.#fallback = undefined
-    resolve(useFallback ? fallback : value)
+    this.#map = undefined
+    const result = useFallback ? fallback : value
+    if (map === undefined) {
+      resolve(result)
+      return
+    }
+    try {
+      resolve(map(result))
+    } catch (error) {
+      resolve(Promise.reject(error instanceof Error ? error : new Error(String(error))))
+    }
   }
 }
 
@@ -131,17 +144,18 @@ export class TierGuard {
       this.#fail(error, false)
       return Promise.resolve(fallback)
     }
-    return this.#track(result, fallback)
+    return this.#track(result, fallback, undefined) as Promise<T | F>
   }
 
-  #track<T, F>(result: T | Promise<T>, fallback: F): Promise<T | F> {
+  /** Tracks a call; `map` (if any) turns its outcome into the answer inside the same promise. */
+  #track<T, F>(result: T | Promise<T>, fallback: F, map: ((value: T | F) => unknown) | undefined): Promise<unknown> {
     if (!(result instanceof Promise)) {
       this.#breaker.success()
-      return Promise.resolve(result)
+      return Promise.resolve(map === undefined ? result : map(result))
     }
     const promise = result
-    return new Promise<T | F>((resolve) => {
-      const pending = new Pending(this.#clock.now() + this.#timeoutMs, resolve as (value: unknown) => void, fallback)
+    return new Promise<unknown>((resolve) => {
+      const pending = new Pending(this.#clock.now() + this.#timeoutMs, resolve, fallback, map as ((value: unknown) => unknown) | undefined)
       this.#queue.push(pending)
       if (this.#timer === undefined) this.#arm()
       promise.then(
@@ -159,20 +173,23 @@ export class TierGuard {
     })
   }
 
-  /** `run(() => store.get(key), undefined)` without allocating the closure: the L2 read hot path. */
-  runWith<T>(store: { get(key: string): T | Promise<T> }, key: string): Promise<T | undefined> {
+  /**
+   * `run(() => store.get(key), undefined).then(map)` in one promise and without the call closure:
+   * the L2 read hot path (each promise layer costs an allocation and a microtask there).
+   */
+  runWith<T, R>(store: { get(key: string): T | Promise<T> }, key: string, map: (value: T | undefined) => R | Promise<R>): Promise<R> {
     if (!this.#breaker.allow()) {
       this.stats.skipped++
-      return Promise.resolve(undefined)
+      return Promise.resolve(map(undefined))
     }
     let result: T | Promise<T>
     try {
       result = store.get(key)
     } catch (error) {
       this.#fail(error, false)
-      return Promise.resolve(undefined)
+      return Promise.resolve(map(undefined))
     }
-    return this.#track(result, undefined)
+    return this.#track(result, undefined, map) as Promise<R>
   }
 
   /** Records a failure observed outside `run` (a bus connection drop, for example). */
