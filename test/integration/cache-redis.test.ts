@@ -11,6 +11,7 @@ import type { TierCache } from '../../src/core/cache.js'
 import type { CacheOptions } from '../../src/core/options.js'
 import { freshNamespace } from '../helpers/namespace.js'
 import { freePort, startRedisServer } from '../services/services.js'
+import { until } from '../helpers/until.js'
 
 const cleanups: (() => Promise<unknown> | void)[] = []
 afterEach(async () => {
@@ -23,13 +24,6 @@ function cache(options: CacheOptions): TierCache {
   return c
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, tries = 400): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  throw new Error(`gave up waiting for ${what}`)
-}
 
 describe('sharing through Redis', () => {
   it('a value set by one process-like cache is read by another from L2', async () => {

@@ -9,19 +9,13 @@ import { createCache } from '../../src/core/cache.js'
 import type { TierCache } from '../../src/core/cache.js'
 import type { CacheOptions } from '../../src/core/options.js'
 import { freshNamespace } from '../helpers/namespace.js'
+import { until } from '../helpers/until.js'
 
 const cleanups: (() => Promise<unknown> | void)[] = []
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn()
 })
 
-async function until(check: () => boolean | Promise<boolean>, what: string, tries = 400): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 10))
-  }
-  throw new Error(`gave up waiting for ${what}`)
-}
 
 /** `n` caches of one namespace, each with its own connections, their buses connected. */
 async function nodes(n: number, options: CacheOptions = {}): Promise<TierCache[]> {

@@ -19,6 +19,7 @@ import type { TierCache } from '../../src/core/cache.js'
 import type { CacheOptions } from '../../src/core/options.js'
 import { RedisStreamBus } from '../../src/redis/stream-bus.js'
 import { freshNamespace } from '../helpers/namespace.js'
+import { until } from '../helpers/until.js'
 
 const cleanups: (() => Promise<unknown> | void)[] = []
 afterEach(async () => {
@@ -31,13 +32,6 @@ function cache(options: CacheOptions): TierCache {
   return c
 }
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (check()) return
-    await new Promise((r) => setTimeout(r, 10))
-  }
-  throw new Error(`gave up waiting for ${what}`)
-}
 
 /** Two nodes on the machine's Redis; A's L2 connection can be dropped while its bus stays up. */
 async function twoNodes(): Promise<{ a: TierCache; b: TierCache; l2: Redis; dropL2: () => Promise<void>; ns: string }> {

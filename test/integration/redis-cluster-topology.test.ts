@@ -12,6 +12,7 @@ import { systemClock } from '../../src/core/clock.js'
 import { freshNamespace } from '../helpers/namespace.js'
 import { startRedisCluster } from '../services/redis-cluster.js'
 import type { StartedCluster } from '../services/redis-cluster.js'
+import { until } from '../helpers/until.js'
 
 let cluster: StartedCluster
 
@@ -22,14 +23,6 @@ afterAll(async () => {
   await cluster?.stop()
 })
 
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`gave up waiting for ${what}`)
-}
 
 /** The node (by port) serving `slot`, read from a direct connection's CLUSTER SLOTS. */
 async function ownerOf(slot: number, viaPort: number): Promise<number> {
@@ -93,18 +86,18 @@ describe('Redis Cluster topology changes', () => {
       const replica = await replicaOf(master.id)
       const r = new Redis(replica, '127.0.0.1')
       try {
-        await until(async () => (await r.info('replication')).includes('master_link_status:up'), 'replica link')
+        await until(async () => (await r.info('replication')).includes('master_link_status:up'), 'replica link', 30_000)
         await r.call('CLUSTER', 'FAILOVER')
-        await until(async () => (await r.info('replication')).includes('role:master'), 'replica promotion')
+        await until(async () => (await r.info('replication')).includes('role:master'), 'replica promotion', 30_000)
       } finally {
         r.disconnect()
       }
-      await until(async () => (await cache.get('fo')) === 'before', 'the value through the new master')
+      await until(async () => (await cache.get('fo')) === 'before', 'the value through the new master', 30_000)
       // A write racing the topology change may be skipped (L2 degraded, never an error): retry it.
       await until(async () => {
         await cache.set('fo', 'after')
         return (await cache.get('fo')) === 'after'
-      }, 'a write through the new master')
+      }, 'a write through the new master', 30_000)
       expect(await ownerOf(slot, replica)).toBe(replica)
     } finally {
       await cache.close()

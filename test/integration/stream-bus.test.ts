@@ -8,19 +8,13 @@ import type { BusListener, DeliveredMessage } from '../../src/ports/bus.js'
 import { RedisStreamBus } from '../../src/redis/stream-bus.js'
 import { freshNamespace } from '../helpers/namespace.js'
 import { startRedisServer } from '../services/services.js'
+import { until } from '../helpers/until.js'
 
 const cleanups: (() => Promise<unknown> | void)[] = []
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn()
 })
 
-async function until(check: () => boolean | Promise<boolean>, what: string, tries = 400): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  throw new Error(`gave up waiting for ${what}`)
-}
 
 function recorder(): BusListener & { messages: DeliveredMessage[]; gaps: string[]; states: string[] } {
   const r = {
@@ -59,7 +53,8 @@ describe('Redis Streams bus', () => {
     expect(seen.messages[0]).toMatchObject({ keys: ['a'], origin: 'p', at: 1 })
     expect(seen.messages[1]!.tagVersions).toEqual(second.tagVersions)
     expect(seen.gaps).toEqual([])
-    expect(seen.states).toEqual(['connected'])
+    // (A heartbeat that outlived its budget on a loaded machine reconnects; it must not lose anything.)
+    expect(seen.states[0]).toBe('connected')
   })
 
   it('writes the pinned v1 wire format', async () => {
