@@ -33,6 +33,23 @@ async function exercise(s: Stack): Promise<void> {
   expect((await get(`${s.edgeUrl}/api/products/999999`)).status).toBe(404)
   const bad = await fetch(`${s.appUrl}/api/products/7`, { method: 'PUT', body: '{not json' })
   expect(bad.status).toBe(400)
+
+  // The other direction: a purge by tag on the edge's API reaches the app's L1 through the bus.
+  await get(`${s.appUrl}/api/products/8`)
+  // (The answer leaves before the fill is written: with Redis, L1 is written once L2 took it.)
+  for (let i = 0; i < 100 && s.cache.peek('product:8') === undefined; i++) await new Promise((r) => setTimeout(r, 10))
+  expect(s.cache.peek('product:8')).toMatchObject({ id: 8 })
+  const refused = await fetch(`${s.edgeUrl}/.tiercache/purge`, { method: 'POST', body: JSON.stringify({ tags: ['product:8'] }) })
+  expect(refused.status).toBe(401)
+  expect(s.cache.peek('product:8')).toMatchObject({ id: 8 })
+  const purge = await fetch(`${s.edgeUrl}/.tiercache/purge`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${s.purgeToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ tags: ['product:8'] }),
+  })
+  expect(purge.status).toBe(200)
+  for (let i = 0; i < 100 && s.cache.peek('product:8') !== undefined; i++) await new Promise((r) => setTimeout(r, 10))
+  expect(s.cache.peek('product:8')).toBeUndefined()
 }
 
 describe('the stack', () => {
