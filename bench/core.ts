@@ -16,7 +16,7 @@ import { Keyv } from 'keyv'
 import { LRUCache } from 'lru-cache'
 import { createCache } from '../src/index.js'
 import type { Contender } from './lib/harness.js'
-import { compare, concurrently, printTable } from './lib/harness.js'
+import { compare, concurrently, printCpuTable, printTable } from './lib/harness.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -117,6 +117,7 @@ async function l2Part(): Promise<void> {
   ]
   const results = await compare(contenders, ROUNDS)
   printTable(`L2 hit (Redis on loopback), ${CONCURRENCY} concurrent callers`, results, ['ioredis GET + JSON.parse', 'ioredis (auto-pipelining) GET + JSON.parse'])
+  printCpuTable('L2 hit: CPU per read in this process (Redis excluded)', results, 'ioredis GET + JSON.parse')
   const errors = tier.stats().l2!
   console.log(`\ntiercache L2 during the run: hits ${errors.hits}, misses ${errors.misses}, errors ${errors.errors}, timeouts ${errors.timeouts}`)
   if (sink === 0) throw new Error('nothing hit')

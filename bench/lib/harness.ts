@@ -16,6 +16,8 @@ export interface Result {
   readonly name: string
   /** Ops/s per round. */
   readonly rates: number[]
+  /** This process's CPU time (user + system) per operation, in µs, per round. */
+  readonly cpuPerOp: number[]
   readonly median: number
   readonly min: number
   readonly max: number
@@ -31,19 +33,23 @@ export function median(values: number[]): number {
 export async function compare(contenders: readonly Contender[], rounds: number): Promise<Result[]> {
   for (const c of contenders) await c.run(Math.max(1, Math.floor(c.ops / 4)))
   const rates = contenders.map(() => [] as number[])
+  const cpu = contenders.map(() => [] as number[])
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < contenders.length; i++) {
       const c = contenders[i]!
       globalThis.gc?.()
+      const cpuStart = process.cpuUsage()
       const start = process.hrtime.bigint()
       await c.run(c.ops)
       const ns = Number(process.hrtime.bigint() - start)
+      const used = process.cpuUsage(cpuStart)
       rates[i]!.push(c.ops / (ns / 1e9))
+      cpu[i]!.push((used.user + used.system) / c.ops)
     }
   }
   return contenders.map((c, i) => {
     const list = rates[i]!
-    return { name: c.name, rates: list, median: median(list), min: Math.min(...list), max: Math.max(...list) }
+    return { name: c.name, rates: list, cpuPerOp: cpu[i]!, median: median(list), min: Math.min(...list), max: Math.max(...list) }
   })
 }
 
@@ -73,6 +79,23 @@ export function printTable(title: string, results: Result[], baselines: string[]
       return `${q.median.toFixed(3)} (${q.min.toFixed(2)}..${q.max.toFixed(2)})`
     })
     console.log(`| ${r.name} | ${formatRate(r.median)} | ${formatRate(r.min)}..${formatRate(r.max)} | ${cells.join(' | ')} |`)
+  }
+}
+
+/**
+ * CPU per operation of this process (µs) against `baseline`, as median of per-round ratios
+ * (baseline CPU ÷ contender CPU, so above 1 means cheaper). It leaves out the other processes a
+ * benchmark talks to (Redis), and moves much less than throughput on a shared machine.
+ */
+export function printCpuTable(title: string, results: Result[], baseline: string): void {
+  const base = results.find((r) => r.name === baseline)
+  if (base === undefined) return
+  console.log(`\n### ${title}\n`)
+  console.log(`| contender | CPU µs/op median (min..max) | efficiency x ${baseline} |`)
+  console.log('| --- | --- | --- |')
+  for (const r of results) {
+    const per = r.cpuPerOp.map((c, i) => (base.cpuPerOp[i] as number) / c)
+    console.log(`| ${r.name} | ${median(r.cpuPerOp).toFixed(2)} (${Math.min(...r.cpuPerOp).toFixed(2)}..${Math.max(...r.cpuPerOp).toFixed(2)}) | ${median(per).toFixed(3)} (${Math.min(...per).toFixed(2)}..${Math.max(...per).toFixed(2)}) |`)
   }
 }
 
