@@ -28,6 +28,26 @@ function recorder(): BusListener & { messages: DeliveredMessage[]; gaps: string[
   return r
 }
 
+/** A private redis-server with a follower on `ns` already synced, and an admin connection to it. */
+async function privateFollower(ns: string): Promise<{ url: string; follower: RedisStreamBus; seen: ReturnType<typeof recorder>; admin: Redis }> {
+  // Private: CLIENT KILL must not hit the followers of tests running beside this one.
+  const server = await startRedisServer()
+  cleanups.push(() => server.stop())
+  const follower = bus(server.url, ns)
+  const seen = recorder()
+  follower.subscribe(seen)
+  await follower.ready()
+  const admin = new Redis(server.url)
+  cleanups.push(() => admin.quit())
+  return { url: server.url, follower, seen, admin }
+}
+
+/** Ids of the connections blocked in XREAD (the followers'). */
+async function followerIds(admin: Redis): Promise<string[]> {
+  const clients = String(await admin.call('CLIENT', 'LIST')).trim().split('\n')
+  return clients.filter((line) => / cmd=xread/.test(line)).map((line) => /id=(\d+)/.exec(line)![1]!)
+}
+
 function bus(url: string, namespace: string, extra: Partial<ConstructorParameters<typeof RedisStreamBus>[0]> = {}): RedisStreamBus {
   const b = new RedisStreamBus({ redis: url, namespace, blockMs: 200, ...extra })
   cleanups.push(() => b.close())
@@ -77,20 +97,9 @@ describe('Redis Streams bus', () => {
 
   it('a killed follower connection reconnects and catches up from its cursor: no gap, nothing lost', async () => {
     const ns = freshNamespace()
-    // A private server: CLIENT KILL must not hit the followers of tests running beside this one.
-    const server = await startRedisServer()
-    cleanups.push(() => server.stop())
-    const url = server.url
+    const { url, seen, admin } = await privateFollower(ns)
     const publisher = bus(url, ns)
-    const follower = bus(url, ns)
-    const seen = recorder()
-    follower.subscribe(seen)
-    await follower.ready()
-    const admin = new Redis(url)
-    cleanups.push(() => admin.quit())
-    // Kill every connection blocked in XREAD on this stream (the follower's).
-    const clients = String(await admin.call('CLIENT', 'LIST')).trim().split('\n')
-    const blocked = clients.filter((line) => / cmd=xread/.test(line)).map((line) => /id=(\d+)/.exec(line)![1]!)
+    const blocked = await followerIds(admin)
     expect(blocked.length).toBeGreaterThan(0)
     for (const id of blocked) await admin.call('CLIENT', 'KILL', 'ID', id)
     for (let i = 0; i < 5; i++) await publisher.publish({ keys: [`k${i}`], origin: 'p', at: i })
@@ -123,19 +132,10 @@ describe('Redis Streams bus', () => {
 
   it('reports a gap when the stream was trimmed past the cursor', async () => {
     const ns = freshNamespace()
-    const server = await startRedisServer()
-    cleanups.push(() => server.stop())
-    const url = server.url
-    const follower = bus(url, ns)
-    const seen = recorder()
-    follower.subscribe(seen)
-    await follower.ready()
-    const admin = new Redis(url)
-    cleanups.push(() => admin.quit())
+    const { seen, admin } = await privateFollower(ns)
     const stream = `tc1:${ns}:c:{${ns}}:bus`
     // Stop the follower reading (kill its connection) and, before it is back, append and trim.
-    const clients = String(await admin.call('CLIENT', 'LIST')).trim().split('\n')
-    const ids = clients.filter((l) => / cmd=xread/.test(l)).map((line) => /id=(\d+)/.exec(line)![1]!)
+    const ids = await followerIds(admin)
     // Kill, append 20 and trim to 2 in one MULTI: the follower cannot read in between.
     const tx = admin.multi()
     for (const id of ids) tx.call('CLIENT', 'KILL', 'ID', id)
