@@ -17,7 +17,6 @@ export const ERROR_CODES = {
   E_ENTRY_CORRUPT: 'a stored entry could not be decoded (wrong magic, truncated, or unreadable payload)',
   E_FORMAT_VERSION: 'a stored entry or message carries a format version this build does not understand',
   E_L2_TIMEOUT: 'an L2 operation did not answer within l2.timeout',
-  E_L2_UNAVAILABLE: 'L2 is not used because its circuit breaker is open',
   E_LOCK_TIMEOUT: 'a distributed lock could not be acquired within the wait bound',
   E_LOCK_LOST: 'a distributed lock was no longer held by this owner when it was released or extended',
   E_LOCK_UNAVAILABLE: 'distributed locks need an L2 (Redis) store',
@@ -111,10 +110,10 @@ export class FormatError extends TierCacheError {
   }
 }
 
-/** An L2 call failed fast (breaker open) or did not answer in time. Never reaches a caller of the cache API. */
+/** An L2 call did not answer in time (seen in logs and stats; it never reaches a caller of the cache API). */
 export class L2Error extends TierCacheError {
   override readonly name = 'L2Error'
-  constructor(code: 'E_L2_TIMEOUT' | 'E_L2_UNAVAILABLE', message: string, context: ErrorContext = {}) {
+  constructor(code: 'E_L2_TIMEOUT', message: string, context: ErrorContext = {}) {
     super(code, message, context)
   }
 }
