@@ -21,10 +21,10 @@ export interface RedisSource {
  *   so requests fall back to L1/the loader and nothing old runs later against a newer state;
  * - `autoResendUnfulfilledCommands: false` and `maxRetriesPerRequest: 0`: a SET sent before a
  *   disconnect is not replayed after it (it could overwrite a later delete);
- * - no auto-pipelining: ioredis already writes concurrent commands back to back on one connection
- *   without waiting for replies; its auto-pipelining adds a Pipeline object per tick, which measured
- *   5-13% slower on the L2 hit path here (bench/core.ts). `getMany` on a Cluster builds its own
- *   per-node pipelines, so it stays one round trip per node;
+ * - no auto-pipelining: the store coalesces the writes of one tick itself, by corking the socket
+ *   (write-coalescer.ts), which measured faster than ioredis's Pipeline object per tick on the L2
+ *   hit path (bench/core.ts). `getMany` on a Cluster builds its own per-node pipelines, so it stays
+ *   one round trip per node;
  * - reconnection forever with capped back-off: when Redis comes back, L2 is used again.
  */
 export const CACHE_CONNECTION_DEFAULTS = {

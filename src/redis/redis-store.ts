@@ -12,6 +12,7 @@ import type { RedisClient, RedisSource } from './connection.js'
 import { Readiness, connect, isCluster } from './connection.js'
 import { decodeEntry, encodeEntry } from './envelope.js'
 import { RedisKeys } from './keys.js'
+import { WriteCoalescer } from './write-coalescer.js'
 import type { ScriptCommands } from './scripts.js'
 import { withScripts } from './scripts.js'
 
@@ -37,6 +38,7 @@ export class RedisStore implements CoherentStore, LockStore {
   readonly #clock: Clock
   readonly #readiness: Readiness
   readonly #cluster: boolean
+  readonly #coalescer: WriteCoalescer
   #corrupt = 0
 
   constructor(options: RedisStoreOptions = {}) {
@@ -49,6 +51,7 @@ export class RedisStore implements CoherentStore, LockStore {
     this.#serializer = options.serializer ?? jsonSerializer
     this.#clock = options.clock ?? systemClock
     this.#readiness = new Readiness(client)
+    this.#coalescer = new WriteCoalescer(client)
   }
 
   /** Resolves true once connected, false if that takes longer than `timeoutMs`. */
@@ -57,14 +60,14 @@ export class RedisStore implements CoherentStore, LockStore {
   }
 
   get(key: string): Promise<CacheEntry | undefined> {
-    const waiting = this.#readiness.check()
+    const waiting = this.#begin()
     if (waiting !== undefined) return waiting.then(() => this.get(key))
     const redisKey = this.keys.entry(key)
     return this.client.getBuffer(redisKey).then((buf) => (buf === null ? undefined : this.#decode(redisKey, buf)))
   }
 
   async getMany(keys: readonly string[]): Promise<(CacheEntry | undefined)[]> {
-    await this.#readiness.check()
+    await this.#begin()
     if (keys.length === 0) return []
     const redisKeys = keys.map((key) => this.keys.entry(key))
     if (!this.#cluster) {
@@ -107,7 +110,7 @@ export class RedisStore implements CoherentStore, LockStore {
   }
 
   async set(key: string, entry: CacheEntry): Promise<void> {
-    await this.#readiness.check()
+    await this.#begin()
     const redisKey = this.keys.entry(key)
     const ttl = Math.ceil(entry.staleUntil - this.#clock.now())
     if (ttl <= 0) {
@@ -118,11 +121,11 @@ export class RedisStore implements CoherentStore, LockStore {
   }
 
   async setMany(entries: readonly (readonly [key: string, entry: CacheEntry])[]): Promise<void> {
-    await this.#readiness.check()
+    await this.#begin()
     if (entries.length === 0) return
     const now = this.#clock.now()
-    // Plain commands, not a pipeline object: auto-pipelining already sends the commands of one tick
-    // in one write per node, and a Cluster pipeline would refuse keys spread over several nodes.
+    // Plain commands, not a pipeline object: the write coalescer already sends the commands of one
+    // tick in one write per node, and a Cluster pipeline would refuse keys spread over several nodes.
     await Promise.all(entries.map(([key, entry]) => {
       const redisKey = this.keys.entry(key)
       const ttl = Math.ceil(entry.staleUntil - now)
@@ -131,12 +134,12 @@ export class RedisStore implements CoherentStore, LockStore {
   }
 
   async delete(key: string): Promise<boolean> {
-    await this.#readiness.check()
+    await this.#begin()
     return (await this.client.del(this.keys.entry(key))) > 0
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
-    await this.#readiness.check()
+    await this.#begin()
     if (keys.length === 0) return 0
     // DEL with several keys must stay inside one slot on a Cluster: one DEL per key, pipelined.
     const counts = await Promise.all(keys.map((key) => this.client.del(this.keys.entry(key))))
@@ -148,7 +151,7 @@ export class RedisStore implements CoherentStore, LockStore {
    * Redis): an administrative operation, never part of serving traffic.
    */
   async clear(): Promise<void> {
-    await this.#readiness.check()
+    await this.#begin()
     const pattern = `${this.keys.prefix}*`
     const nodes = this.#cluster ? (this.client as Cluster).nodes('master') : [this.client]
     await Promise.all(nodes.map(async (node) => {
@@ -177,7 +180,7 @@ export class RedisStore implements CoherentStore, LockStore {
   }
 
   async readForFill(key: string, token: string, leaseMs: number, now: number, force: boolean): Promise<LeaseRead> {
-    await this.#readiness.check()
+    await this.#begin()
     const entryKey = this.keys.entry(key)
     const [status, buf] = await this.client.tcReadForFillBuffer(entryKey, this.keys.lease(key), now, token, leaseMs, force ? '1' : '0')
     const entry = buf === undefined || buf === null ? undefined : this.#decode(entryKey, buf)
@@ -188,7 +191,7 @@ export class RedisStore implements CoherentStore, LockStore {
   }
 
   async fillWithLease(key: string, entry: CacheEntry, token: string): Promise<FillResult> {
-    await this.#readiness.check()
+    await this.#begin()
     const ttl = Math.ceil(entry.staleUntil - this.#clock.now())
     if (ttl <= 0) {
       await this.releaseLease(key, token)
@@ -200,12 +203,12 @@ export class RedisStore implements CoherentStore, LockStore {
   }
 
   async releaseLease(key: string, token: string): Promise<void> {
-    await this.#readiness.check()
+    await this.#begin()
     await this.client.tcReleaseLease(this.keys.lease(key), token)
   }
 
   async setEntry(key: string, entry: CacheEntry): Promise<FillResult> {
-    await this.#readiness.check()
+    await this.#begin()
     const ttl = Math.ceil(entry.staleUntil - this.#clock.now())
     const result = await this.client.tcSetEntry(this.keys.entry(key), this.keys.lease(key), this.keys.tombstone(key),
       ttl > 0 ? encodeEntry(entry, this.#serializer) : Buffer.alloc(0), ttl, versionArg(entry.version))
@@ -213,14 +216,14 @@ export class RedisStore implements CoherentStore, LockStore {
   }
 
   async invalidate(keys: readonly string[], version: number | undefined, tombstoneMs: number): Promise<void> {
-    await this.#readiness.check()
+    await this.#begin()
     const v = versionArg(version)
     await Promise.all(keys.map((key) =>
       this.client.tcInvalidate(this.keys.entry(key), this.keys.lease(key), this.keys.tombstone(key), v, tombstoneMs)))
   }
 
   async tagVersions(tags: readonly string[]): Promise<number[]> {
-    await this.#readiness.check()
+    await this.#begin()
     if (tags.length === 0) return []
     // Every tag key of a namespace shares one hash tag, so one MGET serves a Cluster too.
     const values = await this.client.mget(...tags.map((tag) => this.keys.tag(tag)))
@@ -228,19 +231,29 @@ export class RedisStore implements CoherentStore, LockStore {
   }
 
   async acquireLock(name: string, token: string, ttlMs: number): Promise<number | undefined> {
-    await this.#readiness.check()
+    await this.#begin()
     const fence = await this.client.tcLockAcquire(this.keys.lock(name), this.keys.lockFence(name), token, ttlMs)
     return fence === null ? undefined : Number(fence)
   }
 
   async releaseLock(name: string, token: string): Promise<boolean> {
-    await this.#readiness.check()
+    await this.#begin()
     return (await this.client.tcReleaseLease(this.keys.lock(name), token)) === 1
   }
 
   async extendLock(name: string, token: string, ttlMs: number): Promise<boolean> {
-    await this.#readiness.check()
+    await this.#begin()
     return (await this.client.tcLockExtend(this.keys.lock(name), token, ttlMs)) === 1
+  }
+
+  /**
+   * Every command starts here: undefined when connected (and the tick's writes are then coalesced,
+   * see write-coalescer.ts), a promise while the first connection is made, a throw when down.
+   */
+  #begin(): Promise<void> | undefined {
+    const waiting = this.#readiness.check()
+    if (waiting === undefined) this.#coalescer.hold()
+    return waiting
   }
 
   counters(): { corrupt: number } {
