@@ -8,6 +8,9 @@ export const WINDOW = 0
 export const PROBATION = 1
 export const PROTECTED = 2
 const FIRST_SLOT = 3
+/** A slot's state byte: its queue in the low two bits, and the CLOCK reference bit above them. */
+const QUEUE_BITS = 3
+const REFERENCED = 4
 /** Share of the main region kept for entries seen again (SLRU's protected segment; Caffeine: 80%). */
 const PROTECTED_SHARE = 0.8
 /**
@@ -39,9 +42,11 @@ export class WTinyLfuPolicy {
   hashes: Int32Array
   #next: Uint32Array
   #prev: Uint32Array
-  #queue: Uint8Array
-  /** CLOCK reference bits of protected entries: set by a hit, read at the cold end (see {@link hit}). */
-  #referenced: Uint8Array
+  /**
+   * Per slot, the queue and the CLOCK reference bit of protected entries (set by a hit, read at the
+   * cold end: see {@link hit}). One byte for both, so a hit reads and writes a single array.
+   */
+  #state: Uint8Array
   #free: number[] = []
   #top = FIRST_SLOT
 
@@ -82,8 +87,7 @@ export class WTinyLfuPolicy {
     this.hashes = new Int32Array(n)
     this.#next = new Uint32Array(n)
     this.#prev = new Uint32Array(n)
-    this.#queue = new Uint8Array(n)
-    this.#referenced = new Uint8Array(n)
+    this.#state = new Uint8Array(n)
     this.clear()
   }
 
@@ -123,7 +127,7 @@ export class WTinyLfuPolicy {
 
   /** Which queue a slot is in: {@link WINDOW}, {@link PROBATION} or {@link PROTECTED}. */
   queueOf(slot: number): number {
-    return this.#queue[slot] as number
+    return (this.#state[slot] as number) & QUEUE_BITS
   }
 
   /** First slot of a queue, coldest first, or NONE. */
@@ -146,8 +150,7 @@ export class WTinyLfuPolicy {
     }
     this.weights[slot] = weight
     this.hashes[slot] = hash
-    this.#queue[slot] = WINDOW
-    this.#referenced[slot] = 0
+    this.#state[slot] = WINDOW
     this.#linkHot(WINDOW, slot)
     this.#windowWeight += weight
     this.#weight += weight
@@ -172,12 +175,13 @@ export class WTinyLfuPolicy {
    */
   hit(slot: number): void {
     // Kept tiny so it inlines into the store's get; the rarer cases are out of line.
-    if (this.#queue[slot] === PROTECTED) this.#referenced[slot] = 1
-    else this.#hitOutsideProtected(slot)
+    const state = this.#state[slot] as number
+    if (state >= PROTECTED) this.#state[slot] = PROTECTED | REFERENCED
+    else this.#hitOutsideProtected(slot, state)
   }
 
-  #hitOutsideProtected(slot: number): void {
-    if (this.#queue[slot] === PROBATION) {
+  #hitOutsideProtected(slot: number, state: number): void {
+    if (state === PROBATION) {
       this.#promote(slot)
     } else if (this.#prev[WINDOW] !== slot) {
       this.#unlink(slot)
@@ -306,15 +310,27 @@ export class WTinyLfuPolicy {
     }
   }
 
-  /** The cold end of protected after second chances; NONE when protected is empty. */
+  /**
+   * The cold end of protected after second chances; NONE when protected is empty. Each referenced
+   * entry at the cold end loses its bit and goes to the hot end. Protected is a ring through its
+   * sentinel, so moving a run of entries from the cold end to the hot end, in order, is the same as
+   * moving the sentinel past them: one relink for the run instead of one per entry.
+   */
   #protectedVictim(): number {
-    for (;;) {
-      const slot = this.after(PROTECTED)
-      if (slot === NONE || this.#referenced[slot] === 0) return slot
-      this.#referenced[slot] = 0
-      this.#unlink(slot)
-      this.#linkHot(PROTECTED, slot)
-    }
+    const state = this.#state
+    const next = this.#next
+    let slot = next[PROTECTED] as number
+    if (slot === PROTECTED) return NONE
+    if ((state[slot] as number) === PROTECTED) return slot
+    // All referenced: the walk clears every bit and comes round to the first entry again.
+    do {
+      state[slot] = PROTECTED
+      slot = next[slot] as number
+      if (slot === PROTECTED) slot = next[slot] as number
+    } while ((state[slot] as number) !== PROTECTED)
+    this.#unlink(PROTECTED)
+    this.#linkBefore(slot, PROTECTED)
+    return slot
   }
 
   /** Probation to protected (SLRU); protected over budget demotes its coldest to probation. */
@@ -323,8 +339,7 @@ export class WTinyLfuPolicy {
     this.#unlink(slot)
     this.#probationWeight -= weight
     this.#protectedWeight += weight
-    this.#queue[slot] = PROTECTED
-    this.#referenced[slot] = 0
+    this.#state[slot] = PROTECTED
     this.#linkHot(PROTECTED, slot)
     if (this.#protectedWeight > this.#protectedMax) this.#demoteProtected()
   }
@@ -373,7 +388,7 @@ export class WTinyLfuPolicy {
       this.#unlink(slot)
       this.#protectedWeight -= weight
       this.#probationWeight += weight
-      this.#queue[slot] = PROBATION
+      this.#state[slot] = PROBATION
       this.#linkHot(PROBATION, slot)
     }
   }
@@ -396,8 +411,7 @@ export class WTinyLfuPolicy {
     const weight = this.weights[slot] as number
     this.#adjust(slot, -weight)
     this.#unlink(slot)
-    this.#queue[slot] = queue
-    this.#referenced[slot] = 0
+    this.#state[slot] = queue
     if (hot) this.#linkHot(queue, slot)
     else this.#linkCold(queue, slot)
     this.#adjust(slot, weight)
@@ -405,7 +419,7 @@ export class WTinyLfuPolicy {
 
   /** Adds `delta` to the weight of the slot's queue and the total. */
   #adjust(slot: number, delta: number): void {
-    const queue = this.#queue[slot] as number
+    const queue = (this.#state[slot] as number) & QUEUE_BITS
     if (queue === WINDOW) this.#windowWeight += delta
     else if (queue === PROBATION) this.#probationWeight += delta
     else this.#protectedWeight += delta
@@ -418,8 +432,7 @@ export class WTinyLfuPolicy {
     this.hashes = grown(new Int32Array(capacity), this.hashes)
     this.#next = grown(new Uint32Array(capacity), this.#next)
     this.#prev = grown(new Uint32Array(capacity), this.#prev)
-    this.#queue = grown(new Uint8Array(capacity), this.#queue)
-    this.#referenced = grown(new Uint8Array(capacity), this.#referenced)
+    this.#state = grown(new Uint8Array(capacity), this.#state)
   }
 
   #linkHot(queue: number, slot: number): void {
@@ -436,6 +449,15 @@ export class WTinyLfuPolicy {
     this.#next[slot] = first
     this.#prev[slot] = queue
     this.#next[queue] = slot
+  }
+
+  /** Links `node` (a slot or a sentinel) just before `slot`. */
+  #linkBefore(slot: number, node: number): void {
+    const prev = this.#prev[slot] as number
+    this.#next[prev] = node
+    this.#prev[node] = prev
+    this.#next[node] = slot
+    this.#prev[slot] = node
   }
 
   #unlink(slot: number): void {
