@@ -326,7 +326,9 @@ export class TinyLfuStore implements L1Store {
   #dropEvicted(slot: number): void {
     const key = this.#keys[slot] as string
     const entry = this.#entries[slot] as CacheEntry
-    const expired = entry.staleUntil <= this.#clock.now()
+    const now = this.#clock.now()
+    // The deadline tick spares reading the entry object (see #deadlines).
+    const expired = (this.#deadlines[slot] as number) * WHEEL_TICK_MS <= now && entry.staleUntil <= now
     if (expired) this.#expirations++
     else this.#evictions++
     this.#forget(slot, key)
