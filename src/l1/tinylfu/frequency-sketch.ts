@@ -87,41 +87,43 @@ export class FrequencySketch {
    * every counter is halved, so the sketch reflects recent popularity (TinyLFU's reset operation).
    * Saturated counters stay at 15 and an increment that changed nothing is not counted.
    *
-   * This runs on every cache hit, so it is unrolled by hand and branch-free: each of the four rows
-   * owns a quarter of the block (4 words); five bits of the counter hash pick the word and the
-   * nibble in it; `(nibble + 1) >>> 4 ^ 1` is 1 below saturation and 0 at 15, so a saturated
-   * counter is rewritten unchanged instead of taking a branch that hot and cold keys would make
-   * unpredictable.
+   * This runs on every cache hit, so it is unrolled by hand: each of the four rows owns a quarter
+   * of the block (4 words); five bits of the counter hash pick the word and the nibble in it.
    */
   increment(hash: number): void {
     const table = this.#table
     const block = (hash & this.#blockMask) << 4
     const h = counterHash(hash)
+    let added = false
     let word = block + (h >>> 30)
     let shift = ((h >>> 27) & 7) << 2
     let value = table[word] as number
-    let add = ((((value >>> shift) & 15) + 1) >>> 4) ^ 1
-    table[word] = value + (add << shift)
-    let added = add
+    if (((value >>> shift) & 15) !== 15) {
+      table[word] = value + (1 << shift)
+      added = true
+    }
     word = block + 4 + ((h >>> 25) & 3)
     shift = ((h >>> 22) & 7) << 2
     value = table[word] as number
-    add = ((((value >>> shift) & 15) + 1) >>> 4) ^ 1
-    table[word] = value + (add << shift)
-    added |= add
+    if (((value >>> shift) & 15) !== 15) {
+      table[word] = value + (1 << shift)
+      added = true
+    }
     word = block + 8 + ((h >>> 20) & 3)
     shift = ((h >>> 17) & 7) << 2
     value = table[word] as number
-    add = ((((value >>> shift) & 15) + 1) >>> 4) ^ 1
-    table[word] = value + (add << shift)
-    added |= add
+    if (((value >>> shift) & 15) !== 15) {
+      table[word] = value + (1 << shift)
+      added = true
+    }
     word = block + 12 + ((h >>> 15) & 3)
     shift = ((h >>> 12) & 7) << 2
     value = table[word] as number
-    add = ((((value >>> shift) & 15) + 1) >>> 4) ^ 1
-    table[word] = value + (add << shift)
-    added |= add
-    if (added !== 0 && ++this.#additions >= this.#sampleSize) this.#halve()
+    if (((value >>> shift) & 15) !== 15) {
+      table[word] = value + (1 << shift)
+      added = true
+    }
+    if (added && ++this.#additions >= this.#sampleSize) this.#halve()
   }
 
   /** Halves every counter. The running count is halved too, less the halves lost to rounding. */
