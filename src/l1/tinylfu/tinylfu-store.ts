@@ -11,8 +11,11 @@ import { HillClimber } from './hill-climber.js'
 import { TimerWheel, WHEEL_TICK_MS } from './timer-wheel.js'
 import { WINDOW, PROBATION, PROTECTED, NONE, WTinyLfuPolicy } from './w-tinylfu-policy.js'
 
-/** Hits recorded before the policy is told about them (see `#reads`). */
-const READ_BUFFER = 64
+/**
+ * Hits recorded before the policy is told about them (see `#reads`). Measured against 16 and 64:
+ * 256 was 5 to 10% faster per hit; 1,024 little more, for a longer pause when the buffer is replayed.
+ */
+const READ_BUFFER = 256
 
 /** Options of {@link TinyLfuStore}: the shared L1 options plus the policy's knobs. */
 export interface TinyLfuStoreOptions extends L1StoreOptions {
