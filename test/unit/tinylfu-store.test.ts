@@ -79,6 +79,33 @@ describe('TinyLfuStore: admission', () => {
   })
 })
 
+describe('TinyLfuStore: buffered hits', () => {
+  it('applies hits before the next write decides what to evict', () => {
+    const { store: s, clock } = store(100, { adaptive: false })
+    for (let i = 0; i < 100; i++) s.set(`k${i}`, entry(clock))
+    // 'new' is missed twice (warmer than any stored key, which were only written).
+    for (const key of ['new', 'x', 'new', 'y']) s.get(key)
+    // k0 sits at the cold end of probation; these hits are buffered, not yet applied.
+    for (let i = 0; i < 3; i++) expect(s.get('k0')).toBeDefined()
+    s.set('new', entry(clock))
+    s.set('other', entry(clock)) // pushes 'new' out of the window: it wins its duel and evicts a victim
+    expect(s.policy().admitted).toBe(1)
+    // Applied at the first set, the hits promoted k0, so the victim was the next coldest key.
+    expect(s.peek('k0')).toBeDefined()
+    expect(s.peek('k1')).toBeUndefined()
+  })
+
+  it('applies a hit to the key that was hit, even when its slot is reused at once', () => {
+    const { store: s, clock } = store(100)
+    s.set('a', entry(clock))
+    s.get('a')
+    s.delete('a')
+    s.set('b', entry(clock)) // takes the slot 'a' had
+    expect(s.frequency('a')).toBe(1)
+    expect(s.frequency('b')).toBe(0)
+  })
+})
+
 describe('TinyLfuStore: byte weighting', () => {
   it('never holds more than maxBytes after any set', () => {
     fc.assert(fc.property(
@@ -173,6 +200,19 @@ describe('TinyLfuStore: expiry', () => {
     expect(s.peek('week')).toBeUndefined()
     expect(s.stats().entries).toBe(2) // 'forever' and the last day's entry
     expect(s.peek('forever')).toBeDefined()
+  })
+
+  it('serves an entry until the millisecond before staleUntil, whatever its offset in a wheel tick', async () => {
+    const { store: s, clock } = store(100)
+    for (const ttl of [1, 1023, 1024, 1025, 5_000]) {
+      s.set(`k${ttl}`, entry(clock, 1, ttl))
+    }
+    for (let elapsed = 1; elapsed <= 5_000; elapsed++) {
+      await clock.advance(1)
+      for (const ttl of [1, 1023, 1024, 1025, 5_000]) {
+        if (ttl >= elapsed - 1) expect(s.get(`k${ttl}`) !== undefined).toBe(ttl > elapsed)
+      }
+    }
   })
 
   it('does not return an entry past staleUntil, even between wheel ticks', async () => {
