@@ -141,12 +141,20 @@ export class WTinyLfuPolicy {
     return next < FIRST_SLOT ? NONE : next
   }
 
+  /**
+   * Whether the next {@link insert} needs a slot beyond the arrays. It would double them; an owner
+   * that knows better how many slots it will need can {@link grow} them first.
+   */
+  get full(): boolean {
+    return this.#free.length === 0 && this.#top >= this.#next.length
+  }
+
   /** Takes a slot for a new key and puts it at the hot end of the window. Evicts nothing. */
   insert(hash: number, weight: number): number {
     let slot = this.#free.pop()
     if (slot === undefined) {
       slot = this.#top++
-      if (slot >= this.#next.length) this.#grow()
+      if (slot >= this.#next.length) this.grow(this.#next.length * 2)
     }
     this.weights[slot] = weight
     this.hashes[slot] = hash
@@ -426,8 +434,9 @@ export class WTinyLfuPolicy {
     this.#weight += delta
   }
 
-  #grow(): void {
-    const capacity = this.#next.length * 2
+  /** Lengthens the slot arrays to `capacity` slots (never shortens them). */
+  grow(capacity: number): void {
+    if (capacity <= this.#next.length) return
     this.weights = grown(new Uint32Array(capacity), this.weights)
     this.hashes = grown(new Int32Array(capacity), this.hashes)
     this.#next = grown(new Uint32Array(capacity), this.#next)
