@@ -58,10 +58,11 @@ export interface TinyLfuPolicyStats {
  * share is tuned continuously by a hill climber, so recency-heavy traffic gets a large window
  * (LRU-like) and frequency-heavy traffic a small one (LFU-like).
  *
- * A hit is a Map lookup, a sketch increment and a reference bit or a relink in typed arrays: no
- * allocation. Expired
- * entries are reclaimed by a timer wheel advanced as operations cross its one-second ticks, so
- * dead entries are dropped soon after any later activity, without scans.
+ * A hit is a Map lookup, a compare with the slot's deadline and a write into a read buffer; the
+ * sketch increment and the policy's reference bit or relink are replayed from the buffer in batches
+ * (see `#reads`). Nothing is allocated. Expired entries are reclaimed by a timer wheel advanced as
+ * operations cross its one-second ticks, so dead entries are dropped soon after any later activity,
+ * without scans.
  */
 export class TinyLfuStore implements L1Store {
   readonly name = 'tinylfu'
