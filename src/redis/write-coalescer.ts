@@ -19,6 +19,8 @@ import { isCluster } from './connection.js'
  * Nothing is reordered (a socket keeps its write order) and nothing waits longer than the end of
  * the current tick. A reconnect between cork and uncork is harmless: the old socket is destroyed,
  * and the commands written to it fail like any command in flight when a connection drops.
+ * A client passed in by the application (`client` option) is corked the same way: its own
+ * commands issued in that tick leave in the same write, at the end of the tick.
  */
 export class WriteCoalescer {
   readonly #client: RedisClient
