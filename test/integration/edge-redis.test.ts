@@ -12,7 +12,10 @@ afterEach(async () => {
   while (closers.length > 0) await closers.pop()!()
 })
 
-async function sharedSetup(withBus: boolean) {
+type Where = { redis: string } | { cluster: readonly { host: string; port: number }[] }
+const standalone = (): Where => ({ redis: inject('redisUrl') })
+
+async function sharedSetup(withBus: boolean, where: Where = standalone()) {
   const clock = new ManualClock(Date.now())
   const big = Buffer.alloc(3000, 0xfe)
   const origin = await startOrigin((req, res, _b, n) => {
@@ -25,16 +28,21 @@ async function sharedSetup(withBus: boolean) {
   const namespace = freshNamespace('edge')
   const bus = withBus ? new MemoryBus() : undefined
   if (bus !== undefined) closers.push(() => bus.close())
-  const storage = { type: 'redis' as const, redis: inject('redisUrl'), namespace, timeout: 2_000 }
+  const storage = { type: 'redis' as const, ...where, namespace, timeout: 2_000 }
   const a = await startEdge({ origin: origin.url, clock, storage, purgeToken: TOKEN, id: 'redis-a', ...(bus === undefined ? {} : { bus }) })
   const b = await startEdge({ origin: origin.url, clock, storage, id: 'redis-b', ...(bus === undefined ? {} : { bus }) })
   closers.push(() => a.edge.close(), () => b.edge.close())
   return { origin, a, b, big }
 }
 
-describe('edge: shared Redis storage', () => {
+// The same storage tests on a standalone Redis and on a 3-master Cluster: the tag and URL indexes are
+// single-key commands (no cross-slot operation), and a prefix purge scans every master.
+describe.each([
+  ['standalone Redis', standalone],
+  ['a Redis Cluster', (): Where => ({ cluster: inject('clusterSeeds') })],
+] as const)('edge: shared storage on %s', (_name, where) => {
   it('lets two edge processes share one cache, bodies kept as bytes', async () => {
-    const { origin, a, b, big } = await sharedSetup(false)
+    const { origin, a, b, big } = await sharedSetup(false, where())
     expect((await get(`${a.url}/page`)).text).toBe('/page #1')
     expect((await get(`${b.url}/page`)).text).toBe('/page #1')
     const bin = await fetch(`${a.url}/bin`)
@@ -46,7 +54,7 @@ describe('edge: shared Redis storage', () => {
   })
 
   it('keeps Vary variants apart in shared storage', async () => {
-    const { origin, a, b } = await sharedSetup(false)
+    const { origin, a, b } = await sharedSetup(false, where())
     await get(`${a.url}/v`, { headers: { 'accept-language': 'fr' } })
     await get(`${a.url}/v`, { headers: { 'accept-language': 'de' } })
     expect((await get(`${b.url}/v`, { headers: { 'accept-language': 'fr' } })).headers.get('x-cache')).toBe('HIT')
@@ -55,7 +63,7 @@ describe('edge: shared Redis storage', () => {
   })
 
   it('purges shared storage by tag through the tag index, without a bus', async () => {
-    const { origin, a, b } = await sharedSetup(false)
+    const { origin, a, b } = await sharedSetup(false, where())
     await get(`${a.url}/page`)
     await get(`${a.url}/bin`)
     const purged = await get(`${a.url}/.tiercache/purge`, {
@@ -67,6 +75,23 @@ describe('edge: shared Redis storage', () => {
     expect(origin.count()).toBe(3)
   })
 
+  it('purges shared storage by URL prefix, across every node', async () => {
+    const { origin, a, b } = await sharedSetup(false, where())
+    const paths = Array.from({ length: 12 }, (_, i) => `/docs/${i}`)
+    for (const path of [...paths, '/page']) await get(`${a.url}${path}`)
+    expect(origin.count()).toBe(13)
+    const purged = await get(`${a.url}/.tiercache/purge`, {
+      method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ prefixes: ['/docs/'] }),
+    })
+    // 12 responses and their 12 Vary markers (the origin varies on Accept-Language).
+    expect(JSON.parse(purged.text)).toMatchObject({ entries: 24 })
+    for (const path of paths) expect((await get(`${b.url}${path}`)).headers.get('x-cache')).not.toBe('HIT')
+    expect((await get(`${b.url}/page`)).headers.get('x-cache')).toBe('HIT')
+    expect(origin.count()).toBe(25)
+  })
+})
+
+describe('edge: shared Redis storage', () => {
   it('keeps the in-process tier coherent through the bus', async () => {
     const { origin, a, b } = await sharedSetup(true)
     await get(`${a.url}/page`)
