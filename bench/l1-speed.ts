@@ -11,7 +11,9 @@
  *
  * Contenders: tiercache's TinyLfuStore (unit weights, `maxBytes` = entries, as lru-cache's `max`),
  * lru-cache with `max` (its fastest configuration: the limit), and lru-cache with a `ttl` (the
- * like-for-like peer: tiercache's store checks expiry on every hit).
+ * like-for-like peer: tiercache's store checks expiry on every hit). The same store with
+ * `adaptive: false` runs too, to show what the hill climber's sampling costs; it is not a
+ * recommended setting (a fixed window loses up to 30 points on some traces: BENCHMARKS.md).
  */
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -52,11 +54,12 @@ if (values.child !== undefined) {
     const measured = JSON.parse(child.stdout) as Measured[]
     for (const op of ['get (hit)', 'set (evicting)'] as const) {
       const of = (name: string): readonly number[] => measured.find((m) => m.op === op && m.contender === name)!.nsPerOp
-      const ours = of('tiercache')
-      for (const peer of ['lru-cache', 'lru-cache (ttl)']) {
+      for (const [contender, peer] of [['tiercache', 'lru-cache'], ['tiercache', 'lru-cache (ttl)'],
+        ['tiercache (fixed window)', 'lru-cache']] as const) {
+        const mine = of(contender)
         const theirs = of(peer)
-        const ratios = ours.map((ns, i) => (theirs[i] as number) / ns)
-        rows.push({ size, op, peer, tiercacheNs: median(ours), tiercacheSpread: spread(ours), peerNs: median(theirs),
+        const ratios = mine.map((ns, i) => (theirs[i] as number) / ns)
+        rows.push({ size, op, contender, peer, tiercacheNs: median(mine), tiercacheSpread: spread(mine), peerNs: median(theirs),
           peerSpread: spread(theirs), ratio: median(ratios), ratioSpread: spread(ratios) })
       }
     }
@@ -64,11 +67,11 @@ if (values.child !== undefined) {
   if (values.json) {
     for (const row of rows) console.log(JSON.stringify(row))
   } else {
-    console.log(`| entries | op | tiercache ns/op (min–max) | peer | peer ns/op (min–max) | tiercache speed ÷ peer (min–max over ${rounds} rounds) |`)
-    console.log('| --- | --- | --- | --- | --- | --- |')
+    console.log(`| entries | op | store | ns/op (min–max) | peer | peer ns/op (min–max) | speed ÷ peer (min–max over ${rounds} rounds) |`)
+    console.log('| --- | --- | --- | --- | --- | --- | --- |')
     const f = (x: number): string => x.toFixed(1)
     for (const r of rows) {
-      console.log(`| ${r.size.toLocaleString('en')} | ${r.op} | ${f(r.tiercacheNs)} (${f(r.tiercacheSpread[0])}–${f(r.tiercacheSpread[1])}) | ${r.peer} | ` +
+      console.log(`| ${r.size.toLocaleString('en')} | ${r.op} | ${r.contender} | ${f(r.tiercacheNs)} (${f(r.tiercacheSpread[0])}–${f(r.tiercacheSpread[1])}) | ${r.peer} | ` +
         `${f(r.peerNs)} (${f(r.peerSpread[0])}–${f(r.peerSpread[1])}) | **${r.ratio.toFixed(2)}×** (${r.ratioSpread[0].toFixed(2)}–${r.ratioSpread[1].toFixed(2)}) |`)
     }
   }
@@ -83,34 +86,41 @@ function runSize(size: number): Measured[] {
   const hitSequence = sequence(ops, size, 1)
   const setSequence = sequence(ops, universe, 2)
 
-  const tiercache = (): TinyLfuStore => new TinyLfuStore({ maxBytes: size, clock: systemClock, weigher: () => 1 })
+  const tiercache = (adaptive = true): TinyLfuStore =>
+    new TinyLfuStore({ maxBytes: size, clock: systemClock, weigher: () => 1, adaptive })
   const lru = (): LRUCache<string, CacheEntry> => new LRUCache<string, CacheEntry>({ max: size })
   const lruTtl = (): LRUCache<string, CacheEntry> => new LRUCache<string, CacheEntry>({ max: size, ttl: 3_600_000 })
 
   // Hit path: each cache holds exactly the `size` keys the sequence reads.
   const ours = tiercache()
+  const oursFixed = tiercache(false)
   const theirs = lru()
   const theirsTtl = lruTtl()
   for (let i = 0; i < size; i++) {
     ours.set(keys[i] as string, entries[i] as CacheEntry)
+    oursFixed.set(keys[i] as string, entries[i] as CacheEntry)
     theirs.set(keys[i] as string, entries[i])
     theirsTtl.set(keys[i] as string, entries[i])
   }
   // Sets: each cache starts full of other keys, so every new key evicts.
   const oursSet = tiercache()
+  const oursFixedSet = tiercache(false)
   const theirsSet = lru()
   const theirsTtlSet = lruTtl()
   for (let i = 0; i < size; i++) {
     oursSet.set(keys[universe - 1 - i] as string, entries[universe - 1 - i] as CacheEntry)
+    oursFixedSet.set(keys[universe - 1 - i] as string, entries[universe - 1 - i] as CacheEntry)
     theirsSet.set(keys[universe - 1 - i] as string, entries[universe - 1 - i])
     theirsTtlSet.set(keys[universe - 1 - i] as string, entries[universe - 1 - i])
   }
 
   const contenders: { op: Measured['op']; contender: string; run: () => number }[] = [
     { op: 'get (hit)', contender: 'tiercache', run: () => getTier(ours, keys, hitSequence) },
+    { op: 'get (hit)', contender: 'tiercache (fixed window)', run: () => getTier(oursFixed, keys, hitSequence) },
     { op: 'get (hit)', contender: 'lru-cache', run: () => getLru(theirs, keys, hitSequence) },
     { op: 'get (hit)', contender: 'lru-cache (ttl)', run: () => getLruTtl(theirsTtl, keys, hitSequence) },
     { op: 'set (evicting)', contender: 'tiercache', run: () => setTier(oursSet, keys, entries, setSequence) },
+    { op: 'set (evicting)', contender: 'tiercache (fixed window)', run: () => setTier(oursFixedSet, keys, entries, setSequence) },
     { op: 'set (evicting)', contender: 'lru-cache', run: () => setLru(theirsSet, keys, entries, setSequence) },
     { op: 'set (evicting)', contender: 'lru-cache (ttl)', run: () => setLruTtl(theirsTtlSet, keys, entries, setSequence) },
   ]
