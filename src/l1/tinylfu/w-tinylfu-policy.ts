@@ -445,28 +445,20 @@ export class WTinyLfuPolicy {
   }
 
   #linkHot(queue: number, slot: number): void {
-    const last = this.#prev[queue] as number
-    this.#next[last] = slot
-    this.#prev[slot] = last
-    this.#next[slot] = queue
-    this.#prev[queue] = slot
+    this.#linkBefore(queue, slot)
   }
 
   #linkCold(queue: number, slot: number): void {
-    const first = this.#next[queue] as number
-    this.#prev[first] = slot
-    this.#next[slot] = first
-    this.#prev[slot] = queue
-    this.#next[queue] = slot
+    this.#linkBefore(this.#next[queue] as number, slot)
   }
 
-  /** Links `node` (a slot or a sentinel) just before `slot`. */
-  #linkBefore(slot: number, node: number): void {
-    const prev = this.#prev[slot] as number
+  /** Links `node` (a slot or a sentinel) just before `at` (a slot, or a sentinel: the hot end). */
+  #linkBefore(at: number, node: number): void {
+    const prev = this.#prev[at] as number
     this.#next[prev] = node
     this.#prev[node] = prev
-    this.#next[node] = slot
-    this.#prev[slot] = node
+    this.#next[node] = at
+    this.#prev[at] = node
   }
 
   #unlink(slot: number): void {
