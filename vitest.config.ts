@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config'
 
-// Two projects: unit tests need nothing running; integration tests get real Redis, PostgreSQL and
-// a Redis Cluster from the global setup (found or started, never mocked, never skipped).
+// Three projects: unit tests need nothing running; integration tests get real Redis, PostgreSQL and
+// a Redis Cluster from the global setup (found or started, never mocked, never skipped); hostile
+// tests attack the real servers (edge, demo app, CLI) on real sockets, as a lying client or a
+// half-dead origin would.
 export default defineConfig({
   test: {
     projects: [
@@ -23,6 +25,17 @@ export default defineConfig({
           // failure tests from starving each other.
           maxWorkers: 2,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          name: 'hostile',
+          include: ['test/hostile/**/*.test.ts'],
+          globalSetup: ['test/services/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          maxWorkers: 2,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

@@ -175,7 +175,7 @@ export class Coherence implements BusListener {
     if (this.#fenceTimer !== undefined) this.#clock.clearTimeout(this.#fenceTimer)
     this.#guard.close()
     if (this.#outbox.length > 0) {
-      this.#logger.error(`closing with ${this.#outbox.length} invalidations not confirmed by Redis; other nodes rely on their L1 TTL cap for them`)
+      this.#logger.error({ pending: this.#outbox.length }, 'closing with invalidations not confirmed by Redis; other nodes rely on their L1 TTL cap for them')
     }
     this.#outbox = []
     this.#pendingKeys.clear()
@@ -185,7 +185,7 @@ export class Coherence implements BusListener {
     if (this.#closed) return
     if (this.#outbox.length >= MAX_PENDING) {
       this.#release(this.#outbox.shift() as Pending)
-      this.#logger.error(`invalidation outbox full (${MAX_PENDING}); dropped the oldest: other nodes rely on their L1 TTL cap for it`)
+      this.#logger.error({}, `invalidation outbox full (${MAX_PENDING}); dropped the oldest: other nodes rely on their L1 TTL cap for it`)
     }
     for (const key of pending.keys) this.#pendingKeys.set(key, (this.#pendingKeys.get(key) ?? 0) + 1)
     this.#outbox.push(pending)

@@ -1,17 +1,32 @@
-/** Where tiercache reports state changes. Called once per change, never per request. */
+/**
+ * Where tiercache reports state changes: called once per change, never per request (the edge's
+ * access log is the one per-request writer, and only when asked for).
+ *
+ * The argument order is pino's (and bunyan's): the structured context first, the message second,
+ * so a pino or bunyan logger can be passed as it is and keeps the context as fields. A logger
+ * written for `(message, context)` order (winston, console) needs a two-line adapter.
+ */
 export interface Logger {
-  warn(message: string, context?: Record<string, unknown>): void
-  error(message: string, context?: Record<string, unknown>): void
+  warn(context: Record<string, unknown>, message: string): void
+  error(context: Record<string, unknown>, message: string): void
+  /** Routine events (the access log). Optional: without it they are not written. */
+  info?(context: Record<string, unknown>, message: string): void
 }
 
-/** Writes to stderr through `console`. */
+function format(context: Record<string, unknown>): string {
+  return Object.keys(context).length === 0 ? '' : ` ${JSON.stringify(context)}`
+}
+
+/** Writes one line per event to stderr through `console`. */
 export const consoleLogger: Logger = {
-  warn: (message, context) => { console.warn(`[tiercache] ${message}`, context ?? '') },
-  error: (message, context) => { console.error(`[tiercache] ${message}`, context ?? '') },
+  warn: (context, message) => { console.warn(`[tiercache] ${message}${format(context)}`) },
+  error: (context, message) => { console.error(`[tiercache] ${message}${format(context)}`) },
+  info: (context, message) => { console.info(`[tiercache] ${message}${format(context)}`) },
 }
 
 /** Discards everything. */
 export const silentLogger: Logger = {
   warn: () => {},
   error: () => {},
+  info: () => {},
 }

@@ -71,10 +71,9 @@ export class TierGuard {
     this.#breaker = new CircuitBreaker(options.threshold, options.cooldownMs, options.clock, (from, to) => {
       // One line when the tier goes away and one when it is back; a failed half-open probe is silent.
       if (to === 'open' && from === 'closed') {
-        this.#logger.warn(`${name} unavailable: circuit breaker open, serving from other tiers`,
-          { from, error: errorMessage(this.#lastError) })
+        this.#logger.warn({ from, error: errorMessage(this.#lastError) }, `${name} unavailable: circuit breaker open, serving from other tiers`)
       } else if (to === 'closed' && from === 'half-open') {
-        this.#logger.warn(`${name} available again: circuit breaker closed`)
+        this.#logger.warn({}, `${name} available again: circuit breaker closed`)
       }
       options.onStateChange?.(to)
     })

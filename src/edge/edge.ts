@@ -82,8 +82,8 @@ export class Edge {
     this.#behaviors = new BehaviorTable(o.behaviors)
     this.#adminPrefix = o.adminPrefix
     this.#breaker = new CircuitBreaker(o.breakerThreshold, o.breakerCooldown, this.#clock, (from, to) => {
-      if (to === 'open') this.#logger.warn('edge: origin failing, circuit breaker open', { origin: o.origin.origin })
-      else if (to === 'closed') this.#logger.warn('edge: origin answering again, circuit breaker closed', { origin: o.origin.origin })
+      if (to === 'open') this.#logger.warn({ origin: o.origin.origin }, 'edge: origin failing, circuit breaker open')
+      else if (to === 'closed') this.#logger.warn({ origin: o.origin.origin }, 'edge: origin answering again, circuit breaker closed')
       if (edgeChannels.breaker.hasSubscribers) edgeChannels.breaker.publish({ from, to })
     })
     this.#origin = new OriginClient(o.origin, this.#clock, o.originTimeout, this.#breaker, o.originMaxSockets, (ms, status, outcome) => {
@@ -459,7 +459,7 @@ export class Edge {
       if (result.kind === 'stream') result.response.stream.destroy()
       resolveShared(toShared(result))
     }, (error: unknown) => {
-      this.#logger.error('edge: background revalidation failed', { error: (error as Error).message })
+      this.#logger.error({ error: (error as Error).message }, 'edge: background revalidation failed')
       resolveShared({ kind: 'pass' })
     }).finally(() => this.#flights.delete(key))
   }
@@ -511,7 +511,7 @@ export class Edge {
     const bus = this.options.bus
     if (bus === undefined || !this.options.publishUnsafeInvalidations) return
     bus.publish({ urls: unique, origin: this.id, at: this.#clock.now() }).catch((error: unknown) => {
-      this.#logger.warn('edge: could not publish an invalidation after an unsafe method', { error: (error as Error).message })
+      this.#logger.warn({ error: (error as Error).message }, 'edge: could not publish an invalidation after an unsafe method')
     })
   }
 
@@ -531,7 +531,7 @@ export class Edge {
   }
 
   #internalError(res: ServerResponse, error: unknown): void {
-    this.#logger.error('edge: internal error while answering a request', { error: error instanceof Error ? error.message : String(error) })
+    this.#logger.error({ error: error instanceof Error ? error.message : String(error) }, 'edge: internal error while answering a request')
     try {
       sendError(res, 502, 'edge error')
     } catch {

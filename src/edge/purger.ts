@@ -68,7 +68,7 @@ export class Purger {
       onMessage: (message) => { this.#onMessage(message) },
       onGap: (reason) => { this.#onGap(reason) },
       onState: (state) => {
-        if (state === 'disconnected') this.#deps.logger.warn('edge: invalidation bus disconnected; purges from other nodes may arrive late', { id: this.#deps.id })
+        if (state === 'disconnected') this.#deps.logger.warn({ id: this.#deps.id }, 'edge: invalidation bus disconnected; purges from other nodes may arrive late')
       },
     }
   }
@@ -79,7 +79,7 @@ export class Purger {
     const selector = this.selector(message.tags ?? [], message.urls ?? [], message.prefixes ?? [], message.clear === true)
     if ((selector.tags?.length ?? 0) + (selector.urls?.length ?? 0) + (selector.prefixes?.length ?? 0) === 0 && selector.all !== true) return
     this.apply(selector, message.soft === true, 'bus').catch((error: unknown) => {
-      this.#deps.logger.error('edge: could not apply a purge from the bus', { error: (error as Error).message })
+      this.#deps.logger.error({ error: (error as Error).message }, 'edge: could not apply a purge from the bus')
     })
   }
 
@@ -89,7 +89,7 @@ export class Purger {
     this.#deps.counters.busGaps++
     this.#staleBefore = now
     this.fence.record({ all: true }, now)
-    this.#deps.logger.warn('edge: invalidation stream gap, everything stored is now stale', { reason })
+    this.#deps.logger.warn({ reason }, 'edge: invalidation stream gap, everything stored is now stale')
     if (edgeChannels.purge.hasSubscribers) edgeChannels.purge.publish({ source: 'gap', soft: true, entries: -1 })
   }
 }

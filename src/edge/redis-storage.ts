@@ -55,8 +55,8 @@ export class RedisStorage implements EdgeStorage {
     this.#urlPrefix = `${this.store.keys.prefix}u:{`
     const logger = options.logger
     this.#breaker = new CircuitBreaker(5, 2_000, options.clock, (from, to) => {
-      if (to === 'open') logger.warn('edge: shared storage (Redis) failing, serving from origin', { from, to })
-      else if (to === 'closed') logger.warn('edge: shared storage (Redis) back', { from, to })
+      if (to === 'open') logger.warn({ from, to }, 'edge: shared storage (Redis) failing, serving from origin')
+      else if (to === 'closed') logger.warn({ from, to }, 'edge: shared storage (Redis) back')
     })
   }
 

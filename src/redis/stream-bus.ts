@@ -160,7 +160,7 @@ export class RedisStreamBus implements InvalidationBus {
       } catch (error) {
         if (this.#closed) return
         if (this.#connected) {
-          this.#logger.warn('invalidation bus disconnected; L1 is fenced until it catches up', { error: (error as Error).message })
+          this.#logger.warn({ error: (error as Error).message }, 'invalidation bus disconnected; L1 is fenced until it catches up')
           this.#setConnected(false)
         }
         // A hung connection never errors by itself: drop it so ioredis opens a fresh one.
@@ -240,7 +240,7 @@ export class RedisStreamBus implements InvalidationBus {
   }
 
   #reportGap(reason: string): void {
-    this.#logger.warn(`invalidation bus gap: ${reason}; flushing L1`)
+    this.#logger.warn({ reason }, 'invalidation bus gap: flushing L1')
     for (const listener of this.#listeners) {
       try {
         listener.onGap(reason)

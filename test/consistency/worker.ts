@@ -83,7 +83,7 @@ class Worker {
     diagnostics.subscribe('tiercache:invalidated', this.#onInvalidated)
     diagnostics.subscribe('tiercache:flush', this.#onFlush)
     diagnostics.subscribe('tiercache:tier', this.#onTier)
-    const note = (level: string) => (message: string): void => {
+    const note = (level: string) => (_context: object, message: string): void => {
       this.#warningCount++
       if (this.#warnings.length < 20) this.#warnings.push(`${level}: ${message}`)
     }

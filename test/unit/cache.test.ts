@@ -299,7 +299,7 @@ describe('a failing L2 never fails the caller', () => {
 
   it('logs the outage once and the recovery once, not per request', async () => {
     const lines: string[] = []
-    const logger = { warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) }
+    const logger = { warn: (_: object, m: string) => lines.push(m), error: (_: object, m: string) => lines.push(m) }
     const { cache, clock, l2 } = setup({ logger })
     l2.mode = 'fail'
     for (let i = 0; i < 50; i++) await cache.getOrSet(`k${i}`, () => i)
