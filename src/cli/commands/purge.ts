@@ -1,5 +1,6 @@
-import { parseArgs } from 'node:util'
 import { isTierCacheError } from '../../core/errors.js'
+import { UsageError } from '../usage-error.js'
+import { parseCommandLine } from '../parse-command-line.js'
 
 const HELP = `usage: tiercache purge [--tag T]... [--url PATH]... [--prefix PATH]... [--soft] [--edge URL]
 
@@ -20,36 +21,25 @@ environment:
 
 /** `tiercache purge`: exit 0 when purged, 1 when the edge could not be reached, 2 on bad input or a refused token. */
 export async function run(args: string[]): Promise<number> {
-  let values
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        tag: { type: 'string', multiple: true },
-        url: { type: 'string', multiple: true },
-        prefix: { type: 'string', multiple: true },
-        soft: { type: 'boolean' },
-        edge: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }))
-  } catch (error) {
-    console.error(`tiercache purge: ${(error as Error).message}\n\n${HELP}`)
-    return 2
-  }
-  if (values.help === true) {
-    console.log(HELP)
-    return 0
-  }
+  const parsed = parseCommandLine({
+    command: 'purge',
+    help: HELP,
+    options: {
+      tag: { type: 'string', multiple: true },
+      url: { type: 'string', multiple: true },
+      prefix: { type: 'string', multiple: true },
+      soft: { type: 'boolean' },
+      edge: { type: 'string' },
+    },
+  }, args)
+  if (parsed === undefined) return 0
+  const { values } = parsed
   const token = process.env.TIERCACHE_PURGE_TOKEN
   if (token === undefined || token === '') {
-    console.error('tiercache purge: set TIERCACHE_PURGE_TOKEN to the edge\'s purge token')
-    return 2
+    throw new UsageError('purge', 'set TIERCACHE_PURGE_TOKEN to the edge\'s purge token (tiercache start tells where it wrote its own)')
   }
   if ((values.tag?.length ?? 0) + (values.url?.length ?? 0) + (values.prefix?.length ?? 0) === 0) {
-    console.error(`tiercache purge: name at least one --tag, --url or --prefix\n\n${HELP}`)
-    return 2
+    throw new UsageError('purge', 'name at least one --tag, --url or --prefix')
   }
   const { purgeRemote } = await import('../../edge/purge-client.js')
   try {

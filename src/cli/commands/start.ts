@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util'
 import { startStack } from '../../stack/start-stack.js'
+import { integerValue, nonEmptyValue, parseCommandLine, portValue } from '../parse-command-line.js'
 
 const HELP = `usage: tiercache start [--port 8080] [--app-port 3000] [--products 1000] [--host 127.0.0.1]
 
@@ -9,31 +9,28 @@ Needs no service at all by default.`
 
 /** `tiercache start`: the demo stack on embedded defaults. */
 export async function run(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
+  const parsed = parseCommandLine({
+    command: 'start',
+    help: HELP,
     options: {
-      port: { type: 'string', default: process.env.PORT ?? '8080' },
-      'app-port': { type: 'string', default: '3000' },
-      products: { type: 'string', default: '1000' },
-      host: { type: 'string', default: '127.0.0.1' },
-      help: { type: 'boolean', default: false },
+      port: { type: 'string' },
+      'app-port': { type: 'string' },
+      products: { type: 'string' },
+      host: { type: 'string' },
     },
-  })
-  if (values.help) {
-    console.log(HELP)
-    return 0
+  }, args)
+  if (parsed === undefined) return 0
+  const { values } = parsed
+  const numbers = {
+    port: portValue('start', values.port === undefined ? 'PORT' : '--port', values.port ?? process.env.PORT, 8080),
+    appPort: portValue('start', '--app-port', values['app-port'], 3000),
+    products: integerValue('start', '--products', values.products, { min: 1, max: 1_000_000 }, 1000),
   }
-  const numbers = { port: Number(values.port), appPort: Number(values['app-port']), products: Number(values.products) }
-  for (const [name, value] of Object.entries(numbers)) {
-    if (!Number.isInteger(value) || value < 0) {
-      console.error(`tiercache start: expected --${name} to be a non-negative integer, got ${JSON.stringify(value)}`)
-      return 2
-    }
-  }
+  const host = nonEmptyValue('start', '--host', values.host, '127.0.0.1')
   const databaseUrl = process.env.DATABASE_URL
   const redisUrl = process.env.REDIS_URL
   console.log(`starting: database ${databaseUrl === undefined ? 'embedded PGlite' : databaseUrl}, ${redisUrl === undefined ? 'L1 only (no REDIS_URL)' : `L1 + Redis ${redisUrl}`}`)
-  const stack = await startStack({ ...numbers, host: values.host, databaseUrl, redisUrl })
+  const stack = await startStack({ ...numbers, host, databaseUrl, redisUrl })
   console.log([
     '',
     `  edge (use this)   ${stack.edgeUrl}/api/products/1`,
