@@ -37,6 +37,8 @@ export interface Stack {
   readonly db: Database
   readonly cache: TierCache
   readonly edge: Edge
+  /** The invalidation bus app and edge share (Redis Streams with a Redis URL, else in-process). */
+  readonly bus: InvalidationBus
   close(): Promise<void>
 }
 
@@ -78,7 +80,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     closers.push(() => cache.close())
     const purgeToken = randomBytes(24).toString('hex')
     const holder: { edge?: Edge } = {}
-    const app = createCatalogApp({ db, cache, stats: () => ({ edge: holder.edge?.stats() }) })
+    const app = createCatalogApp({ db, cache, logger, stats: () => ({ edge: holder.edge?.stats() }) })
     const appPort = await listen(app, options.appPort ?? 3000, host)
     closers.push(() => closeServer(app))
     const appUrl = `http://${host}:${appPort}`
@@ -93,6 +95,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       db,
       cache,
       edge,
+      bus,
       close: () => closeAll(closers),
     }
   } catch (error) {
