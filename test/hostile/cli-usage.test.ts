@@ -86,6 +86,12 @@ describe('tiercache refuses bad input in one line, exit code 2', () => {
     await refused(['version', 'now'], 'unexpected argument "now"')
   })
 
+  it('purge: an edge that is not an http URL, an empty tag', async () => {
+    await refused(['purge', '--tag', 'x', '--edge', 'notaurl'], '--edge', 'http://')
+    await refused(['purge', '--tag', 'x', '--edge', 'ftp://x'], '--edge', '"ftp://x"')
+    await refused(['purge', '--tag='], '--tag', 'empty')
+  })
+
   it('an empty host', async () => {
     await refused(['start', '--host='], '--host')
   })

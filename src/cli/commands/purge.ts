@@ -13,6 +13,8 @@ options:
   --prefix PATH    purge every URL under PATH; repeatable
   --soft           mark stale (kept for stale-if-error, revalidated) instead of removing
   --edge URL       the edge to ask (default $TIERCACHE_EDGE_URL or http://127.0.0.1:8080)
+  -h, --help       print this help
+  -v, --version    print the tiercache version
 
 environment:
   TIERCACHE_PURGE_TOKEN   the edge's purge token (required; not taken on the command line, where
@@ -41,10 +43,17 @@ export async function run(args: string[]): Promise<number> {
   if ((values.tag?.length ?? 0) + (values.url?.length ?? 0) + (values.prefix?.length ?? 0) === 0) {
     throw new UsageError('purge', 'name at least one --tag, --url or --prefix')
   }
+  for (const [flag, list] of [['--tag', values.tag], ['--url', values.url], ['--prefix', values.prefix]] as const) {
+    if (list?.some((v) => v.trim() === '') === true) throw new UsageError('purge', `${flag} must not be empty`)
+  }
+  const edge = values.edge ?? process.env.TIERCACHE_EDGE_URL ?? 'http://127.0.0.1:8080'
+  if (!isHttpUrl(edge)) {
+    throw new UsageError('purge', `${values.edge === undefined ? 'TIERCACHE_EDGE_URL' : '--edge'} must be an http:// or https:// URL, got ${JSON.stringify(edge.slice(0, 100))}`)
+  }
   const { purgeRemote } = await import('../../edge/purge-client.js')
   try {
     const result = await purgeRemote({
-      edge: values.edge ?? process.env.TIERCACHE_EDGE_URL ?? 'http://127.0.0.1:8080',
+      edge,
       token,
       ...(values.tag === undefined ? {} : { tags: values.tag }),
       ...(values.url === undefined ? {} : { urls: values.url }),
@@ -59,5 +68,14 @@ export async function run(args: string[]): Promise<number> {
       return error.code === 'E_PURGE_FAILED' ? 1 : 2
     }
     throw error
+  }
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text)
+    return url.protocol === 'http:' || url.protocol === 'https:'
+  } catch {
+    return false
   }
 }
