@@ -1,5 +1,5 @@
-import type { Clock } from './clock.js'
-import type { CacheEntry } from './entry.js'
+import type { Clock } from '../ports/clock.js'
+import type { CacheEntry } from '../ports/entry.js'
 import { InvalidValueError } from './errors.js'
 import type { Serializer } from './serializer.js'
 import { UnserializableValueError } from './serializer.js'

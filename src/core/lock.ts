@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Clock } from './clock.js'
+import type { Clock } from '../ports/clock.js'
 import type { Duration } from './duration.js'
 import { parseDuration } from './duration.js'
 import { LockError } from './errors.js'

@@ -1,4 +1,4 @@
-import type { CacheEntry } from './entry.js'
+import type { CacheEntry } from '../ports/entry.js'
 import type { TierGuard } from './tier-guard.js'
 import type { CoherentStore } from '../ports/coherent-store.js'
 import { isCoherentStore } from '../ports/coherent-store.js'

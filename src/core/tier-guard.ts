@@ -1,8 +1,8 @@
 import type { BreakerState } from './circuit-breaker.js'
 import { CircuitBreaker } from './circuit-breaker.js'
-import type { Clock, TimerHandle } from './clock.js'
+import type { Clock, TimerHandle } from '../ports/clock.js'
 import { L2Error } from './errors.js'
-import type { Logger } from './logger.js'
+import type { Logger } from '../ports/logger.js'
 
 /** Counters one guard keeps. */
 export interface GuardStats {

@@ -1,5 +1,5 @@
-import type { Clock } from '../core/clock.js'
-import type { CacheEntry } from '../core/entry.js'
+import type { Clock } from '../ports/clock.js'
+import type { CacheEntry } from '../ports/entry.js'
 import { DEFAULTS } from '../core/options.js'
 import type { L1Policy } from '../l1/create-l1-store.js'
 import { createL1Store } from '../l1/create-l1-store.js'

@@ -1,6 +1,6 @@
-import type { Clock } from '../core/clock.js'
+import type { Clock } from '../ports/clock.js'
 import { CircuitBreaker } from '../core/circuit-breaker.js'
-import type { Logger } from '../core/logger.js'
+import type { Logger } from '../ports/logger.js'
 import type { RedisSource } from '../redis/connection.js'
 import { RedisStore } from '../redis/redis-store.js'
 import type { EdgeStorage, EdgeStorageStats, PurgeSelector } from './edge-storage.js'

@@ -1,5 +1,5 @@
-import type { Clock } from '../core/clock.js'
-import type { CacheEntry } from '../core/entry.js'
+import type { Clock } from '../ports/clock.js'
+import type { CacheEntry } from '../ports/entry.js'
 import type { EvictionReason, L1Store } from '../ports/store.js'
 import { LruStore } from './lru-store.js'
 import { TinyLfuStore } from './tinylfu/tinylfu-store.js'
