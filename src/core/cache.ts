@@ -171,17 +171,15 @@ export class TierCache {
   // count the access twice in the eviction policy). Resolves to the value, or with `asResult` to a
   // CacheResult.
   #read(key: string, entry: CacheEntry | undefined, looked: boolean, asResult: boolean): Promise<unknown> {
-    if (!looked) {
-      try {
-        this.#assertOpen()
-        assertKey(key)
-      } catch (error) {
-        return rejectWith(error)
-      }
-      const gate = this.#gate.pending
-      if (gate !== undefined) return gate.then(() => this.#read(key, undefined, false, asResult))
-      entry = this.#l1.store?.get(key)
+    try {
+      this.#assertOpen()
+      assertKey(key)
+    } catch (error) {
+      return rejectWith(error)
     }
+    const gate = this.#gate.pending
+    if (gate !== undefined) return gate.then(() => this.#read(key, undefined, false, asResult))
+    if (!looked) entry = this.#l1.store?.get(key)
     if (entry !== undefined) {
       const freshness = this.#l1.check(entry, this.#clock.now())
       if (freshness === FRESH) return Promise.resolve(this.#l1Hit(key, entry, asResult))

@@ -7,8 +7,8 @@
 /** Every stable error code, with the one-line meaning that `docs/errors.md` must also carry. */
 export const ERROR_CODES = {
   E_INVALID_OPTION: 'an option passed to a constructor or a call is missing, of the wrong type or out of range',
-  E_INVALID_KEY: 'a cache key is not a non-empty string of at most 1024 UTF-8 bytes',
-  E_INVALID_TAG: 'a tag is not a non-empty string of at most 1024 UTF-8 bytes',
+  E_INVALID_KEY: 'a cache key is not a non-empty, well-formed string (no lone UTF-16 surrogate) of at most 1024 UTF-8 bytes',
+  E_INVALID_TAG: 'a tag is not a non-empty, well-formed string (no lone UTF-16 surrogate) of at most 1024 UTF-8 bytes',
   E_VALUE_UNDEFINED: 'undefined cannot be cached; use null to cache the absence of a value',
   E_VALUE_NOT_SERIALIZABLE: 'the value cannot be serialized without losing data (BigInt, function, symbol, Map, Set, cycle)',
   E_VALUE_TOO_LARGE: 'the serialized value is larger than maxValueBytes',
