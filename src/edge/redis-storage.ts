@@ -1,6 +1,6 @@
-import type { Clock } from '../core/clock.js'
+import type { Clock } from '../ports/clock.js'
 import { CircuitBreaker } from '../core/circuit-breaker.js'
-import type { Logger } from '../core/logger.js'
+import type { Logger } from '../ports/logger.js'
 import type { RedisSource } from '../redis/connection.js'
 import { RedisStore } from '../redis/redis-store.js'
 import type { EdgeStorage, EdgeStorageStats, PurgeSelector } from './edge-storage.js'
@@ -63,7 +63,7 @@ export class RedisStorage implements EdgeStorage {
   get(key: string): EdgeRecord | undefined | Promise<EdgeRecord | undefined> {
     const local = this.#l1?.get(key)
     if (local !== undefined) return local
-    return this.#guard(this.store.get(key), undefined).then((entry) => {
+    return this.#guard(attempt(() => this.store.get(key)), undefined).then((entry) => {
       const record = entry?.value as EdgeRecord | undefined
       if (record !== undefined && this.#l1 !== undefined) this.#l1.set(key, record)
       return record
@@ -91,7 +91,7 @@ export class RedisStorage implements EdgeStorage {
 
   async delete(key: string): Promise<void> {
     this.#l1?.delete(key)
-    await this.#guard(this.store.delete(key), false)
+    await this.#guard(attempt(() => this.store.delete(key)), false)
   }
 
   async purge(selector: PurgeSelector, soft: boolean, now: number): Promise<number> {
@@ -192,4 +192,13 @@ export class RedisStorage implements EdgeStorage {
 
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
+}
+
+/** Runs `fn`, turning a synchronous throw (a store that knows it is down) into a rejection. */
+function attempt<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn()
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)))
+  }
 }

@@ -8,7 +8,7 @@
  */
 import diagnostics from 'node:diagnostics_channel'
 import pg from 'pg'
-import { createCache } from '../../src/core/cache.js'
+import { createCache } from '../../src/compose/create-cache.js'
 import type { TierCache } from '../../src/core/cache.js'
 import { READ_SOURCES, WRITE_METHODS, keyOf, tagOf, wallNow } from './protocol.js'
 import type {
@@ -287,7 +287,7 @@ function send(reply: Reply): void {
 async function handle(request: Request): Promise<unknown> {
   if (request.cmd === 'init') {
     worker = new Worker(request.config)
-    await worker.ready()
+    if (!request.config.cold) await worker.ready()
     return null
   }
   if (worker === undefined) throw new Error(`"${request.cmd}" before "init"`)
