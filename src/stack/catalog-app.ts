@@ -1,7 +1,7 @@
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { TierCache } from '../core/cache.js'
-import type { Logger } from '../core/logger.js'
+import type { Logger } from '../ports/logger.js'
 import { silentLogger } from '../core/logger.js'
 import type { Database } from '../db/database.js'
 import { parseProductPatch } from './product-patch.js'

@@ -138,8 +138,11 @@ async function loadAdapters(databaseUrl: string | undefined, redisUrl: string | 
     try {
       return await load()
     } catch (error) {
-      const e = error as { code?: unknown; message?: unknown }
-      if (e.code !== 'ERR_MODULE_NOT_FOUND' || typeof e.message !== 'string' || !e.message.includes(`'${pkg}'`)) throw error
+      const e = error as { code?: unknown; message?: unknown; context?: { package?: unknown } }
+      // An adapter importing the package (ERR_MODULE_NOT_FOUND), or the core's own check (ioredis
+      // is loaded on first use, and a missing one is reported as E_DEPENDENCY_MISSING).
+      const notFound = e.code === 'ERR_MODULE_NOT_FOUND' && typeof e.message === 'string' && e.message.includes(`'${pkg}'`)
+      if (!notFound && !(e.code === 'E_DEPENDENCY_MISSING' && e.context?.package === pkg)) throw error
       missing.push({ package: pkg, for: purpose })
       return undefined
     }
@@ -147,7 +150,11 @@ async function loadAdapters(databaseUrl: string | undefined, redisUrl: string | 
   const [pglite, pg, redis] = await Promise.all([
     databaseUrl === undefined ? attempt(() => import('../db/pglite-database.js'), '@electric-sql/pglite', 'the embedded database') : undefined,
     databaseUrl === undefined ? undefined : attempt(() => import('../db/pg-database.js'), 'pg', 'a PostgreSQL server (DATABASE_URL)'),
-    redisUrl === undefined ? undefined : attempt(() => import('../redis/index.js'), 'ioredis', 'Redis (REDIS_URL)'),
+    redisUrl === undefined ? undefined : attempt(async () => {
+      const redis = await import('../redis/index.js')
+      ;(await import('../redis/ioredis.js')).loadIoredis()
+      return redis
+    }, 'ioredis', 'Redis (REDIS_URL)'),
   ])
   if (missing.length > 0) throw new MissingDependencyError(missing)
   return { ...(pglite === undefined ? {} : { pglite }), ...(pg === undefined ? {} : { pg }), ...(redis === undefined ? {} : { redis }) }
