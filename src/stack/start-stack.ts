@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
+import { createServer as createNetServer } from 'node:net'
 import type { Server } from 'node:http'
 import { MemoryBus } from '../bus/memory-bus.js'
 import { createCache } from '../compose/create-cache.js'
@@ -59,6 +60,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const namespace = 'catalog'
   const databaseUrl = options.databaseUrl === '' ? undefined : options.databaseUrl
   const redisUrl = options.redisUrl === '' ? undefined : options.redisUrl
+  const appPortWanted = options.appPort ?? 3000
+  const edgePortWanted = options.port ?? 8080
+  // Fail in a moment, not after the database has started, when a port is taken (a second
+  // `npm start`, most often). The real listen below still reports a port lost in between.
+  await probePort('app', appPortWanted, host)
+  await probePort('edge', edgePortWanted, host)
   const modules = await loadAdapters(databaseUrl, redisUrl)
   let db: Database
   try {
@@ -99,13 +106,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const purgeToken = options.purgeToken ?? randomBytes(24).toString('hex')
     const holder: { edge?: Edge } = {}
     const app = createCatalogApp({ db, cache, logger, stats: () => ({ edge: holder.edge?.stats() }) })
-    const appPort = await listen(app, options.appPort ?? 3000, host).catch((error: unknown) => { throw listenError('app', options.appPort ?? 3000, host, error) })
+    const appPort = await listen(app, appPortWanted, host).catch((error: unknown) => { throw listenError('app', appPortWanted, host, error) })
     closers.push(() => closeServer(app))
     const appUrl = `http://${host}:${appPort}`
     const edge = createEdge({ origin: appUrl, bus, purgeToken, logger })
     closers.push(() => edge.close())
     holder.edge = edge
-    const edgeUrl = await edge.listen(options.port ?? 8080, host).catch((error: unknown) => { throw listenError('edge', options.port ?? 8080, host, error) })
+    const edgeUrl = await edge.listen(edgePortWanted, host).catch((error: unknown) => { throw listenError('edge', edgePortWanted, host, error) })
     return {
       edgeUrl,
       appUrl,
@@ -158,6 +165,17 @@ async function loadAdapters(databaseUrl: string | undefined, redisUrl: string | 
   ])
   if (missing.length > 0) throw new MissingDependencyError(missing)
   return { ...(pglite === undefined ? {} : { pglite }), ...(pg === undefined ? {} : { pg }), ...(redis === undefined ? {} : { redis }) }
+}
+
+/** Binds `port` for a moment and lets it go; a {@link PortInUseError} if it cannot. Port 0 is always free. */
+async function probePort(role: 'edge' | 'app', port: number, host: string): Promise<void> {
+  if (port === 0) return
+  const probe = createNetServer()
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject)
+    probe.listen({ port, host, exclusive: true }, () => resolve())
+  }).catch((error: unknown) => { throw listenError(role, port, host, error) })
+  await new Promise((resolve) => probe.close(resolve))
 }
 
 function listenError(role: 'edge' | 'app', port: number, host: string, error: unknown): unknown {

@@ -53,7 +53,9 @@ async function start(env: Record<string, string | undefined>, args: string[] = [
   return { cli, edge: edge!, app: app! }
 }
 
-describe('tiercache start', () => {
+// Each test starts embedded PostgreSQL at least once: seconds when the machine is quiet, far more
+// when it is shared. The timeout only stops a hang.
+describe('tiercache start', { timeout: 180_000 }, () => {
   it('runs with no services, keeps the purge token out of its output, and stops cleanly on SIGTERM', async () => {
     const state = await stateDir()
     const { cli, edge, app } = await start({ ...NO_SERVICES, TIERCACHE_STATE_DIR: state })

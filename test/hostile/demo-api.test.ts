@@ -21,7 +21,7 @@ beforeAll(async () => {
   const log = (context: Record<string, unknown>, message: string): void => { logged.push(`${message} ${JSON.stringify(context)}`) }
   stack = await startStack({ port: 0, appPort: 0, products: 20, logger: { warn: log, error: log } })
   unsubscribe = stack.bus.subscribe({ onMessage: (m) => { published.push(m) }, onGap: () => {} })
-}, 60_000)
+}, 180_000) // embedded PostgreSQL starting on a shared machine; the timeout only stops a hang
 afterAll(async () => {
   unsubscribe()
   await stack.close()
