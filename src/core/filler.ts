@@ -28,6 +28,9 @@ interface StaleCandidate {
   readonly source: 'l1' | 'l2'
 }
 
+/** A lease read that was never sent (breaker open, connection known down): no lease can be held. */
+const NOT_SENT = Symbol('not sent')
+
 type Answer = (result: CacheResult<unknown> | Promise<never>) => void
 
 /** What the shared-tier phase of a flight decided. */
@@ -189,7 +192,9 @@ export class Filler {
     this.#orphans.delete(key)
     const usable = (entry: CacheEntry): Promise<boolean> => this.#usable(key, entry, refreshing)
     const read = async (force: boolean): Promise<LeaseRead | undefined> => {
-      const r = await this.#l2Call(() => store.readForFill(key, token, lease.ttl, this.#settings.clock.now(), force), undefined)
+      const shared = this.#shared as SharedTier
+      const r = await shared.guard.run(() => store.readForFill(key, token, lease.ttl, this.#settings.clock.now(), force), undefined, NOT_SENT)
+      if (r === NOT_SENT) return undefined
       // Unanswered (a timeout, a dropped connection): the script may still have taken the lease.
       if (r === undefined) this.#orphan(key, token)
       return r
