@@ -1,5 +1,5 @@
 /**
- * `npm run bench:consistency`: the long randomized multi-process consistency run (issue 4, 6b).
+ * `npm run bench:consistency`: the long randomized multi-process consistency run.
  * N worker processes, each with its own cache (L1 + the same private Redis), run random reads and
  * writes over a PostgreSQL table while Redis is restarted and connections are killed; afterwards a
  * checker compares every layer of every process with the table (test/consistency/).

@@ -1,5 +1,5 @@
 /**
- * The randomized multi-process consistency run (issue 4, 6b).
+ * The randomized multi-process consistency run.
  *
  * Workers start cold by default: each works the moment its cache is created, as every node does
  * right after a deploy; `redeploys` replaces workers mid-run the same way.

@@ -1,5 +1,5 @@
 /**
- * The randomized multi-process consistency run, short version (issue 4, 6b): worker processes with
+ * The randomized multi-process consistency run, short version: worker processes with
  * their own caches over one private Redis and a PostgreSQL table, random reads and writes, chaos
  * mid-run, and a checker that compares every layer of every process with the table at quiescent
  * points (test/consistency/). The long version is `npm run bench:consistency`.
