@@ -106,7 +106,8 @@ describe('the published package', () => {
   })
 
   it('tiercache start without PGlite: one line naming the package to install, exit 1', async () => {
-    const { code, out, err } = await tiercache(['start', '--port', '0', '--app-port', '0'], { DATABASE_URL: undefined, REDIS_URL: undefined }, bin()).exited
+    const { code, out, err } = await tiercache(['start', '--port', '0', '--app-port', '0'],
+      { DATABASE_URL: undefined, REDIS_URL: undefined, TIERCACHE_STATE_DIR: join(dir, 'state') }, bin()).exited
     expect({ code, out }).toMatchObject({ code: 1 })
     expect(out).not.toContain('edge (use this)')
     expect(err.trimEnd().split('\n'), err).toHaveLength(1)
@@ -117,7 +118,7 @@ describe('the published package', () => {
 
   it('tiercache start with DATABASE_URL and REDIS_URL but neither pg nor ioredis: one line naming both', async () => {
     const { code, err } = await tiercache(['start', '--port', '0', '--app-port', '0'],
-      { DATABASE_URL: 'postgres://127.0.0.1:1/x', REDIS_URL: 'redis://127.0.0.1:1' }, bin()).exited
+      { DATABASE_URL: 'postgres://127.0.0.1:1/x', REDIS_URL: 'redis://127.0.0.1:1', TIERCACHE_STATE_DIR: join(dir, 'state') }, bin()).exited
     expect(code).toBe(1)
     expect(err.trimEnd().split('\n'), err).toHaveLength(1)
     expect(err).toContain('npm install pg ioredis')
