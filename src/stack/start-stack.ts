@@ -163,7 +163,9 @@ async function loadAdapters(databaseUrl: string | undefined, redisUrl: string | 
       return redis
     }, 'ioredis', 'Redis (REDIS_URL)'),
   ])
-  if (missing.length > 0) throw new MissingDependencyError(missing)
+  // In a fixed order (the database first), whichever import failed first.
+  const order = ['@electric-sql/pglite', 'pg', 'ioredis']
+  if (missing.length > 0) throw new MissingDependencyError(missing.sort((a, b) => order.indexOf(a.package) - order.indexOf(b.package)))
   return { ...(pglite === undefined ? {} : { pglite }), ...(pg === undefined ? {} : { pg }), ...(redis === undefined ? {} : { redis }) }
 }
 
