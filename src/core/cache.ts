@@ -71,6 +71,8 @@ export class TierCache {
   readonly #settings: CacheSettings
   readonly #clock: Clock
   readonly #l1: L1Tier
+  /** The L1 store itself, read once per hit without going through the tier object. */
+  readonly #l1Store: L1Store | undefined
   readonly #shared: SharedTier | undefined
   readonly #coherence: Coherence
   readonly #tags: TagCheck
@@ -108,6 +110,7 @@ export class TierCache {
       tags: registry,
       recorder: this.#recorder,
     })
+    this.#l1Store = this.#l1.store
     this.#tags = new TagCheck(registry, tiers.shared, tiers.bus)
     this.#coherence = new Coherence({ l1: this.#l1, shared: tiers.shared, bus: tiers.bus, busGuard: tiers.busGuard }, {
       clock: settings.clock, logger: settings.logger, namespace: settings.namespace, fencedTtl: settings.fencedTtl, tombstoneTtl: settings.tombstoneTtl,
@@ -140,7 +143,7 @@ export class TierCache {
    * and never returns a stale value.
    */
   get<T>(key: string): Promise<T | undefined> {
-    const store = this.#l1.store
+    const store = this.#l1Store
     if (store !== undefined && !this.#closing && isValidKey(key)) {
       const entry = store.get(key)
       if (entry !== undefined && this.#l1.check(entry, this.#clock.now()) === FRESH) {
@@ -158,7 +161,7 @@ export class TierCache {
    */
   peek<T>(key: string): T | undefined {
     if (this.#closing || !isValidKey(key)) return undefined
-    const entry = this.#l1.store?.peek(key)
+    const entry = this.#l1Store?.peek(key)
     if (entry === undefined || this.#l1.check(entry, this.#clock.now()) !== FRESH) return undefined
     return this.#l1.value(entry) as T
   }
@@ -187,7 +190,7 @@ export class TierCache {
   }
 
   #readAccepted(key: string, entry: CacheEntry | undefined, looked: boolean, asResult: boolean): Promise<unknown> {
-    if (!looked) entry = this.#l1.store?.get(key)
+    if (!looked) entry = this.#l1Store?.get(key)
     if (entry !== undefined) {
       const freshness = this.#l1.check(entry, this.#clock.now())
       if (freshness === FRESH) return Promise.resolve(this.#l1Hit(key, entry, asResult))
@@ -207,7 +210,7 @@ export class TierCache {
 
   /** After an L1 miss: L2 (waiting for the start gate first), or a miss. */
   #readShared(key: string, asResult: boolean): Promise<unknown> {
-    if (this.#l1.store !== undefined) this.#recorder.l1Miss()
+    if (this.#l1Store !== undefined) this.#recorder.l1Miss()
     const shared = this.#shared
     if (shared === undefined) {
       this.#recorder.miss(key)
@@ -241,7 +244,7 @@ export class TierCache {
    * the last value instead; see {@link TierCache.getOrSetEntry} to see whether that happened.
    */
   getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<T> {
-    const store = this.#l1.store
+    const store = this.#l1Store
     if (store !== undefined && !this.#closing && isValidKey(key)) {
       const entry = store.get(key)
       if (entry !== undefined) {
@@ -282,7 +285,7 @@ export class TierCache {
       await gate
       looked = false // the bus's first sync flushed L1 meanwhile
     }
-    let l1 = looked ? entry : this.#l1.store?.get(key)
+    let l1 = looked ? entry : this.#l1Store?.get(key)
     const now = this.#clock.now()
     if (l1 !== undefined) {
       const freshness = this.#l1.check(l1, now)
@@ -293,7 +296,7 @@ export class TierCache {
       }
       if (!servableAsStale(l1, now)) l1 = undefined
     }
-    if (this.#l1.store !== undefined) this.#recorder.l1Miss()
+    if (this.#l1Store !== undefined) this.#recorder.l1Miss()
     const flight = this.#filler.inFlight(key)
     if (flight !== undefined) {
       this.#recorder.counters.coalesced++
@@ -399,7 +402,7 @@ export class TierCache {
     const now = this.#clock.now()
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string
-      const entry = this.#l1.store?.get(key)
+      const entry = this.#l1Store?.get(key)
       if (entry !== undefined) {
         const freshness = this.#l1.check(entry, now)
         if (freshness === FRESH || (freshness === UNKNOWN && (await this.#tags.isCurrent(entry)))) {
@@ -408,7 +411,7 @@ export class TierCache {
           continue
         }
       }
-      if (this.#l1.store !== undefined) this.#recorder.l1Miss()
+      if (this.#l1Store !== undefined) this.#recorder.l1Miss()
       missing.push(i)
     }
     const shared = this.#shared
