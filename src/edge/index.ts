@@ -3,17 +3,19 @@
  * when shared storage is configured.
  */
 export { Edge, createEdge } from './edge.js'
-export type { BehaviorOptions, EdgeOptions, EdgeStorageOptions, ResolvedBehavior, ResolvedEdgeOptions } from './options.js'
+export type {
+  AccessLogEntry, BehaviorOptions, EdgeAdminOptions, EdgeOptions, EdgePurgeOptions, EdgeStorageOptions, ResolvedBehavior, ResolvedEdgeOptions,
+} from './options.js'
 export { CLOUDFRONT_METHODS, DEFAULT_BEHAVIORS, EDGE_DEFAULTS, resolveEdgeOptions } from './options.js'
 export type { EdgeResult, EdgeStats } from './metrics.js'
-export { EDGE_CHANNEL_NAMES, edgeChannels, prometheusText } from './metrics.js'
+export { EDGE_CHANNEL_NAMES, EDGE_RESULTS, edgeChannels, prometheusText } from './metrics.js'
 export type { PurgeRequest } from './purge.js'
 export { MAX_PURGE_ITEMS, bearerMatches, parsePurgeRequest } from './purge.js'
 export { EdgeConfigError, PurgeError } from './errors.js'
 export { OriginUnavailableError } from './origin-client.js'
 export { EDGE_RECORD_MAGIC, EDGE_RECORD_VERSION, EDGE_SERIALIZER_ID, StoredResponse, VaryMarker, decodeRecord, edgeRecordSerializer, encodeRecord } from './stored-response.js'
 export type { EdgeRecord } from './stored-response.js'
-export { HOP_HEADER } from './forward.js'
+export { HOP_AUTH_HEADER, HOP_HEADER } from './hop-auth.js'
 export { loadEdgeConfig } from './config-file.js'
 export { purgeRemote } from './purge-client.js'
 export type { PurgeRemoteOptions } from './purge-client.js'

@@ -75,7 +75,7 @@ export class MemoryStorage implements EdgeStorage {
 
   stats(): EdgeStorageStats {
     const s = this.#store.stats()
-    return { type: 'memory', entries: s.entries, bytes: s.bytes, maxBytes: s.maxBytes, evictions: s.evictions, errors: 0 }
+    return { type: 'memory', entries: s.entries, bytes: s.bytes, maxBytes: s.maxBytes, evictions: s.evictions, errors: 0, skipped: 0, breaker: 'closed' }
   }
 
   close(): Promise<void> {

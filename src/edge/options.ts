@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.js'
 import type { L1Policy } from '../l1/create-l1-store.js'
 import { L1_POLICIES } from '../l1/create-l1-store.js'
 import type { InvalidationBus } from '../ports/bus.js'
+import { refuseUnknownKeys } from './unknown-keys.js'
 
 /**
  * One cache behavior: CloudFront's model (ordered path patterns; the first match wins; `*` is the
@@ -79,7 +80,45 @@ export type EdgeStorageOptions =
     readonly l1MaxBytes?: number
     /** Per-call budget for Redis. Default 100 ms. */
     readonly timeout?: Duration
+    /** Consecutive failed Redis calls that open the storage breaker (calls then skip Redis). Default 5. */
+    readonly breakerThreshold?: number
+    /** How long the storage breaker stays open before one probe call. Default 2 s. */
+    readonly breakerCooldown?: Duration
   }
+
+/** Limits of the purge API. */
+export interface EdgePurgeOptions {
+  /** Largest purge body read; a larger one gets `413`. Default 64 KiB. */
+  readonly maxBodyBytes?: number
+  /** Purge API requests admitted per second (token bucket); past it, `429` + `Retry-After`. Default 100. */
+  readonly ratePerSecond?: number
+  /** Purge API requests admitted at once before the rate applies. Default 200. */
+  readonly burst?: number
+}
+
+/** The admin listener: metrics, stats and health on their own address. */
+export interface EdgeAdminOptions {
+  /** Port of the admin listener (0 = any free port). */
+  readonly port?: number
+  /** Address of the admin listener. Default `'127.0.0.1'` (loopback only). */
+  readonly host?: string
+}
+
+/** One access log entry: what the edge did with one request. */
+export interface AccessLogEntry {
+  /** Epoch ms when the request arrived (edge clock). */
+  readonly time: number
+  readonly method: string
+  /** The path, and the names of its query parameters without their values (`/search?q&token`): values may be secrets. */
+  readonly path: string
+  readonly status: number
+  /** `X-Cache` outcome: HIT, MISS, STALE, REVALIDATED, COLLAPSED, PASS, ERROR, REJECTED, ADMIN. */
+  readonly cache: string
+  /** Body bytes sent. */
+  readonly bytes: number
+  /** From the request's arrival to the end of the response (or the connection's close), ms. */
+  readonly durationMs: number
+}
 
 /** Options of {@link createEdge}. Validated once by {@link resolveEdgeOptions}. */
 export interface EdgeOptions {
@@ -128,6 +167,37 @@ export interface EdgeOptions {
   xForwardedFor?: boolean
   /** How long recent purges are remembered to fence fills that started before them. Default 30 s. */
   purgeFence?: Duration
+  /**
+   * Longest silence allowed between two chunks of an origin body (and before the first one). A
+   * body that stalls longer is abandoned: a fill answers its waiters stale (stale-if-error) or
+   * `504`, a streamed response is cut off. Default 10 s.
+   */
+  originBodyTimeout?: Duration
+  /**
+   * Most requests that may wait on one collapsed origin fetch; more get `503` + `Retry-After`, so
+   * a stalled fill cannot pile up requests without bound. Default 1,000.
+   */
+  maxWaitersPerFill?: number
+  /**
+   * Shared secret of a shield chain (at least 16 characters). An edge sends an HMAC of its hop list
+   * with it; the edge behind accepts `X-Tiercache-Hop` (and passes surrogate keys, `Cache-Tag` and
+   * `Surrogate-Control` on) only from a request that proves it. Without it, hop headers from
+   * clients are stripped and nobody gets those fields. Default none.
+   */
+  hopSecret?: string
+  /** Limits of the purge API (body size, rate). */
+  purge?: EdgePurgeOptions
+  /**
+   * A separate listener for metrics, stats and health (loopback by default), started by `listen()`.
+   * On the public port those endpoints need the purge token. Default none.
+   */
+  admin?: EdgeAdminOptions
+  /**
+   * Access log: one entry per request (method, path without query values, status, cache outcome,
+   * bytes, duration). `true` writes each through `logger.info(entry, 'edge access')` (one JSON line
+   * with pino); a function receives each entry. Default false.
+   */
+  accessLog?: boolean | ((entry: AccessLogEntry) => void)
 }
 
 /** Where the defaults live; each is documented on its option. */
@@ -150,6 +220,14 @@ export const EDGE_DEFAULTS = {
   purgeFenceMs: 30_000,
   maxTtlMs: 365 * 86_400_000,
   staleIfErrorMs: 86_400_000,
+  redisBreakerThreshold: 5,
+  redisBreakerCooldownMs: 2_000,
+  originBodyTimeoutMs: 10_000,
+  maxWaitersPerFill: 1_000,
+  purgeMaxBodyBytes: 64 * 1024,
+  purgeRatePerSecond: 100,
+  purgeBurst: 200,
+  adminHost: '127.0.0.1',
 } as const
 
 const ALL_CLOUDFRONT_METHODS = ['GET', 'HEAD', 'OPTIONS', 'PUT', 'POST', 'PATCH', 'DELETE'] as const
@@ -234,6 +312,13 @@ export interface ResolvedEdgeOptions {
   readonly publishUnsafeInvalidations: boolean
   readonly xForwardedFor: boolean
   readonly purgeFence: number
+  readonly originBodyTimeout: number
+  readonly maxWaitersPerFill: number
+  readonly hopSecret: string | undefined
+  readonly purge: { readonly maxBodyBytes: number; readonly ratePerSecond: number; readonly burst: number }
+  /** Undefined when no admin listener is configured. */
+  readonly admin: { readonly port: number; readonly host: string } | undefined
+  readonly accessLog: false | true | ((entry: AccessLogEntry) => void)
 }
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -242,8 +327,27 @@ const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 // handled by the edge itself.
 const RESERVED_HEADERS = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer',
-  'proxy-authorization', 'content-length', 'cookie', 'x-tiercache-hop', 'via',
+  'proxy-authorization', 'content-length', 'cookie', 'x-tiercache-hop', 'x-tiercache-hop-auth', 'via',
 ])
+
+const OPTION_KEYS: readonly string[] = [
+  'origin', 'behaviors', 'storage', 'maxObjectBytes', 'bus', 'purgeToken', 'id', 'surrogateId', 'clock', 'logger', 'originTimeout',
+  'breakerThreshold', 'breakerCooldown', 'originMaxSockets', 'maxHeaderBytes', 'maxUrlBytes', 'honorRequestCacheControl', 'keepStale',
+  'hitForPass', 'adminPrefix', 'metricsEndpoint', 'publishUnsafeInvalidations', 'xForwardedFor', 'purgeFence', 'originBodyTimeout',
+  'maxWaitersPerFill', 'hopSecret', 'purge', 'admin', 'accessLog',
+]
+const BEHAVIOR_KEYS: readonly string[] = ['pathPattern', 'minTtl', 'defaultTtl', 'maxTtl', 'heuristic', 'queryStrings', 'headers', 'cookies',
+  'forwardHeaders', 'allowedMethods', 'cachedMethods', 'compress', 'cacheSetCookie', 'staleIfError', 'staleWhileRevalidate']
+const MEMORY_STORAGE_KEYS: readonly string[] = ['type', 'maxBytes', 'policy']
+const REDIS_STORAGE_KEYS: readonly string[] = ['type', 'redis', 'cluster', 'client', 'namespace', 'l1MaxBytes', 'timeout', 'breakerThreshold', 'breakerCooldown']
+const PURGE_KEYS: readonly string[] = ['maxBodyBytes', 'ratePerSecond', 'burst']
+const ADMIN_KEYS: readonly string[] = ['port', 'host']
+
+function objectOption(value: unknown, option: string): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidOptionError(option, 'an object', value)
+  return value as Record<string, unknown>
+}
 
 function positiveInt(value: unknown, option: string, fallback: number): number {
   if (value === undefined) return fallback
@@ -287,9 +391,7 @@ function selection(value: unknown, option: string, what: string): 'none' | 'all'
 export function resolveBehavior(input: unknown, option: string): ResolvedBehavior {
   if (typeof input !== 'object' || input === null) throw new InvalidOptionError(option, 'a behavior object', input)
   const b = input as Record<string, unknown>
-  const known = new Set(['pathPattern', 'minTtl', 'defaultTtl', 'maxTtl', 'heuristic', 'queryStrings', 'headers', 'cookies',
-    'forwardHeaders', 'allowedMethods', 'cachedMethods', 'compress', 'cacheSetCookie', 'staleIfError', 'staleWhileRevalidate'])
-  for (const key of Object.keys(b)) if (!known.has(key)) throw new InvalidOptionError(`${option}.${key}`, 'a known behavior option', key)
+  refuseUnknownKeys(b, BEHAVIOR_KEYS, option)
   const pattern = b.pathPattern
   if (typeof pattern !== 'string' || (pattern !== '*' && !pattern.startsWith('/')) || pattern.length > 255) {
     throw new InvalidOptionError(`${option}.pathPattern`, "'*' or a path pattern starting with '/' (at most 255 characters)", pattern)
@@ -347,6 +449,7 @@ export function resolveBehavior(input: unknown, option: string): ResolvedBehavio
 /** Validates every option once; errors name the option, what was expected and what arrived. */
 export function resolveEdgeOptions(options: EdgeOptions): ResolvedEdgeOptions {
   if (typeof options !== 'object' || (options as unknown) === null) throw new InvalidOptionError('options', 'an object', options)
+  refuseUnknownKeys(options, OPTION_KEYS, '')
   let origin: URL
   try {
     origin = options.origin instanceof URL ? options.origin : new URL(String(options.origin))
@@ -368,9 +471,12 @@ export function resolveEdgeOptions(options: EdgeOptions): ResolvedEdgeOptions {
   if (typeof storage !== 'object' || (storage.type !== undefined && storage.type !== 'memory' && storage.type !== 'redis')) {
     throw new InvalidOptionError('storage.type', "'memory' or 'redis'", (storage as { type?: unknown }).type)
   }
+  refuseUnknownKeys(storage, storage.type === 'redis' ? REDIS_STORAGE_KEYS : MEMORY_STORAGE_KEYS, 'storage')
   if (storage.type === 'redis') {
     positiveInt(storage.l1MaxBytes, 'storage.l1MaxBytes', 1)
     if (storage.timeout !== undefined) parseDuration(storage.timeout, 'storage.timeout')
+    positiveInt(storage.breakerThreshold, 'storage.breakerThreshold', 1)
+    if (storage.breakerCooldown !== undefined) parseDuration(storage.breakerCooldown, 'storage.breakerCooldown')
   } else {
     positiveInt(storage.maxBytes, 'storage.maxBytes', 1)
     if (storage.policy !== undefined && !L1_POLICIES.includes(storage.policy)) {
@@ -394,6 +500,29 @@ export function resolveEdgeOptions(options: EdgeOptions): ResolvedEdgeOptions {
   if (bus !== undefined && (typeof bus !== 'object' || typeof (bus as { publish?: unknown }).publish !== 'function')) {
     throw new InvalidOptionError('bus', 'an InvalidationBus', describe(bus))
   }
+  const hopSecret = options.hopSecret
+  if (hopSecret !== undefined && (typeof hopSecret !== 'string' || hopSecret.length < 16)) {
+    throw new InvalidOptionError('hopSecret', 'a string of at least 16 characters', `${typeof hopSecret} (hidden)`)
+  }
+  const purgeInput = objectOption(options.purge, 'purge') ?? {}
+  refuseUnknownKeys(purgeInput, PURGE_KEYS, 'purge')
+  const purge = Object.freeze({
+    maxBodyBytes: positiveInt(purgeInput.maxBodyBytes, 'purge.maxBodyBytes', EDGE_DEFAULTS.purgeMaxBodyBytes),
+    ratePerSecond: positiveInt(purgeInput.ratePerSecond, 'purge.ratePerSecond', EDGE_DEFAULTS.purgeRatePerSecond),
+    burst: positiveInt(purgeInput.burst, 'purge.burst', EDGE_DEFAULTS.purgeBurst),
+  })
+  const adminInput = objectOption(options.admin, 'admin')
+  let admin: { port: number; host: string } | undefined
+  if (adminInput !== undefined) {
+    refuseUnknownKeys(adminInput, ADMIN_KEYS, 'admin')
+    const port = adminInput.port ?? 0
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidOptionError('admin.port', 'an integer 0..65535', port)
+    const host = adminInput.host ?? EDGE_DEFAULTS.adminHost
+    if (typeof host !== 'string' || host === '') throw new InvalidOptionError('admin.host', 'a listen address such as "127.0.0.1"', host)
+    admin = Object.freeze({ port, host })
+  }
+  const accessLog = options.accessLog ?? false
+  if (typeof accessLog !== 'boolean' && typeof accessLog !== 'function') throw new InvalidOptionError('accessLog', 'a boolean or a function', accessLog)
   return Object.freeze({
     origin,
     behaviors: Object.freeze(behaviors),
@@ -419,5 +548,11 @@ export function resolveEdgeOptions(options: EdgeOptions): ResolvedEdgeOptions {
     publishUnsafeInvalidations: bool(options.publishUnsafeInvalidations, 'publishUnsafeInvalidations', true),
     xForwardedFor: bool(options.xForwardedFor, 'xForwardedFor', false),
     purgeFence: duration(options.purgeFence, 'purgeFence', EDGE_DEFAULTS.purgeFenceMs),
+    originBodyTimeout: duration(options.originBodyTimeout, 'originBodyTimeout', EDGE_DEFAULTS.originBodyTimeoutMs),
+    maxWaitersPerFill: positiveInt(options.maxWaitersPerFill, 'maxWaitersPerFill', EDGE_DEFAULTS.maxWaitersPerFill),
+    hopSecret,
+    purge,
+    admin,
+    accessLog,
   })
 }
