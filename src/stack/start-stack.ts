@@ -82,7 +82,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const appPort = await listen(app, options.appPort ?? 3000, host)
     closers.push(() => closeServer(app))
     const appUrl = `http://${host}:${appPort}`
-    const edge = createEdge({ origin: appUrl, bus, purgeToken, logger })
+    // The stack shows what the edge does: one access log entry per request, through the logger.
+    const edge = createEdge({ origin: appUrl, bus, purgeToken, logger, accessLog: true })
     holder.edge = edge
     const edgeUrl = await edge.listen(options.port ?? 8080, host)
     closers.push(() => edge.close())
