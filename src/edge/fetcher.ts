@@ -4,7 +4,7 @@ import type { CompiledBehavior } from './behavior.js'
 import type { EdgeStorage } from './edge-storage.js'
 import { forwardHeaders, responseTags } from './forward.js'
 import type { ForwardContext } from './forward.js'
-import { decideStorage, FLAG_MUST_REVALIDATE } from './freshness.js'
+import { ageHeader, decideStorage, FLAG_MUST_REVALIDATE } from './freshness.js'
 import type { RequestFacts } from './freshness.js'
 import type { HeaderList, HeaderPair } from './header-list.js'
 import { getAll, mergeNotModified, stripHopByHop } from './header-list.js'
@@ -196,10 +196,8 @@ export class OriginFetcher {
     const now = this.#deps.clock.now()
     // The fence: a response generated before a matching purge must not be stored after it. An
     // upstream cache's Age moves the generation time back (one extra second for Age's resolution).
-    const ageLines = getAll(headers, 'age')
-    const upstream = ageLines.length === 1 && /^\d+$/.test((ageLines[0] as string).trim())
-      ? response.responseTime - Number(ageLines[0]) * 1000 - 1000
-      : undefined
+    const age = ageHeader(headers)
+    const upstream = age === undefined ? undefined : response.responseTime - age * 1000 - 1000
     if (!this.#deps.fence.admits(ticket, upstream, stored.url, stored.tags, now)) {
       this.#deps.counters.notStoredBecause('purged-while-fetching')
       return
