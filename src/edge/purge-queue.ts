@@ -2,6 +2,12 @@ import type { PurgeSelector } from './edge-storage.js'
 
 /** Most selector items (tags + URLs + prefixes) merged into one batch. */
 export const MAX_BATCH_ITEMS = 2_000
+/**
+ * Shortest time between the starts of two batches, ms. A lone purge is applied at once; during a
+ * flood, the purges of each interval are merged, so a prefix purge walks the URL index once per
+ * batch, not once per purge. Real time on purpose: this paces CPU work, it is not cache semantics.
+ */
+export const BATCH_INTERVAL_MS = 10
 
 interface Pending {
   readonly selector: PurgeSelector
@@ -15,9 +21,10 @@ export type ApplyBatch = (selector: PurgeSelector, soft: boolean, count: number)
 
 /**
  * Purges are applied off the request path, in batches: a purge waits for the next turn of the event
- * loop, where every purge that arrived meanwhile is merged into one selector per kind (hard, soft)
- * and applied at once. Between batches the loop is yielded, so cache hits keep being served during
- * a purge flood instead of queueing behind it. Each purge resolves with the entries its batch
+ * loop (or, during a flood, the end of {@link BATCH_INTERVAL_MS} since the last batch), where every
+ * purge that arrived meanwhile is merged into one selector per kind (hard, soft) and applied at
+ * once. Between batches the loop is yielded, so cache hits keep being served during a purge flood
+ * instead of queueing behind it. Each purge resolves with the entries its batch
  * changed (a purge cannot tell its own entries apart from those of the purges it was merged with).
  */
 export class PurgeQueue {
@@ -25,6 +32,7 @@ export class PurgeQueue {
   #pending: Pending[] = []
   #scheduled = false
   #running = false
+  #lastStart = Number.NEGATIVE_INFINITY
 
   constructor(apply: ApplyBatch) {
     this.#apply = apply
@@ -40,14 +48,18 @@ export class PurgeQueue {
   #schedule(): void {
     if (this.#scheduled || this.#running) return
     this.#scheduled = true
-    setImmediate(() => {
+    const run = (): void => {
       this.#scheduled = false
       void this.#flush()
-    })
+    }
+    const wait = this.#lastStart + BATCH_INTERVAL_MS - performance.now()
+    if (wait > 0) setTimeout(run, wait)
+    else setImmediate(run)
   }
 
   async #flush(): Promise<void> {
     this.#running = true
+    this.#lastStart = performance.now()
     try {
       const batch = this.#take()
       for (const soft of [false, true]) {
