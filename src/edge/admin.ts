@@ -33,6 +33,8 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, url
   const method = req.method ?? 'GET'
   const authorized = (): boolean => bearerMatches(req.headers.authorization, deps.purgeToken)
   const unauthorized = (): number => {
+    // The body is not wanted: discard it as it arrives, so the connection stays usable.
+    req.resume()
     deps.refused()
     return sendJson(res, 401, { ok: false, code: 'E_PURGE_UNAUTHORIZED', error: deps.purgeToken === undefined ? 'purge API disabled (no purge token configured)' : 'invalid or missing bearer token' },
       [['www-authenticate', 'Bearer realm="tiercache"']])
@@ -41,6 +43,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, url
     if (method !== 'POST') return sendJson(res, 405, { ok: false, code: 'E_PURGE_INVALID', error: 'use POST' }, [['allow', 'POST']])
     if (!authorized()) return unauthorized()
     if (!deps.rate.take()) {
+      req.resume()
       deps.rateLimited()
       return sendJson(res, 429, { ok: false, code: 'E_PURGE_RATE_LIMITED', error: 'too many purge requests; retry later' },
         [['retry-after', String(deps.rate.retryAfterSeconds())]])
@@ -69,10 +72,7 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, url
       throw error
     }
   }
-  if (!trusted && !authorized()) {
-    req.resume()
-    return unauthorized()
-  }
+  if (!trusted && !authorized()) return unauthorized()
   if (method !== 'GET' && method !== 'HEAD') return sendJson(res, 405, { ok: false, error: 'use GET' }, [['allow', 'GET, HEAD']])
   if (name === 'metrics' && deps.metricsEndpoint) {
     const text = prometheusText(deps.stats())

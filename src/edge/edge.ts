@@ -1,6 +1,5 @@
 import http from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
 import type { Clock } from '../core/clock.js'
 import { systemClock } from '../core/clock.js'
 import { CircuitBreaker } from '../core/circuit-breaker.js'
@@ -38,12 +37,12 @@ import { parsePurgeRequest } from './purge.js'
 import { Purger } from './purger.js'
 import { framingError } from './request-checks.js'
 import { requestAllowsFresh, requestAllowsStale } from './request-directives.js'
-import { sendError, sendStored, sendStream } from './respond.js'
+import { sendError, sendOriginError, sendStored, sendStream } from './respond.js'
 import type { EdgeRecord, StoredResponse } from './stored-response.js'
 import { VARIANT_SEPARATOR } from './stored-response.js'
 import { TokenBucket } from './token-bucket.js'
 import { varyKey } from './vary.js'
-import { baseUrl, closeServer, listenOn } from './listener.js'
+import { baseUrl, closeServer, listenOn, refuseMalformed } from './listener.js'
 
 const MAX_HIT_FOR_PASS = 10_000
 
@@ -153,24 +152,7 @@ export class Edge {
       headersTimeout: 20_000,
       keepAliveTimeout: 5_000,
     }, this.handle)
-    this.server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-      // Malformed requests never reach the handler: answer 400 (431 for oversized headers) and close.
-      c.rejected++
-      if (error.code === 'ECONNRESET' || !socket.writable) {
-        socket.destroy()
-        return
-      }
-      const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
-    })
-    // Node hands CONNECT to a 'connect' listener and, without one, drops the socket without a word.
-    // A reverse proxy tunnels nothing (RFC 9110 §9.3.6 is for forward proxies): say so and close.
-    this.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
-      c.requests++
-      c.rejected++
-      c.results.rejected++
-      socket.end('HTTP/1.1 501 Not Implemented\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 33\r\n\r\n501 Not Implemented: no tunnels\r\n\r\n')
-    })
+    refuseMalformed(this.server, c)
     this.adminServer = o.admin === undefined ? undefined : http.createServer({ maxHeaderSize: 8 * 1024, headersTimeout: 10_000, requestTimeout: 30_000 }, this.adminHandle)
     if (o.bus !== undefined) this.#unsubscribe = o.bus.subscribe(this.#purger.listener())
   }
@@ -520,11 +502,7 @@ export class Edge {
   }
 
   #originError(res: ServerResponse, error: OriginUnavailableError): void {
-    if (error.reason === 'timeout') return sendError(res, 504, 'origin timeout')
-    if (error.reason === 'breaker-open') {
-      return sendError(res, 503, 'origin unavailable (circuit open)', [['retry-after', String(Math.ceil(this.options.breakerCooldown / 1000))]])
-    }
-    sendError(res, 502, 'origin unreachable')
+    sendOriginError(res, error, this.options.breakerCooldown)
   }
 
   #reject(res: ServerResponse, status: number, message: string, extra?: readonly [string, string][]): void {

@@ -6,7 +6,7 @@ import { NOT_IN_304, notModified, selectRange } from './conditional.js'
 import { HOP_HEADER } from './forward.js'
 import type { HeaderList } from './header-list.js'
 import { HOP_BY_HOP } from './header-list.js'
-import type { OriginResponse } from './origin-client.js'
+import type { OriginResponse, OriginUnavailableError } from './origin-client.js'
 import { SURROGATE_ONLY } from './stored-response.js'
 import type { StoredResponse } from './stored-response.js'
 
@@ -164,4 +164,13 @@ export function forwardInterim(res: ServerResponse, status: number, rawHeaders: 
     head += `${rawHeaders[i] as string}: ${rawHeaders[i + 1] as string}\r\n`
   }
   socket.write(`${head}\r\n`)
+}
+
+/** The answer to an origin that did not answer: 504 (timeout), 503 + Retry-After (breaker open), 502. */
+export function sendOriginError(res: ServerResponse, error: OriginUnavailableError, breakerCooldownMs: number): void {
+  if (error.reason === 'timeout') return sendError(res, 504, 'origin timeout')
+  if (error.reason === 'breaker-open') {
+    return sendError(res, 503, 'origin unavailable (circuit open)', [['retry-after', String(Math.ceil(breakerCooldownMs / 1000))]])
+  }
+  sendError(res, 502, 'origin unreachable')
 }
