@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache'
-import type { CacheEntry } from '../src/core/entry.js'
+import type { CacheEntry } from '../src/ports/entry.js'
 import { ManualClock } from '../src/core/manual-clock.js'
 import type { TinyLfuStoreOptions } from '../src/l1/tinylfu/tinylfu-store.js'
 import { TinyLfuStore } from '../src/l1/tinylfu/tinylfu-store.js'

@@ -1,5 +1,14 @@
 import type { Duration } from './duration.js'
-import type { EntryOptions } from './options.js'
+
+/** Options accepted by per-call methods (`set`, `getOrSet`). */
+export interface EntryOptions {
+  /** Freshness. */
+  ttl?: Duration
+  /** How long past freshness a value may still be served when the loader fails. */
+  grace?: Duration
+  /** Tags for group invalidation. */
+  tags?: readonly string[]
+}
 
 /** What a loader receives. */
 export interface LoaderContext {

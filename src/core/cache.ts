@@ -1,137 +1,132 @@
+import type { InvalidationBus } from '../ports/bus.js'
+import type { Clock } from '../ports/clock.js'
+import { isConnecting } from '../ports/connecting.js'
+import type { CacheEntry } from '../ports/entry.js'
+import type { LockStore } from '../ports/lock-store.js'
+import type { L1Store } from '../ports/store.js'
 import type { CacheResult, GetOrSetOptions, Invalidation, Loader, SetManyItem, SetOptions } from './cache-types.js'
-import type { Clock } from './clock.js'
+import type { ResolvedCall } from './call-options.js'
+import { assertKnownKeys, isRecord, resolveCall, resolveEntryOptions } from './call-options.js'
 import { Coherence } from './coherence.js'
-import type { CacheEntry } from './entry.js'
 import { EntryBuilder } from './entry-builder.js'
 import { CacheClosedError, InvalidOptionError, LockError } from './errors.js'
 import { Filler, rejectWith, servableAsStale } from './filler.js'
-import type { FillHost } from './filler.js'
 import { assertKey, isValidKey, normalizeTags } from './key.js'
+import { FRESH, L1Tier, UNKNOWN } from './l1-tier.js'
 import type { LockHandle, LockOptions } from './lock.js'
 import { LocalLockStore, acquireLock } from './lock.js'
-import type { CacheOptions, ResolvedOptions } from './options.js'
-import { isRecord, resolveEntryOptions, resolveOptions } from './options.js'
-import type { Serializer } from './serializer.js'
-import { SharedTier } from './shared-tier.js'
+import { ReadRecorder } from './read-recorder.js'
+import type { CacheSettings } from './settings.js'
+import type { SharedTier } from './shared-tier.js'
+import { StartGate } from './start-gate.js'
 import type { CacheStats } from './stats.js'
-import { Counters } from './stats.js'
-import { channels } from './telemetry.js'
-import { TierGuard } from './tier-guard.js'
-import type { LockStore } from '../ports/lock-store.js'
-import { isLockStore } from '../ports/lock-store.js'
-import type { InvalidationBus } from '../ports/bus.js'
-import type { CacheStore, L1Store } from '../ports/store.js'
-import { createL1Store } from '../l1/create-l1-store.js'
+import { TagCheck } from './tag-check.js'
+import { TagRegistry } from './tag-registry.js'
+import type { TierGuard } from './tier-guard.js'
 
 export type { CacheResult, GetOrSetOptions, Invalidation, Loader, LoaderContext, SetManyItem, SetOptions } from './cache-types.js'
 
+const INVALIDATION_KEYS: ReadonlySet<string> = new Set(['keys', 'tags', 'version'])
+
+/** Array.isArray without its type guard (which turns a readonly string[] into any[]). */
+function isList(value: unknown): boolean {
+  return Array.isArray(value)
+}
+
+/**
+ * Waits for `work` to settle, at most `ms` of wall-clock time. Not the injected clock: shutdown
+ * must end even when that clock is not moving (fake timers in a test, a paused simulation).
+ */
+async function settleWithin(work: readonly Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const budget = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms) })
+  await Promise.race([Promise.allSettled(work), budget])
+  clearTimeout(timer)
+}
+
+/**
+ * The tier objects a cache runs on, built by the composition root (`createCache`): the core never
+ * constructs an adapter.
+ */
+export interface CacheTiers {
+  /** The in-process store, or undefined without L1. */
+  readonly l1: L1Store | undefined
+  /** The shared tier (L2) behind its guard, or undefined without L2. */
+  readonly shared: SharedTier | undefined
+  /** The bus every node of the namespace follows, or undefined (a single node). */
+  readonly bus: InvalidationBus | undefined
+  /** The guard every publish on the bus goes through. */
+  readonly busGuard: TierGuard | undefined
+  /** What `close()` closes after the cache itself: the connections tiercache opened (never a client you passed). */
+  readonly owned: readonly { close(): unknown }[]
+}
+
 /**
  * A tiered cache: L1 in-process, L2 shared (Redis), a loader behind both, kept coherent across
- * nodes by an invalidation bus. Create it with {@link createCache}.
+ * nodes by an invalidation bus. Create it with `createCache`.
  */
 export class TierCache {
   readonly namespace: string
-  readonly #options: ResolvedOptions
+  readonly #settings: CacheSettings
   readonly #clock: Clock
-  readonly #serializer: Serializer
-  readonly #builder: EntryBuilder
-  readonly #l1: L1Store | undefined
-  readonly #clone: boolean
-  readonly #l1MaxTtl: number
+  readonly #l1: L1Tier
   readonly #shared: SharedTier | undefined
-  #ownsL2 = false
-  #ownedBus: InvalidationBus | undefined
   readonly #coherence: Coherence
-  readonly #localLocks: LocalLockStore
-  readonly #counters = new Counters()
+  readonly #tags: TagCheck
+  readonly #recorder: ReadRecorder
+  readonly #builder: EntryBuilder
   readonly #filler: Filler
+  readonly #localLocks: LocalLockStore
+  readonly #gate: StartGate
+  readonly #owned: readonly { close(): unknown }[]
+  /** Writes and invalidations in flight: `close()` lets them finish (bounded). */
+  readonly #writes = new Set<Promise<unknown>>()
+  /** No new calls once set; loads in flight still finish their writes. */
+  #closing = false
+  /** Set once `close()` has waited for the work in flight: everything still running is dropped. */
   #closed = false
+  #closedPromise: Promise<void> | undefined
 
-  constructor(options?: CacheOptions) {
-    const o = resolveOptions(options)
-    this.#options = o
-    this.namespace = o.namespace
-    this.#clock = o.clock
-    this.#serializer = o.serializer
-    this.#builder = new EntryBuilder(o.serializer, o.maxValueBytes, o.clock)
-    this.#localLocks = new LocalLockStore(o.clock)
-    if (o.l1 === false) {
-      this.#l1 = undefined
-      this.#clone = false
-      this.#l1MaxTtl = 0
-    } else {
-      this.#l1 = o.l1.store ?? createL1Store({ policy: o.l1.policy, maxBytes: o.l1.maxBytes, clock: o.clock })
-      this.#clone = o.l1.clone
-      this.#l1MaxTtl = o.l1.maxTtl
-    }
-    this.#coherence = new Coherence({
-      host: {
-        dropL1: (keys) => { for (const key of keys) this.#dropLocal(key) },
-        flushL1: (reason) => { this.#flushLocal(reason) },
-        invalidateShared: (keys, version) => this.#invalidateShared(keys, version),
-      },
-      clock: o.clock,
-      logger: o.logger,
-      namespace: o.namespace,
-      fencedTtl: o.fencedTtl,
-      publishTimeout: o.l2?.timeout ?? 1_000,
+  constructor(settings: CacheSettings, tiers: CacheTiers) {
+    this.#settings = settings
+    this.namespace = settings.namespace
+    this.#clock = settings.clock
+    this.#owned = tiers.owned
+    this.#shared = tiers.shared
+    this.#recorder = new ReadRecorder(settings.namespace)
+    this.#builder = new EntryBuilder(settings.serializer, settings.maxValueBytes, settings.clock)
+    this.#localLocks = new LocalLockStore(settings.clock)
+    const registry = new TagRegistry()
+    this.#l1 = new L1Tier(settings.l1 === false ? undefined : tiers.l1, {
+      maxTtl: settings.l1 === false ? 0 : settings.l1.maxTtl,
+      clone: settings.l1 !== false && settings.l1.clone,
+      fencedTtl: settings.fencedTtl,
+      serializer: settings.serializer,
+      clock: settings.clock,
+      tags: registry,
+      recorder: this.#recorder,
     })
-    if (o.bus !== undefined && o.bus !== false) this.#coherence.attach(o.bus)
-    else if (o.bus === undefined && o.l2 !== undefined && o.l2.source.kind !== 'store') this.#coherence.expectBus()
-    if (o.l2 === undefined) {
-      this.#shared = undefined
-    } else {
-      const namespace = o.namespace
-      const guard = new TierGuard('L2', {
-        timeoutMs: o.l2.timeout,
-        threshold: o.l2.breakerThreshold,
-        cooldownMs: o.l2.breakerCooldown,
-        clock: o.clock,
-        logger: o.logger,
-        onStateChange: (state) => {
-          if (channels.tier.hasSubscribers) channels.tier.publish({ namespace, tier: 'l2', state })
-        },
-      })
-      const source = o.l2.source
-      if (source.kind === 'store') {
-        this.#shared = new SharedTier(guard, source.store)
-      } else {
-        // Loaded on demand so that importing the core never loads ioredis.
-        this.#ownsL2 = source.kind !== 'client'
-        const connectTimeout = o.l2.connectTimeout
-        this.#shared = new SharedTier(guard, import('../redis/index.js').then(async (m) => {
-          const store = m.createRedisStore({
-            ...(source.kind === 'redis' ? { redis: source.redis } : source.kind === 'cluster' ? { cluster: source.nodes } : { client: source.client }),
-            namespace: o.namespace,
-            serializer: o.serializer,
-            clock: o.clock,
-          })
-          if (o.bus === undefined && !this.#closed) {
-            // The bus shares the store's connection for publishing; its follower opens its own.
-            const bus = new m.RedisStreamBus({ client: store.client, namespace: o.namespace, logger: o.logger, tagTtlMs: o.tagTtl })
-            this.#ownedBus = bus
-            this.#coherence.attach(bus)
-          }
-          if (this.#closed) void store.close()
-          await store.ready(connectTimeout)
-          return store
-        }))
-      }
-    }
-    const host: FillHost = {
-      namespace: o.namespace,
-      options: o,
-      counters: this.#counters,
-      coherence: this.#coherence,
-      shared: this.#shared,
-      isClosed: () => this.#closed,
-      fillL1: (key, entry, stamp) => { this.#fillL1(key, entry, stamp) },
-      l1Value: (entry) => this.#l1Value(entry),
-      build: (key, value, spec) => this.#build(key, value, spec),
-      isCurrent: (entry) => this.#isCurrent(entry),
-      currentTagVersions: (tags) => this.#currentTagVersions(tags),
-    }
-    this.#filler = new Filler(host)
+    this.#tags = new TagCheck(registry, tiers.shared, tiers.bus)
+    this.#coherence = new Coherence({ l1: this.#l1, shared: tiers.shared, bus: tiers.bus, busGuard: tiers.busGuard }, {
+      clock: settings.clock, logger: settings.logger, namespace: settings.namespace, fencedTtl: settings.fencedTtl, tombstoneTtl: settings.tombstoneTtl,
+    })
+    this.#filler = new Filler(settings, {
+      l1: this.#l1, shared: tiers.shared, tags: this.#tags, coherence: this.#coherence, recorder: this.#recorder, builder: this.#builder,
+    }, () => this.#closed)
+    const waits: Promise<boolean>[] = []
+    if (tiers.shared !== undefined && isConnecting(tiers.shared.store)) waits.push(tiers.shared.whenConnected())
+    if (isConnecting(tiers.bus)) waits.push(tiers.bus.whenConnected())
+    this.#gate = new StartGate(waits, settings.connectTimeout, settings.clock)
+  }
+
+  /**
+   * Resolves once the cache's tiers have connected (Redis, the bus), or the start budget
+   * (`l2.connectTimeout`) has passed, or a tier is known to be down. Optional: calls made before
+   * it resolves wait for the same thing, so correctness never depends on calling it. Useful to
+   * start taking traffic only once the cache is ready.
+   */
+  ready(): Promise<void> {
+    return this.#gate.pending ?? Promise.resolve()
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -142,16 +137,16 @@ export class TierCache {
    * and never returns a stale value.
    */
   get<T>(key: string): Promise<T | undefined> {
-    const l1 = this.#l1
-    if (l1 !== undefined && !this.#closed && isValidKey(key)) {
-      const entry = l1.get(key)
-      if (entry !== undefined && entry.freshUntil > this.#clock.now() && (entry.tags.length === 0 || this.#coherence.tags.check(entry) === 'valid')) {
-        this.#counters.l1Hits++
-        if (channels.hit.hasSubscribers) channels.hit.publish({ namespace: this.namespace, key, tier: 'l1' })
-        return Promise.resolve((this.#clone ? this.#serializer.deserialize(entry.bytes as Buffer) : entry.value) as T)
+    const store = this.#l1.store
+    if (store !== undefined && !this.#closing && isValidKey(key)) {
+      const entry = store.get(key)
+      if (entry !== undefined && this.#l1.check(entry, this.#clock.now()) === FRESH) {
+        this.#recorder.l1Hit(key)
+        return Promise.resolve(this.#l1.value(entry) as T)
       }
+      return this.#read(key, entry, true, false) as Promise<T | undefined>
     }
-    return this.#getSlow(key, false) as Promise<T | undefined>
+    return this.#read(key, undefined, false, false) as Promise<T | undefined>
   }
 
   /**
@@ -159,55 +154,75 @@ export class TierCache {
    * promise, no L2, no loader: for hot paths that can take a miss, and for inspecting a node.
    */
   peek<T>(key: string): T | undefined {
-    if (this.#closed || !isValidKey(key)) return undefined
-    const entry = this.#l1?.peek(key)
-    if (entry === undefined || entry.freshUntil <= this.#clock.now() || this.#coherence.tags.check(entry) !== 'valid') return undefined
-    return this.#l1Value(entry) as T
+    if (this.#closing || !isValidKey(key)) return undefined
+    const entry = this.#l1.store?.peek(key)
+    if (entry === undefined || this.#l1.check(entry, this.#clock.now()) !== FRESH) return undefined
+    return this.#l1.value(entry) as T
   }
 
   /** Like {@link TierCache.get}, with where the value came from. */
   getEntry<T>(key: string): Promise<CacheResult<T> | undefined> {
-    return this.#getSlow(key, true) as Promise<CacheResult<T> | undefined>
+    return this.#read(key, undefined, false, true) as Promise<CacheResult<T> | undefined>
   }
 
   // Not async, and one `then` for the whole L2 read: an L2 hit is the hot path when L1 is off or
   // cold, and each extra promise layer costs (bench/core.ts measures it against the raw client).
-  // Resolves to the value, or with `asResult` to a CacheResult.
-  #getSlow(key: string, asResult: boolean): Promise<unknown> {
+  // `looked`: the caller already looked `key` up in L1 and found `entry` (a second lookup would
+  // count the access twice in the eviction policy). Resolves to the value, or with `asResult` to a
+  // CacheResult.
+  #read(key: string, entry: CacheEntry | undefined, looked: boolean, asResult: boolean): Promise<unknown> {
     try {
       this.#assertOpen()
       assertKey(key)
     } catch (error) {
       return rejectWith(error)
     }
-    const l1 = this.#l1?.get(key)
-    if (l1 !== undefined && l1.freshUntil > this.#clock.now() && this.#coherence.tags.check(l1) === 'valid') {
-      this.#counters.l1Hits++
-      const value = this.#l1Value(l1)
-      return Promise.resolve(asResult ? { value, stale: false, source: 'l1' } : value)
+    const gate = this.#gate.pending
+    if (gate !== undefined) return gate.then(() => this.#read(key, undefined, false, asResult))
+    if (!looked) entry = this.#l1.store?.get(key)
+    if (entry !== undefined) {
+      const freshness = this.#l1.check(entry, this.#clock.now())
+      if (freshness === FRESH) return Promise.resolve(this.#l1Hit(key, entry, asResult))
+      if (freshness === UNKNOWN) {
+        const found = entry
+        return this.#tags.isCurrent(found).then((current) => current ? this.#l1Hit(key, found, asResult) : this.#readShared(key, asResult))
+      }
     }
-    if (this.#l1 !== undefined) this.#counters.l1Misses++
-    if (this.#shared === undefined) return Promise.resolve(undefined)
-    // Without L1 there is nothing to fence: skip hashing the key.
-    const stamp = this.#l1 === undefined ? 0 : this.#coherence.generations.stamp(key)
-    return this.#shared.get(key, (entry) => this.#afterL2Get(key, entry, stamp, asResult))
+    return this.#readShared(key, asResult)
+  }
+
+  #l1Hit(key: string, entry: CacheEntry, asResult: boolean): unknown {
+    this.#recorder.l1Hit(key)
+    const value = this.#l1.value(entry)
+    return asResult ? { value, stale: false, source: 'l1' } : value
+  }
+
+  /** After an L1 miss: L2 (waiting for the start gate first), or a miss. */
+  #readShared(key: string, asResult: boolean): Promise<unknown> {
+    if (this.#l1.store !== undefined) this.#recorder.l1Miss()
+    const shared = this.#shared
+    if (shared === undefined) {
+      this.#recorder.miss(key)
+      return Promise.resolve(undefined)
+    }
+    const stamp = this.#l1.stamp(key)
+    return shared.get(key, (entry) => this.#afterL2Get(key, entry, stamp, asResult))
   }
 
   #afterL2Get(key: string, entry: CacheEntry | undefined, stamp: number, asResult: boolean): unknown {
     if (entry !== undefined && entry.freshUntil > this.#clock.now() && !this.#coherence.isPending(key)) {
-      const state = this.#coherence.tags.check(entry)
+      const state = this.#tags.registry.check(entry)
       if (state === 'valid') {
-        this.#counters.l2Hits++
-        if (channels.hit.hasSubscribers) channels.hit.publish({ namespace: this.namespace, key, tier: 'l2' })
-        this.#fillL1(key, entry, stamp)
+        this.#recorder.l2Hit(key)
+        this.#l1.fill(key, entry, stamp)
         return asResult ? { value: entry.value, stale: false, source: 'l2' } : entry.value
       }
       if (state === 'unknown') {
-        return this.#isCurrent(entry).then((current) => this.#afterL2Get(key, current ? entry : undefined, stamp, asResult))
+        return this.#tags.isCurrent(entry).then((current) => this.#afterL2Get(key, current ? entry : undefined, stamp, asResult))
       }
     }
-    this.#counters.l2Misses++
-    if (channels.miss.hasSubscribers) channels.miss.publish({ namespace: this.namespace, key })
+    this.#recorder.l2Miss()
+    this.#recorder.miss(key)
     return undefined
   }
 
@@ -218,52 +233,68 @@ export class TierCache {
    * the last value instead; see {@link TierCache.getOrSetEntry} to see whether that happened.
    */
   getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<T> {
-    const l1 = this.#l1
-    if (l1 !== undefined && !this.#closed && isValidKey(key)) {
-      const entry = l1.get(key)
+    const store = this.#l1.store
+    if (store !== undefined && !this.#closing && isValidKey(key)) {
+      const entry = store.get(key)
       if (entry !== undefined) {
         const now = this.#clock.now()
-        if (entry.freshUntil > now && (entry.tags.length === 0 || this.#coherence.tags.check(entry) === 'valid')) {
-          this.#counters.l1Hits++
-          if (channels.hit.hasSubscribers) channels.hit.publish({ namespace: this.namespace, key, tier: 'l1' })
-          if (options?.refreshAhead !== undefined && options.refreshAhead !== false) this.#filler.maybeRefresh(key, entry, now, loader, options)
-          return Promise.resolve(this.#l1Value(entry) as T)
+        if (this.#l1.check(entry, now) === FRESH) {
+          // Options are checked on the hit path too: a bad option fails the same way whether or
+          // not the key happens to be cached.
+          let call: ResolvedCall | undefined
+          try {
+            if (typeof loader !== 'function') throw new InvalidOptionError('loader', 'a function', loader)
+            if (options !== undefined) call = resolveCall(this.#settings, key, options)
+          } catch (error) {
+            return rejectWith(error)
+          }
+          this.#recorder.l1Hit(key)
+          if (call !== undefined && call.refreshAhead !== false) this.#filler.maybeRefresh(key, entry, now, loader, call)
+          return Promise.resolve(this.#l1.value(entry) as T)
         }
       }
+      return this.#resolve(key, loader, options, entry, true).then((r) => r.value as T)
     }
-    return this.#resolve(key, loader, options).then((r) => r.value as T)
+    return this.#resolve(key, loader, options, undefined, false).then((r) => r.value as T)
   }
 
   /** {@link TierCache.getOrSet}, answering with the value, its source and whether it is stale. */
   getOrSetEntry<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<CacheResult<T>> {
-    return this.#resolve(key, loader, options) as Promise<CacheResult<T>>
+    return this.#resolve(key, loader, options, undefined, false) as Promise<CacheResult<T>>
   }
 
-  async #resolve(key: string, loader: Loader<unknown>, options: GetOrSetOptions | undefined): Promise<CacheResult<unknown>> {
+  async #resolve(key: string, loader: Loader<unknown>, options: GetOrSetOptions | undefined, entry: CacheEntry | undefined,
+    looked: boolean): Promise<CacheResult<unknown>> {
     this.#assertOpen()
     assertKey(key)
     if (typeof loader !== 'function') throw new InvalidOptionError('loader', 'a function', loader)
-    const call = this.#filler.resolveCall(key, options)
+    const call = resolveCall(this.#settings, key, options)
+    const gate = this.#gate.pending
+    if (gate !== undefined) {
+      await gate
+      this.#assertOpen()
+      looked = false // the bus's first sync flushed L1 meanwhile
+    }
+    let l1 = looked ? entry : this.#l1.store?.get(key)
     const now = this.#clock.now()
-    let l1 = this.#l1?.get(key)
     if (l1 !== undefined) {
-      if (l1.freshUntil > now && (await this.#isCurrent(l1))) {
-        this.#counters.l1Hits++
-        return { value: this.#l1Value(l1), stale: false, source: 'l1' }
+      const freshness = this.#l1.check(l1, now)
+      if (freshness === FRESH || (freshness === UNKNOWN && (await this.#tags.isCurrent(l1)))) {
+        this.#recorder.l1Hit(key)
+        if (call.refreshAhead !== false) this.#filler.maybeRefresh(key, l1, now, loader, call)
+        return { value: this.#l1.value(l1), stale: false, source: 'l1' }
       }
       if (!servableAsStale(l1, now)) l1 = undefined
     }
-    if (this.#l1 !== undefined) this.#counters.l1Misses++
+    if (this.#l1.store !== undefined) this.#recorder.l1Miss()
     const flight = this.#filler.inFlight(key)
     if (flight !== undefined) {
-      this.#counters.coalesced++
+      this.#recorder.counters.coalesced++
+      this.#recorder.miss(key)
       return flight
     }
     return this.#filler.start(key, loader, call, l1, undefined)
   }
-
-  // ---------------------------------------------------------------------------------------------
-  // Loads
 
   // ---------------------------------------------------------------------------------------------
   // Writes and invalidation
@@ -272,20 +303,25 @@ export class TierCache {
   async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
     this.#assertOpen()
     assertKey(key)
-    const { ttl, grace } = resolveEntryOptions(this.#options, options)
+    const { ttl, grace } = resolveEntryOptions(this.#settings, options, 'set')
     const tags = normalizeTags(options?.tags, key)
     const version = options?.version
     if (version !== undefined && !Number.isFinite(version)) throw new InvalidOptionError('version', 'a finite number', version)
-    const tagVersions = tags.length === 0 ? undefined : await this.#currentTagVersions(tags)
-    const entry = this.#build(key, value, { ttl, grace, tags, tagVersions, loadMs: 0, version })
-    const held = this.#l1?.peek(key)
-    const older = version !== undefined && held?.version !== undefined && held.version > version
-    this.#dropLocal(key)
-    const stamp = this.#coherence.generations.stamp(key)
+    await this.#started()
+    await this.#track(this.#set(key, value, { ttl, grace, tags, version }))
+  }
+
+  async #set(key: string, value: unknown, spec: { ttl: number; grace: number; tags: readonly string[]; version: number | undefined }): Promise<void> {
+    const tagVersions = spec.tags.length === 0 ? undefined : await this.#tags.current(spec.tags)
+    const entry = this.#build(key, value, spec.ttl, spec.grace, spec.tags, tagVersions, spec.version)
+    const held = this.#l1.store?.peek(key)
+    const older = spec.version !== undefined && held?.version !== undefined && held.version > spec.version
+    this.#l1.drop(key)
+    const stamp = this.#l1.stamp(key)
     // L1 is written after L2 answered: if Redis refuses the value (older than what it has seen),
     // this node must not keep it either.
-    const refused = await this.#writeShared([[key, entry]], version)
-    if (!older && !refused.has(key)) this.#fillL1(key, entry, stamp)
+    const refused = await this.#writeShared([[key, entry]], spec.version)
+    if (!older && !refused.has(key)) this.#l1.fill(key, entry, stamp)
   }
 
   /** Stores many values. Every item is validated first: one bad item rejects the call and nothing is written. */
@@ -296,25 +332,29 @@ export class TierCache {
     for (const item of items) {
       if (!isRecord(item)) throw new InvalidOptionError('items[]', 'an object { key, value, ttl?, grace?, tags? }', item)
       assertKey(item.key)
-      const { ttl, grace } = resolveEntryOptions(this.#options, item)
+      const { ttl, grace } = resolveEntryOptions(this.#settings, item, 'setMany')
       specs.push({ key: item.key, value: item.value, ttl, grace, tags: normalizeTags(item.tags, item.key) })
     }
+    await this.#started()
+    await this.#track(this.#setMany(specs))
+  }
+
+  async #setMany(specs: readonly { key: string; value: unknown; ttl: number; grace: number; tags: readonly string[] }[]): Promise<void> {
     const allTags = [...new Set(specs.flatMap((s) => s.tags))]
     const known = new Map<string, number>()
     if (allTags.length > 0) {
-      const versions = await this.#currentTagVersions(allTags)
+      const versions = await this.#tags.current(allTags)
       allTags.forEach((t, i) => known.set(t, versions[i] as number))
     }
-    const built = specs.map((s) => [s.key, this.#build(s.key, s.value, {
-      ttl: s.ttl, grace: s.grace, tags: s.tags, tagVersions: s.tags.length === 0 ? undefined : s.tags.map((t) => known.get(t) as number), loadMs: 0, version: undefined,
-    })] as [string, CacheEntry])
+    const built = specs.map((s) => [s.key, this.#build(s.key, s.value, s.ttl, s.grace, s.tags,
+      s.tags.length === 0 ? undefined : s.tags.map((t) => known.get(t) as number), undefined)] as [string, CacheEntry])
     const stamps = built.map(([key]) => {
-      this.#dropLocal(key)
-      return this.#coherence.generations.stamp(key)
+      this.#l1.drop(key)
+      return this.#l1.stamp(key)
     })
     const refused = built.length > 0 ? await this.#writeShared(built, undefined) : new Set<string>()
     built.forEach(([key, entry], i) => {
-      if (!refused.has(key)) this.#fillL1(key, entry, stamps[i] as number)
+      if (!refused.has(key)) this.#l1.fill(key, entry, stamps[i] as number)
     })
   }
 
@@ -334,36 +374,41 @@ export class TierCache {
    */
   async invalidate(what: Invalidation): Promise<void> {
     this.#assertOpen()
-    if (typeof what !== 'object' || what === null || Array.isArray(what)) {
-      throw new InvalidOptionError('invalidate', 'an object { keys?, tags?, version? }', what)
-    }
-    const keys: readonly string[] = what.keys ?? []
+    if (!isRecord(what)) throw new InvalidOptionError('invalidate', 'an object { keys?, tags?, version? }', what)
+    assertKnownKeys(what, INVALIDATION_KEYS)
+    const keys: readonly string[] = (what as Invalidation).keys ?? []
     if (!isList(keys)) throw new InvalidOptionError('keys', 'an array of keys', keys)
     for (const key of keys) assertKey(key)
     const tags = normalizeTags(what.tags)
-    const version: number | undefined = what.version
+    const version = (what as Invalidation).version
     if (version !== undefined && !Number.isFinite(version)) throw new InvalidOptionError('version', 'a finite number', version)
+    // This node stops serving the keys at once, before any I/O.
     for (const key of keys) {
-      this.#dropLocal(key)
+      this.#l1.drop(key)
       this.#filler.forgetBackoff(key)
     }
-    let sharedOk = true
-    if (keys.length > 0) sharedOk = await this.#invalidateShared(keys, version)
-    await this.#shared?.ready()
-    if (this.#coherence.bus === undefined) {
+    await this.#started()
+    await this.#track(this.#invalidate(keys, tags, version))
+  }
+
+  async #invalidate(keys: readonly string[], tags: readonly string[], version: number | undefined): Promise<void> {
+    const coherence = this.#coherence
+    const registry = this.#tags.registry
+    const sharedOk = keys.length > 0 ? await coherence.invalidateShared(keys, version) : true
+    if (coherence.bus === undefined) {
       // One node (or no bus): tag versions are this process's own.
-      for (const tag of tags) this.#coherence.tags.bump(tag)
+      for (const tag of tags) registry.bump(tag)
       return
     }
     const message = { keys: keys.length > 0 ? keys : undefined, tags: tags.length > 0 ? tags : undefined, version }
-    const receipt = await this.#coherence.publish(message, sharedOk ? [] : keys)
+    const receipt = await coherence.publish(message, sharedOk ? [] : keys)
     if (receipt?.tagVersions !== undefined) {
-      tags.forEach((tag, i) => this.#coherence.tags.observe(tag, receipt.tagVersions?.[i] as number))
+      tags.forEach((tag, i) => registry.observe(tag, receipt.tagVersions?.[i] as number))
     } else {
       // Not confirmed (it waits in the outbox): stop serving the tags here at least.
-      for (const tag of tags) this.#coherence.tags.bump(tag)
+      for (const tag of tags) registry.bump(tag)
     }
-    if (receipt !== undefined && !sharedOk) this.#coherence.retryLater({ keys, version }, keys)
+    if (receipt !== undefined && !sharedOk) coherence.retryLater({ keys, version }, keys)
   }
 
   /**
@@ -373,14 +418,12 @@ export class TierCache {
   async lock(name: string, options?: LockOptions): Promise<LockHandle> {
     this.#assertOpen()
     assertKey(name)
+    await this.#started()
     let store: LockStore = this.#localLocks
     if (this.#shared !== undefined) {
-      await this.#shared.ready()
-      const l2 = this.#shared.store
-      if (l2 === undefined || !isLockStore(l2)) {
-        throw new LockError('E_LOCK_UNAVAILABLE', 'this cache\'s L2 store does not support locks', { lock: name })
-      }
-      store = l2
+      const locks = this.#shared.locks
+      if (locks === undefined) throw new LockError('E_LOCK_UNAVAILABLE', 'this cache\'s L2 store does not support locks', { lock: name })
+      store = locks
     }
     try {
       return await acquireLock(store, this.#clock, name, options, (ms) => new Promise((r) => this.#clock.setTimeout(r, ms)))
@@ -390,38 +433,52 @@ export class TierCache {
     }
   }
 
-  /** Reads many keys: L1 first, then one L2 round trip for the rest (one per node on a Cluster). Answers in order. */
+  /**
+   * Reads many keys: L1 first, then one L2 round trip for the rest (one per node on a Cluster).
+   * Answers in order, with `undefined` for each miss (a dense array: no holes).
+   */
   async getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]> {
     this.#assertOpen()
     if (!Array.isArray(keys)) throw new InvalidOptionError('keys', 'an array of keys', keys)
     for (const key of keys) assertKey(key)
-    const out = new Array<T | undefined>(keys.length)
+    await this.#started()
+    const out = new Array<T | undefined>(keys.length).fill(undefined)
     const missing: number[] = []
     const now = this.#clock.now()
     for (let i = 0; i < keys.length; i++) {
-      const entry = this.#l1?.get(keys[i] as string)
-      if (entry !== undefined && entry.freshUntil > now && this.#coherence.tags.check(entry) === 'valid') {
-        this.#counters.l1Hits++
-        out[i] = this.#l1Value(entry) as T
-      } else {
-        if (this.#l1 !== undefined) this.#counters.l1Misses++
-        missing.push(i)
+      const key = keys[i] as string
+      const entry = this.#l1.store?.get(key)
+      if (entry !== undefined) {
+        const freshness = this.#l1.check(entry, now)
+        if (freshness === FRESH || (freshness === UNKNOWN && (await this.#tags.isCurrent(entry)))) {
+          this.#recorder.l1Hit(key)
+          out[i] = this.#l1.value(entry) as T
+          continue
+        }
       }
+      if (this.#l1.store !== undefined) this.#recorder.l1Miss()
+      missing.push(i)
     }
-    if (missing.length === 0 || this.#shared === undefined) return out
+    const shared = this.#shared
+    if (missing.length === 0) return out
     const missingKeys = missing.map((i) => keys[i] as string)
-    const stamps = missingKeys.map((key) => this.#coherence.generations.stamp(key))
-    const entries = await this.#l2Call((store) => store.getMany(missingKeys), undefined)
-    if (entries === undefined) return out
+    if (shared === undefined) {
+      for (const key of missingKeys) this.#recorder.miss(key)
+      return out
+    }
+    const stamps = missingKeys.map((key) => this.#l1.stamp(key))
+    const entries = await shared.call((store) => store.getMany(missingKeys), undefined)
     const after = this.#clock.now()
     for (let j = 0; j < missing.length; j++) {
-      const entry = entries[j]
-      if (entry !== undefined && entry.freshUntil > after && !this.#coherence.isPending(missingKeys[j] as string) && (await this.#isCurrent(entry))) {
-        this.#counters.l2Hits++
-        this.#fillL1(missingKeys[j] as string, entry, stamps[j] as number)
+      const key = missingKeys[j] as string
+      const entry = entries?.[j]
+      if (entry !== undefined && entry.freshUntil > after && !this.#coherence.isPending(key) && (await this.#tags.isCurrent(entry))) {
+        this.#recorder.l2Hit(key)
+        this.#l1.fill(key, entry, stamps[j] as number)
         out[missing[j] as number] = entry.value as T
       } else {
-        this.#counters.l2Misses++
+        if (entries !== undefined) this.#recorder.l2Miss()
+        this.#recorder.miss(key)
       }
     }
     return out
@@ -429,10 +486,9 @@ export class TierCache {
 
   /** Counters per layer since creation. */
   stats(): CacheStats {
-    const c = this.#counters
-    const l1 = this.#l1?.stats()
+    const c = this.#recorder.counters
+    const l1 = this.#l1.stats()
     const guard = this.#shared?.guard
-    const bus = this.#coherence.bus
     return {
       namespace: this.namespace,
       l1: l1 === undefined ? undefined : { hits: c.l1Hits, misses: c.l1Misses, ...l1 },
@@ -442,90 +498,70 @@ export class TierCache {
         errors: guard.stats.errors,
         timeouts: guard.stats.timeouts,
         skipped: guard.stats.skipped,
+        rejected: guard.stats.rejected,
         breaker: guard.breakerState,
-        corrupt: (this.#shared?.store?.counters?.().corrupt ?? 0),
+        corrupt: (this.#shared?.store.counters?.().corrupt ?? 0),
       },
       loader: { calls: c.loaderCalls, errors: c.loaderErrors, timeouts: c.loaderTimeouts, coalesced: c.coalesced, refreshes: c.refreshes },
       staleServed: c.staleServed,
       coherence: {
-        bus: bus?.name,
-        fenced: this.#coherence.fenced,
+        bus: this.#coherence.bus?.name,
+        fenced: this.#l1.fenced,
         flushes: c.flushes,
         pendingInvalidations: this.#coherence.pendingInvalidations,
       },
     }
   }
 
-  /** Closes owned connections and empties L1. Later calls reject with `E_CACHE_CLOSED`. */
-  async close(): Promise<void> {
-    if (this.#closed) return
+  /**
+   * Closes the cache. New calls reject with `E_CACHE_CLOSED` at once. Writes and invalidations
+   * already in flight get up to `l2.connectTimeout` to finish, and unconfirmed invalidations one
+   * last attempt. Loads in flight still answer their callers, but no longer write any tier; their
+   * fill leases are given back at once so other processes load the key instead of waiting for
+   * this one. Then owned connections close and L1 is emptied.
+   */
+  close(): Promise<void> {
+    this.#closedPromise ??= this.#close()
+    return this.#closedPromise
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true
+    this.#gate.open()
+    if (this.#writes.size > 0) await settleWithin([...this.#writes], this.#settings.connectTimeout)
     this.#closed = true
-    this.#coherence.close()
+    await this.#filler.releaseHeld()
+    await this.#coherence.close()
     this.#shared?.guard.close()
-    this.#l1?.close()
     this.#filler.clear()
-    await this.#ownedBus?.close()
-    if (this.#ownsL2) {
-      await this.#shared?.ready()
-      await this.#shared?.store?.close()
-    }
+    this.#l1.close()
+    for (const resource of this.#owned) await resource.close()
   }
 
   // ---------------------------------------------------------------------------------------------
   // Internals
 
-  /** The versions of `tags` now: known locally, else read from L2 (0 when unknown everywhere). */
-  async #currentTagVersions(tags: readonly string[]): Promise<number[]> {
-    const registry = this.#coherence.tags
-    const known = registry.versions(tags)
-    if (known !== undefined) return known
-    const store = this.#shared?.coherent
-    const bus = this.#coherence.bus
-    let fetched: number[] | undefined
-    if (store !== undefined) fetched = await this.#l2Call(() => store.tagVersions(tags), undefined)
-    else if (bus?.tagVersions !== undefined) fetched = await bus.tagVersions(tags).catch(() => undefined)
-    tags.forEach((tag, i) => registry.observe(tag, fetched?.[i] ?? 0))
-    return registry.versions(tags) ?? tags.map(() => 0)
+  /** Waits for the start gate (the first calls of a new cache), then checks the cache is still open. */
+  async #started(): Promise<void> {
+    const gate = this.#gate.pending
+    if (gate === undefined) return
+    await gate
+    this.#assertOpen()
   }
 
-  /** True when no tag of `entry` was invalidated after it was loaded (asks L2 for unknown tags). */
-  async #isCurrent(entry: CacheEntry): Promise<boolean> {
-    const registry = this.#coherence.tags
-    const state = registry.check(entry)
-    if (state !== 'unknown') return state === 'valid'
-    await this.#currentTagVersions(entry.tags)
-    return registry.check(entry) === 'valid'
+  /** Runs a write so that `close()` can wait for it. */
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#writes.add(work)
+    const done = (): void => { this.#writes.delete(work) }
+    work.then(done, done)
+    return work
   }
 
-  #build(key: string, value: unknown, spec: { ttl: number; grace: number; tags: readonly string[]; tagVersions: readonly number[] | undefined; loadMs: number; version: number | undefined }): CacheEntry {
+  #build(key: string, value: unknown, ttl: number, grace: number, tags: readonly string[], tagVersions: readonly number[] | undefined,
+    version: number | undefined): CacheEntry {
     // Tagged entries must not outlive their tag versions in Redis (see TagRegistry).
-    return this.#builder.build(key, value, { ...spec, maxLifetime: spec.tags.length === 0 ? Number.POSITIVE_INFINITY : this.#options.tagTtl })
-  }
-
-  /** Copies an entry into L1 unless `key` was invalidated since `stamp`. */
-  #fillL1(key: string, entry: CacheEntry, stamp: number): void {
-    if (this.#l1 === undefined || this.#coherence.generations.changed(key, stamp)) return
-    this.#writeL1(key, entry)
-  }
-
-  /** Copies an entry into L1 with the hard TTL cap (and the fence cap) applied. */
-  #writeL1(key: string, entry: CacheEntry): void {
-    const l1 = this.#l1
-    if (l1 === undefined) return
-    const now = this.#clock.now()
-    const staleUntil = Math.min(entry.staleUntil, now + this.#l1MaxTtl)
-    if (staleUntil <= now) return
-    l1.set(key, {
-      value: this.#clone ? undefined : entry.value,
-      bytes: this.#clone ? (entry.bytes ?? this.#serializer.serialize(entry.value).bytes) : undefined,
-      size: entry.size,
-      createdAt: entry.createdAt,
-      freshUntil: Math.min(entry.freshUntil, staleUntil, this.#coherence.fencedUntil),
-      staleUntil,
-      tags: entry.tags,
-      tagVersions: entry.tagVersions,
-      version: entry.version,
-      loadMs: entry.loadMs,
+    return this.#builder.build(key, value, {
+      ttl, grace, tags, tagVersions, loadMs: 0, version, maxLifetime: tags.length === 0 ? Number.POSITIVE_INFINITY : this.#settings.tagTtl,
     })
   }
 
@@ -536,27 +572,12 @@ export class TierCache {
    * forgets the old value (other nodes would otherwise read it back for the whole TTL).
    */
   async #writeShared(entries: readonly [string, CacheEntry][], version: number | undefined): Promise<Set<string>> {
-    const refused = new Set<string>()
-    const failed: string[] = []
+    let refused = new Set<string>()
     if (this.#shared !== undefined) {
-      await this.#shared.ready()
-      const store = this.#shared.coherent
-      if (store !== undefined) {
-        const results = await Promise.all(entries.map(([key, entry]) => this.#l2Call(() => store.setEntry(key, entry), undefined)))
-        results.forEach((result, i) => {
-          const key = (entries[i] as [string, CacheEntry])[0]
-          if (result === 'outdated') refused.add(key)
-          else if (result === undefined) failed.push(key)
-        })
-      } else {
-        const ok = await this.#l2Call(async (s) => {
-          await (entries.length === 1 ? s.set(entries[0]![0], entries[0]![1]) : s.setMany(entries))
-          return true
-        }, false)
-        if (!ok) failed.push(...entries.map(([key]) => key))
-      }
+      const result = await this.#shared.write(entries)
+      refused = result.refused
+      if (result.failed.length > 0) this.#coherence.retryLater({ keys: result.failed, version }, result.failed)
     }
-    if (failed.length > 0) this.#coherence.retryLater({ keys: failed, version }, failed)
     if (this.#coherence.bus !== undefined) {
       const published = entries.map(([key]) => key).filter((key) => !refused.has(key))
       if (published.length > 0) await this.#coherence.publish({ keys: published })
@@ -564,48 +585,7 @@ export class TierCache {
     return refused
   }
 
-  /** Removes keys from L2 (voiding leases, raising tombstones). False when L2 failed. */
-  async #invalidateShared(keys: readonly string[], version: number | undefined): Promise<boolean> {
-    if (this.#shared === undefined) return true
-    const store = this.#shared.coherent
-    if (store !== undefined) return (await this.#l2Call(() => store.invalidate(keys, version, this.#options.tombstoneTtl).then(() => true), false))
-    return (await this.#l2Call(async (s) => { await s.deleteMany(keys); return true }, false))
-  }
-
-  /** This process's view of an invalidation of `key`: L1 copy gone, loads in flight fenced. */
-  #dropLocal(key: string): void {
-    this.#coherence.generations.bump(key)
-    this.#l1?.delete(key)
-  }
-
-  #flushLocal(reason: string): void {
-    if (channels.flush.hasSubscribers) channels.flush.publish({ namespace: this.namespace, reason })
-    this.#counters.flushes++
-    this.#coherence.generations.bumpAll()
-    this.#coherence.tags.clear()
-    this.#l1?.clear()
-  }
-
-  /** Every L2 call goes through the shared tier's guard: a budget, a breaker and a fallback. */
-  #l2Call<T, F>(fn: (store: CacheStore) => T | Promise<T>, fallback: F): Promise<T | F> {
-    return this.#shared?.call(fn, fallback) ?? Promise.resolve(fallback)
-  }
-
-  #l1Value(entry: CacheEntry): unknown {
-    return this.#clone ? this.#serializer.deserialize(entry.bytes as Buffer) : entry.value
-  }
-
   #assertOpen(): void {
-    if (this.#closed) throw new CacheClosedError(this.namespace)
+    if (this.#closing) throw new CacheClosedError(this.namespace)
   }
-}
-
-/** Array.isArray without its type guard (which turns a readonly string[] into any[]). */
-function isList(value: unknown): boolean {
-  return Array.isArray(value)
-}
-
-/** Creates a tiered cache. Options are validated here, once; see {@link CacheOptions}. */
-export function createCache(options?: CacheOptions): TierCache {
-  return new TierCache(options)
 }

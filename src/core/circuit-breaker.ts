@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js'
+import type { Clock } from '../ports/clock.js'
 
 /** `closed`: calls pass. `open`: calls fail fast. `half-open`: one probe is in flight. */
 export type BreakerState = 'closed' | 'open' | 'half-open'

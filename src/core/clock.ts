@@ -1,17 +1,4 @@
-/**
- * Time, injected. Core code never calls `Date.now()` or `setTimeout` directly, so tests can move
- * time by hand and the hit path can use a cheap coarse clock.
- */
-export interface Clock {
-  /** Milliseconds since the Unix epoch. Entries stored in Redis carry absolute times from this. */
-  now(): number
-  /** Schedules `fn` after `ms`; the timer must not keep the process alive. */
-  setTimeout(fn: () => void, ms: number): TimerHandle
-  clearTimeout(handle: TimerHandle): void
-}
-
-/** Opaque handle returned by {@link Clock.setTimeout}. */
-export type TimerHandle = unknown
+import type { Clock, TimerHandle } from '../ports/clock.js'
 
 /**
  * The production clock. `Date.now()` costs about 40 ns here, more than a whole lru-cache lookup, so

@@ -1,21 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import type { Clock, TimerHandle } from './clock.js'
-import { GenerationGuard } from './generation-guard.js'
-import type { Logger } from './logger.js'
-import { TagRegistry } from './tag-registry.js'
-import { channels } from './telemetry.js'
-import { TierGuard } from './tier-guard.js'
 import type { BusListener, DeliveredMessage, InvalidationBus, InvalidationMessage, PublishReceipt } from '../ports/bus.js'
-
-/** What coherence asks of the cache it serves. */
-export interface CoherenceHost {
-  /** Drops keys from L1 (an invalidation from another node). */
-  dropL1(keys: readonly string[]): void
-  /** Drops everything from L1 (a gap, a disconnect, a clear). */
-  flushL1(reason: string): void
-  /** Re-applies an invalidation to the shared tier (a retry after a failure). */
-  invalidateShared(keys: readonly string[], version: number | undefined): Promise<boolean>
-}
+import type { Clock, TimerHandle } from '../ports/clock.js'
+import type { Logger } from '../ports/logger.js'
+import type { L1Tier } from './l1-tier.js'
+import type { SharedTier } from './shared-tier.js'
+import { channels } from './telemetry.js'
+import type { TierGuard } from './tier-guard.js'
 
 /** An invalidation not yet confirmed by the shared tier and the bus. */
 interface Pending {
@@ -24,78 +14,72 @@ interface Pending {
   attempts: number
 }
 
-const MAX_PENDING = 10_000
+/** How many unconfirmed invalidations the outbox keeps before it drops the oldest. */
+export const MAX_PENDING_INVALIDATIONS = 10_000
+
+/** What {@link Coherence} is given: the tiers it keeps coherent and the bus it follows. */
+export interface CoherenceTiers {
+  readonly l1: L1Tier
+  readonly shared: SharedTier | undefined
+  /** The bus every node of the namespace follows; undefined for a single node. */
+  readonly bus: InvalidationBus | undefined
+  /** The guard every publish goes through (budget, breaker, fallback to the outbox). */
+  readonly busGuard: TierGuard | undefined
+}
 
 /**
  * Keeps one cache coherent with the others of its namespace:
  * - applies invalidations from the bus to L1 (keys dropped, tag versions raised);
  * - flushes L1 on a bus gap;
- * - fences L1 while the bus is disconnected (and before it first connects): entries written then
- *   get at most `fencedTtl` of freshness, and if the bus is not back within `fencedTtl`, L1 is
- *   flushed. A blip shorter than that costs nothing (the follower resumes from its cursor and
- *   replays what it missed); a longer outage bounds staleness to detection + `fencedTtl`;
+ * - fences L1 until the bus has synced for the first time, and while it is disconnected: entries
+ *   written then get at most `fencedTtl` of freshness, and if the bus is not back within
+ *   `fencedTtl`, L1 is flushed. A blip shorter than that costs nothing (the follower resumes from
+ *   its cursor and replays what it missed); a longer outage bounds staleness to detection +
+ *   `fencedTtl`. The first sync starts at the end of the stream (there is no cursor to resume from),
+ *   so it flushes whatever L1 took in before it, and fences every fill still in flight;
  * - publishes this node's invalidations, and keeps the ones that failed in an outbox it retries
  *   with back-off until the shared tier and the bus confirm them (none is dropped silently: an
- *   overflowing outbox is logged, and the L1 hard TTL cap bounds what it could leave behind).
+ *   overflowing outbox is logged once per episode with a count, and the L1 hard TTL cap bounds what
+ *   it could leave behind).
  */
 export class Coherence implements BusListener {
   readonly nodeId = randomBytes(8).toString('hex')
-  readonly tags = new TagRegistry()
-  readonly generations = new GenerationGuard()
-  readonly #host: CoherenceHost
+  readonly bus: InvalidationBus | undefined
+  readonly #l1: L1Tier
+  readonly #shared: SharedTier | undefined
+  readonly #guard: TierGuard | undefined
   readonly #clock: Clock
   readonly #logger: Logger
   readonly #namespace: string
   readonly #fencedTtl: number
-  readonly #guard: TierGuard
-  #bus: InvalidationBus | undefined
-  #unsubscribe: (() => void) | undefined
-  #fencedSince = 0
+  readonly #tombstoneTtl: number
+  readonly #unsubscribe: (() => void) | undefined
+  #synced = false
   #outbox: Pending[] = []
+  /** Invalidations dropped from a full outbox since it was last below the limit (logged once per episode). */
+  #dropped = 0
   /** Keys whose shared-tier invalidation is still in the outbox: L2 may hold their old value. */
   readonly #pendingKeys = new Map<string, number>()
   #retryTimer: TimerHandle = undefined
   #fenceTimer: TimerHandle = undefined
   #closed = false
 
-  constructor(options: { host: CoherenceHost; clock: Clock; logger: Logger; namespace: string; fencedTtl: number; publishTimeout: number }) {
-    this.#host = options.host
+  constructor(tiers: CoherenceTiers, options: { clock: Clock; logger: Logger; namespace: string; fencedTtl: number; tombstoneTtl: number }) {
+    this.#l1 = tiers.l1
+    this.#shared = tiers.shared
+    this.#guard = tiers.busGuard
     this.#clock = options.clock
     this.#logger = options.logger
     this.#namespace = options.namespace
     this.#fencedTtl = options.fencedTtl
-    this.#guard = new TierGuard('invalidation bus', {
-      timeoutMs: options.publishTimeout, threshold: 5, cooldownMs: 1_000, clock: options.clock, logger: options.logger,
-    })
-  }
-
-  /**
-   * Fences L1 until a bus connects: a cache that will follow a bus must not hold long-lived L1
-   * entries it filled before it could hear invalidations.
-   */
-  expectBus(): void {
-    if (this.#fencedSince === 0) this.#fencedSince = this.#clock.now()
-  }
-
-  /** Starts following a bus. */
-  attach(bus: InvalidationBus): void {
-    if (this.#closed) return
-    this.expectBus()
-    this.#bus = bus
-    this.#unsubscribe = bus.subscribe(this)
-  }
-
-  get bus(): InvalidationBus | undefined {
-    return this.#bus
-  }
-
-  /** While fenced, L1 entries are written with at most `fencedTtl` of freshness. */
-  get fencedUntil(): number {
-    return this.#fencedSince === 0 ? Number.POSITIVE_INFINITY : this.#clock.now() + this.#fencedTtl
-  }
-
-  get fenced(): boolean {
-    return this.#fencedSince !== 0
+    this.#tombstoneTtl = options.tombstoneTtl
+    this.bus = tiers.bus
+    if (tiers.bus !== undefined) {
+      // A node that will follow a bus must not hold long-lived L1 entries it filled before it
+      // could hear invalidations.
+      this.#l1.fence()
+      this.#unsubscribe = tiers.bus.subscribe(this)
+    }
   }
 
   get pendingInvalidations(): number {
@@ -107,15 +91,20 @@ export class Coherence implements BusListener {
     return this.#pendingKeys.size > 0 && this.#pendingKeys.has(key)
   }
 
+  /** Removes keys from the shared tier, voiding leases and raising tombstones. False when it failed. */
+  invalidateShared(keys: readonly string[], version: number | undefined): Promise<boolean> {
+    return this.#shared === undefined ? Promise.resolve(true) : this.#shared.invalidate(keys, version, this.#tombstoneTtl)
+  }
+
   /**
    * Publishes an invalidation this node already applied locally. Resolves with the receipt, or
    * undefined when the bus failed (the message then waits in the outbox and is retried).
    */
   async publish(message: Omit<InvalidationMessage, 'origin' | 'at'>, sharedKeys: readonly string[] = []): Promise<PublishReceipt | undefined> {
-    const bus = this.#bus
+    const bus = this.bus
     if (bus === undefined) return undefined
     const full: InvalidationMessage = { ...message, origin: this.nodeId, at: this.#clock.now() }
-    const receipt = await this.#guard.run(() => bus.publish(full), undefined)
+    const receipt = await this.#publish(bus, full)
     if (receipt === undefined) this.#enqueue({ message: full, keys: sharedKeys, attempts: 0 })
     return receipt
   }
@@ -128,17 +117,19 @@ export class Coherence implements BusListener {
   onMessage(message: DeliveredMessage): void {
     if (message.origin === this.nodeId) return
     if (message.clear === true) {
-      this.#host.flushL1('clear')
+      this.#l1.flush('clear')
       return
     }
-    if (message.keys !== undefined && message.keys.length > 0) this.#host.dropL1(message.keys)
+    const keys = message.keys
+    if (keys !== undefined) for (const key of keys) this.#l1.drop(key)
     const tags = message.tags
     const versions = message.tagVersions
     if (tags !== undefined) {
+      const registry = this.#l1.tags
       for (let i = 0; i < tags.length; i++) {
         const v = versions?.[i]
-        if (v !== undefined) this.tags.observe(tags[i] as string, v)
-        else this.tags.bump(tags[i] as string)
+        if (v !== undefined) registry.observe(tags[i] as string, v)
+        else registry.bump(tags[i] as string)
       }
     }
     if (channels.invalidated.hasSubscribers) {
@@ -147,45 +138,66 @@ export class Coherence implements BusListener {
   }
 
   onGap(reason: string): void {
-    this.#host.flushL1(`bus gap: ${reason}`)
+    this.#l1.flush(`bus gap: ${reason}`)
   }
 
   onState(state: 'connected' | 'disconnected'): void {
     if (channels.tier.hasSubscribers) channels.tier.publish({ namespace: this.#namespace, tier: 'bus', state })
     if (state === 'disconnected') {
-      if (this.#fencedSince === 0) this.#fencedSince = this.#clock.now()
+      this.#l1.fence()
       if (this.#fenceTimer === undefined) {
         this.#fenceTimer = this.#clock.setTimeout(() => {
           this.#fenceTimer = undefined
-          if (this.#fencedSince !== 0) this.#host.flushL1('bus disconnected for longer than fencedTtl')
+          if (this.#l1.fenced) this.#l1.flush('bus disconnected for longer than fencedTtl')
         }, this.#fencedTtl)
       }
-    } else {
-      this.#fencedSince = 0
-      if (this.#fenceTimer !== undefined) this.#clock.clearTimeout(this.#fenceTimer)
-      this.#fenceTimer = undefined
-      if (this.#outbox.length > 0) this.#scheduleRetry(0)
+      return
     }
+    if (!this.#synced) {
+      // The first sync starts at the end of the stream: whatever was published before it is
+      // unheard. Nothing L1 took in before this point (or is filling now) can be trusted.
+      this.#synced = true
+      this.#l1.flush('bus started', true)
+    }
+    this.#l1.unfence()
+    if (this.#fenceTimer !== undefined) this.#clock.clearTimeout(this.#fenceTimer)
+    this.#fenceTimer = undefined
+    if (this.#outbox.length > 0) this.#scheduleRetry(0)
   }
 
-  close(): void {
+  /**
+   * Stops following the bus. Invalidations still in the outbox get one last attempt (each bounded
+   * by the guard's budget); those that fail are logged: other nodes then rely on their L1 TTL cap.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
+    if (this.#outbox.length > 0) await this.#flushOutbox()
     this.#closed = true
     this.#unsubscribe?.()
-    if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer)
     if (this.#fenceTimer !== undefined) this.#clock.clearTimeout(this.#fenceTimer)
-    this.#guard.close()
+    this.#guard?.close()
     if (this.#outbox.length > 0) {
-      this.#logger.error({ pending: this.#outbox.length }, 'closing with invalidations not confirmed by Redis; other nodes rely on their L1 TTL cap for them')
+      this.#logger.error({ pending: this.#outbox.length, namespace: this.#namespace },
+        'closing with invalidations not confirmed by Redis; other nodes rely on their L1 TTL cap for them')
     }
     this.#outbox = []
     this.#pendingKeys.clear()
   }
 
+  #publish(bus: InvalidationBus, message: InvalidationMessage): Promise<PublishReceipt | undefined> {
+    return this.#guard === undefined ? bus.publish(message).catch(() => undefined) : this.#guard.run(() => bus.publish(message), undefined)
+  }
+
   #enqueue(pending: Pending): void {
     if (this.#closed) return
-    if (this.#outbox.length >= MAX_PENDING) {
+    if (this.#outbox.length >= MAX_PENDING_INVALIDATIONS) {
       this.#release(this.#outbox.shift() as Pending)
-      this.#logger.error({}, `invalidation outbox full (${MAX_PENDING}); dropped the oldest: other nodes rely on their L1 TTL cap for it`)
+      if (this.#dropped++ === 0) {
+        this.#logger.error({ limit: MAX_PENDING_INVALIDATIONS, namespace: this.#namespace },
+          'invalidation outbox full: dropping the oldest unconfirmed invalidations; other nodes rely on their L1 TTL cap for them')
+      }
     }
     for (const key of pending.keys) this.#pendingKeys.set(key, (this.#pendingKeys.get(key) ?? 0) + 1)
     this.#outbox.push(pending)
@@ -219,7 +231,12 @@ export class Coherence implements BusListener {
         this.#release(pending)
         // While this waited, this node may have copied the old value from L2 back into L1; its
         // own bus message will not reach it (origin), so it drops the keys itself now.
-        if (pending.keys.length > 0) this.#host.dropL1(pending.keys)
+        for (const key of pending.keys) this.#l1.drop(key)
+      }
+      if (this.#dropped > 0 && this.#outbox.length < MAX_PENDING_INVALIDATIONS / 2) {
+        this.#logger.warn({ dropped: this.#dropped, pending: this.#outbox.length, namespace: this.#namespace },
+          'invalidation outbox draining again')
+        this.#dropped = 0
       }
       if (done.size < batch.length) {
         const attempts = Math.max(...batch.map((p) => p.attempts))
@@ -231,15 +248,14 @@ export class Coherence implements BusListener {
 
   async #retry(pending: Pending): Promise<boolean> {
     pending.attempts++
-    if (pending.keys.length > 0 && !(await this.#host.invalidateShared(pending.keys, pending.message.version))) return false
-    const bus = this.#bus
+    if (pending.keys.length > 0 && !(await this.invalidateShared(pending.keys, pending.message.version))) return false
+    const bus = this.bus
     if (bus === undefined) return true
-    const receipt = await this.#guard.run(() => bus.publish(pending.message), undefined)
+    const receipt = await this.#publish(bus, pending.message)
     pending.message.tags?.forEach((tag, i) => {
       const v = receipt?.tagVersions?.[i]
-      if (v !== undefined) this.tags.observe(tag, v)
+      if (v !== undefined) this.#l1.tags.observe(tag, v)
     })
     return receipt !== undefined
   }
-
 }

@@ -1,8 +1,8 @@
-import type { Clock } from './clock.js'
-import type { CacheEntry } from './entry.js'
+import type { Clock } from '../ports/clock.js'
+import type { CacheEntry } from '../ports/entry.js'
 import { InvalidValueError } from './errors.js'
 import type { Serializer } from './serializer.js'
-import { UnserializableValueError } from './serializer.js'
+import { UnserializableValueError, ValueTooLargeError } from './serializer.js'
 
 /** Everything about a new entry except its value. */
 export interface EntrySpec {
@@ -37,8 +37,13 @@ export class EntryBuilder {
     }
     let serialized
     try {
-      serialized = this.#serializer.serialize(value)
+      serialized = this.#serializer.serialize(value, this.#maxValueBytes)
     } catch (error) {
+      if (error instanceof ValueTooLargeError) {
+        throw new InvalidValueError('E_VALUE_TOO_LARGE', key,
+          `the serialized value is over maxValueBytes (${this.#maxValueBytes}): at least ${error.atLeast} bytes when serialization stopped`,
+          { size: error.atLeast, maxValueBytes: this.#maxValueBytes })
+      }
       const reason = error instanceof UnserializableValueError ? error.message : String(error)
       throw new InvalidValueError('E_VALUE_NOT_SERIALIZABLE', key, `the value contains ${reason}`, { serializer: this.#serializer.name }, error)
     }

@@ -7,8 +7,8 @@
 /** Every stable error code, with the one-line meaning that `docs/errors.md` must also carry. */
 export const ERROR_CODES = {
   E_INVALID_OPTION: 'an option passed to a constructor or a call is missing, of the wrong type or out of range',
-  E_INVALID_KEY: 'a cache key is not a non-empty string of at most 1024 UTF-8 bytes',
-  E_INVALID_TAG: 'a tag is not a non-empty string of at most 1024 UTF-8 bytes',
+  E_INVALID_KEY: 'a cache key is not a non-empty, well-formed string (no lone UTF-16 surrogate) of at most 1024 UTF-8 bytes',
+  E_INVALID_TAG: 'a tag is not a non-empty, well-formed string (no lone UTF-16 surrogate) of at most 1024 UTF-8 bytes',
   E_VALUE_UNDEFINED: 'undefined cannot be cached; use null to cache the absence of a value',
   E_VALUE_NOT_SERIALIZABLE: 'the value cannot be serialized without losing data (BigInt, function, symbol, Map, Set, cycle)',
   E_VALUE_TOO_LARGE: 'the serialized value is larger than maxValueBytes',
@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   E_ENTRY_CORRUPT: 'a stored entry could not be decoded (wrong magic, truncated, or unreadable payload)',
   E_FORMAT_VERSION: 'a stored entry or message carries a format version this build does not understand',
   E_L2_TIMEOUT: 'an L2 operation did not answer within l2.timeout',
+  E_L2_UNAVAILABLE: 'the L2 connection is refused, lost, or connected without answering; the call falls back (logged and counted, never raised to callers)',
   E_LOCK_TIMEOUT: 'a distributed lock could not be acquired within the wait bound',
   E_LOCK_LOST: 'a distributed lock was no longer held by this owner when it was released or extended',
   E_LOCK_UNAVAILABLE: 'distributed locks need an L2 (Redis) store',
@@ -27,6 +28,7 @@ export const ERROR_CODES = {
   E_PURGE_TOO_LARGE: 'a purge request body is larger than the edge accepts (purge.maxBodyBytes)',
   E_PURGE_RATE_LIMITED: 'the edge refused a purge request because purges arrived faster than purge.ratePerSecond allows',
   E_EDGE_CONFIG: 'the edge configuration file cannot be read or is not a JSON object',
+  E_DEPENDENCY_MISSING: 'an optional package that the requested feature needs (ioredis, pg, @electric-sql/pglite) is not installed',
 } as const
 
 /** A stable error code. */
@@ -59,6 +61,18 @@ export class InvalidOptionError extends TierCacheError {
   override readonly name = 'InvalidOptionError'
   constructor(option: string, expected: string, received: unknown) {
     super('E_INVALID_OPTION', `expected ${option} to be ${expected}, got ${describe(received)}`, { option })
+  }
+}
+
+/**
+ * An options object has a key tiercache does not know: almost always a typo (`ttlMs`, `maxSize`,
+ * `orign`) that would otherwise be ignored silently, leaving the default in force.
+ */
+export class UnknownOptionError extends TierCacheError {
+  override readonly name = 'UnknownOptionError'
+  constructor(option: string, suggestion: string | undefined, known: readonly string[]) {
+    super('E_INVALID_OPTION', `unknown option ${option}${suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`}; known options here: ${known.join(', ')}`,
+      suggestion === undefined ? { option } : { option, suggestion })
   }
 }
 
@@ -112,11 +126,11 @@ export class FormatError extends TierCacheError {
   }
 }
 
-/** An L2 call did not answer in time (seen in logs and stats; it never reaches a caller of the cache API). */
+/** An L2 call did not answer in time, or L2 is not connected (seen in logs and stats; it never reaches a caller of the cache API). */
 export class L2Error extends TierCacheError {
   override readonly name = 'L2Error'
-  constructor(code: 'E_L2_TIMEOUT', message: string, context: ErrorContext = {}) {
-    super(code, message, context)
+  constructor(code: 'E_L2_TIMEOUT' | 'E_L2_UNAVAILABLE', message: string, context: ErrorContext = {}, cause?: unknown) {
+    super(code, message, context, cause === undefined ? undefined : { cause })
   }
 }
 
@@ -125,6 +139,18 @@ export class LockError extends TierCacheError {
   override readonly name = 'LockError'
   constructor(code: 'E_LOCK_TIMEOUT' | 'E_LOCK_LOST' | 'E_LOCK_UNAVAILABLE', message: string, context: ErrorContext = {}) {
     super(code, message, context)
+  }
+}
+
+/**
+ * A feature was asked for whose package is an optional peer dependency that is not installed
+ * (ioredis for Redis, pg or @electric-sql/pglite for the database). The message says what to run.
+ */
+export class DependencyMissingError extends TierCacheError {
+  override readonly name = 'DependencyMissingError'
+  constructor(pkg: string, feature: string, cause?: unknown) {
+    super('E_DEPENDENCY_MISSING', `${feature} needs the ${pkg} package, which is not installed: run npm install ${pkg}`,
+      { package: pkg }, cause === undefined ? undefined : { cause })
   }
 }
 

@@ -1,43 +1,26 @@
 import { randomBytes } from 'node:crypto'
-import type { CacheResult, GetOrSetOptions, Loader, LoaderContext } from './cache-types.js'
-import type { Clock } from './clock.js'
-import type { Coherence } from './coherence.js'
-import type { CacheEntry } from './entry.js'
-import { InvalidOptionError, LoaderTimeoutError } from './errors.js'
-import { normalizeTags } from './key.js'
-import type { ResolvedOptions } from './options.js'
-import { positiveDuration, resolveEntryOptions } from './options.js'
-import { parseDuration } from './duration.js'
-import type { SharedTier } from './shared-tier.js'
-import type { Counters } from './stats.js'
-import { channels } from './telemetry.js'
 import type { CoherentStore, LeaseRead } from '../ports/coherent-store.js'
-import type { CacheStore } from '../ports/store.js'
+import type { CacheEntry } from '../ports/entry.js'
+import type { CacheResult, Loader, LoaderContext } from './cache-types.js'
+import type { ResolvedCall } from './call-options.js'
+import type { Coherence } from './coherence.js'
+import { parseDuration } from './duration.js'
+import type { EntryBuilder } from './entry-builder.js'
+import { InvalidOptionError, LoaderTimeoutError } from './errors.js'
+import type { L1Tier } from './l1-tier.js'
+import type { ReadRecorder } from './read-recorder.js'
+import type { CacheSettings } from './settings.js'
+import type { SharedTier } from './shared-tier.js'
+import type { TagCheck } from './tag-check.js'
 
-/** What the loading machinery needs from the cache it serves. */
-export interface FillHost {
-  readonly namespace: string
-  readonly options: ResolvedOptions
-  readonly counters: Counters
-  readonly coherence: Coherence
+/** The tier objects a {@link Filler} works on. */
+export interface FillerTiers {
+  readonly l1: L1Tier
   readonly shared: SharedTier | undefined
-  isClosed(): boolean
-  /** Copies an entry into L1 unless the key was invalidated since `stamp`. */
-  fillL1(key: string, entry: CacheEntry, stamp: number): void
-  /** What a caller receives for an L1 entry (the value, or a copy with `clone`). */
-  l1Value(entry: CacheEntry): unknown
-  build(key: string, value: unknown, spec: { ttl: number; grace: number; tags: readonly string[]; tagVersions: readonly number[] | undefined; loadMs: number; version: number | undefined }): CacheEntry
-  isCurrent(entry: CacheEntry): Promise<boolean>
-  currentTagVersions(tags: readonly string[]): Promise<number[]>
-}
-
-/** A `getOrSet` call's options, resolved. */
-export interface ResolvedCall {
-  readonly ttl: number
-  readonly grace: number
-  readonly tags: readonly string[]
-  readonly timeout: number | undefined
-  readonly softTimeout: number | undefined
+  readonly tags: TagCheck
+  readonly coherence: Coherence
+  readonly recorder: ReadRecorder
+  readonly builder: EntryBuilder
 }
 
 interface StaleCandidate {
@@ -47,6 +30,23 @@ interface StaleCandidate {
 
 type Answer = (result: CacheResult<unknown> | Promise<never>) => void
 
+/** What the shared-tier phase of a flight decided. */
+type SharedOutcome =
+  /** The callers were answered (a fresh L2 entry, a value another process filled, a stale value). */
+  | { readonly answered: true; readonly lease: string | undefined }
+  /** Load: with `lease` (this flight holds the fill lease) or without (no lease store, or it failed). */
+  | { readonly answered: false; readonly lease: string | undefined }
+
+/** Everything a load needs to know about the flight it runs in. */
+interface Fill {
+  readonly stale: StaleCandidate | undefined
+  readonly stamp: number
+  readonly lease: string | undefined
+  readonly tagVersions: number[] | undefined
+  /** The shared tier has no leases: write it with a plain set. */
+  readonly plainL2: boolean
+}
+
 /**
  * Loads: one loader call per key per process (concurrent callers share a flight), one per key
  * across processes through an L2 fill lease, with soft and hard timeouts, fail-safe (stale within
@@ -54,16 +54,37 @@ type Answer = (result: CacheResult<unknown> | Promise<never>) => void
  * load runs (generation stamp in L1, lease in L2).
  */
 export class Filler {
-  readonly #host: FillHost
-  readonly #clock: Clock
+  readonly #settings: CacheSettings
+  readonly #l1: L1Tier
+  readonly #shared: SharedTier | undefined
+  readonly #tags: TagCheck
+  readonly #coherence: Coherence
+  readonly #recorder: ReadRecorder
+  readonly #builder: EntryBuilder
+  readonly #isClosed: () => boolean
   /** Loads in flight, by key: concurrent callers share one. */
   readonly #flights = new Map<string, Promise<CacheResult<unknown>>>()
   /** Keys whose loader failed recently: no new load before this time while a stale value exists. */
   readonly #backoffUntil = new Map<string, number>()
+  /**
+   * Lease tokens whose fate is unknown: a lease read, fill or release that timed out or failed may
+   * still have run in Redis, leaving the lease held by this process with no flight to fill it. The
+   * next flight for the key reuses the token, and the lease script treats "held by my own token" as
+   * acquired, so this process's callers never wait out a lease it holds itself.
+   */
+  readonly #orphans = new Map<string, string>()
+  /** Leases held by loads in flight, by key. */
+  readonly #held = new Map<string, string>()
 
-  constructor(host: FillHost) {
-    this.#host = host
-    this.#clock = host.options.clock
+  constructor(settings: CacheSettings, tiers: FillerTiers, isClosed: () => boolean) {
+    this.#settings = settings
+    this.#l1 = tiers.l1
+    this.#shared = tiers.shared
+    this.#tags = tiers.tags
+    this.#coherence = tiers.coherence
+    this.#recorder = tiers.recorder
+    this.#builder = tiers.builder
+    this.#isClosed = isClosed
   }
 
   /** The flight already loading `key`, if any. */
@@ -79,6 +100,20 @@ export class Filler {
   clear(): void {
     this.#flights.clear()
     this.#backoffUntil.clear()
+    this.#orphans.clear()
+    this.#held.clear()
+  }
+
+  /**
+   * Gives back every fill lease a load in flight holds (the cache is closing: those loads will not
+   * write L2, so other processes should not wait for them).
+   */
+  async releaseHeld(): Promise<void> {
+    const store = this.#shared?.coherent
+    if (store === undefined || this.#held.size === 0) return
+    const held = [...this.#held]
+    this.#held.clear()
+    await Promise.all(held.map(([key, token]) => this.#l2Call(() => store.releaseLease(key, token), undefined)))
   }
 
   /**
@@ -109,90 +144,126 @@ export class Filler {
 
   async #runFlight(key: string, loader: Loader<unknown>, call: ResolvedCall, current: CacheEntry | undefined,
     refreshing: CacheEntry | undefined, answer: Answer): Promise<void> {
-    const stamp = this.#host.coherence.generations.stamp(key)
-    const tagVersions = call.tags.length === 0 ? undefined : await this.#host.currentTagVersions(call.tags)
-    let stale: StaleCandidate | undefined = current !== undefined ? { entry: current, source: 'l1' } : undefined
-    const consider = (entry: CacheEntry | undefined): void => {
-      if (entry !== undefined && servableAsStale(entry, this.#clock.now()) && (stale === undefined || entry.freshUntil > stale.entry.freshUntil)) {
-        stale = { entry, source: 'l2' }
-      }
-    }
-    // An L2 entry is usable if fresh, current (tags), newer than what a refresh replaces, and not a
-    // key this node invalidated while L2 was unreachable (L2 may still hold the old value).
-    const usable = async (entry: CacheEntry): Promise<boolean> =>
-      entry.freshUntil > this.#clock.now() && (refreshing === undefined || entry.createdAt > refreshing.createdAt) &&
-      !this.#host.coherence.isPending(key) && (await this.#host.isCurrent(entry))
-
+    // A real stamp even without L1: an invalidation during the load also keeps a lease-less fill out of L2.
+    const stamp = this.#l1.generations.stamp(key)
+    const tagVersions = call.tags.length === 0 ? undefined : await this.#tags.current(call.tags)
+    const candidates: { stale: StaleCandidate | undefined } = { stale: current !== undefined ? { entry: current, source: 'l1' } : undefined }
     let lease: string | undefined
-    const store = this.#host.shared?.coherent
-    if (store !== undefined && this.#host.options.lease !== false) {
-      const leaseOptions = this.#host.options.lease
-      const token = randomBytes(12).toString('hex')
-      const read = async (force: boolean): Promise<LeaseRead | undefined> =>
-        this.#l2Call(() => store.readForFill(key, token, leaseOptions.ttl, this.#clock.now(), force), undefined)
-      let r = await read(false)
-      if (r?.status === 'fresh') {
-        if (await usable(r.entry)) {
-          this.#host.counters.l2Hits++
-          this.#host.fillL1(key, r.entry, stamp)
-          answer({ value: r.entry.value, stale: false, source: 'l2' })
-          return
-        }
-        consider(r.entry)
-        r = await read(true)
-      } else if (r !== undefined) {
-        this.#host.counters.l2Misses++
-      }
-      if (r !== undefined && r.status !== 'fresh') {
-        consider(r.entry)
-        if (r.status === 'acquired') {
-          lease = token
-        } else {
-          // Another process holds the lease and is loading. A refresh-ahead leaves it to them; a
-          // caller with a stale value takes it now; the others wait (bounded) for the value.
-          if (refreshing !== undefined) {
-            answer({ value: this.#host.l1Value(refreshing), stale: false, source: 'l1' })
-            return
-          }
-          if (stale !== undefined) {
-            answer(this.#serveStale(key, stale.entry, stale.source, 'lease-held'))
-            return
-          }
-          const waited = await this.#waitForFill(key, leaseOptions.wait, usable, read)
-          if (waited !== 'lease' && waited !== 'timeout') {
-            this.#host.fillL1(key, waited, stamp)
-            answer({ value: waited.value, stale: false, source: 'l2' })
-            return
-          }
-          // 'lease': the holder gave up (its load failed) and this caller took the lease over.
-          // 'timeout': the holder did not deliver in time (it died, or its load is slow): load
-          // anyway, but without a lease do not write L2 (an unfenced write could outlive an
-          // invalidation).
-          if (waited === 'lease') lease = token
-        }
-      }
-    } else if (this.#host.shared !== undefined) {
-      const l2 = await this.#readL2(key)
-      if (l2 !== undefined && (await usable(l2))) {
-        this.#host.fillL1(key, l2, stamp)
-        answer({ value: l2.value, stale: false, source: 'l2' })
+    if (this.#shared !== undefined) {
+      const coherent = this.#shared.coherent
+      const outcome = coherent !== undefined && this.#settings.lease !== false
+        ? await this.#readWithLease(key, coherent, this.#settings.lease, stamp, refreshing, candidates, answer)
+        : await this.#readPlain(key, stamp, refreshing, candidates, answer)
+      if (outcome.answered) {
+        if (outcome.lease !== undefined) await this.#releaseLease(key, outcome.lease)
         return
       }
-      consider(l2)
+      lease = outcome.lease
+      if (lease !== undefined) this.#held.set(key, lease)
+    } else {
+      this.#recorder.miss(key)
     }
-
-    const now = this.#clock.now()
+    const stale = candidates.stale
+    const now = this.#settings.clock.now()
     const backoff = this.#backoffUntil.get(key)
     if (backoff !== undefined) {
       if (backoff > now && stale !== undefined) {
-        const s: StaleCandidate = stale
-        answer(this.#serveStale(key, s.entry, s.source, 'backoff'))
+        answer(this.#serveStale(key, stale.entry, stale.source, 'backoff'))
         if (lease !== undefined) await this.#releaseLease(key, lease)
         return
       }
       if (backoff <= now) this.#backoffUntil.delete(key)
     }
-    await this.#load(key, loader, call, { stale, stamp, lease, tagVersions, plainL2: store === undefined }, answer)
+    const plainL2 = this.#shared !== undefined && (this.#shared.coherent === undefined || this.#settings.lease === false)
+    await this.#load(key, loader, call, { stale, stamp, lease, tagVersions, plainL2 }, answer)
+  }
+
+  /**
+   * The lease-read phase: reads L2 for the fill and takes the fill lease when nothing fresh is
+   * there. Answers the callers itself when L2 has a usable value, when another process is loading
+   * and a stale value can be served, or when that process delivers in time.
+   */
+  async #readWithLease(key: string, store: CoherentStore, lease: { ttl: number; wait: number }, stamp: number,
+    refreshing: CacheEntry | undefined, candidates: { stale: StaleCandidate | undefined }, answer: Answer): Promise<SharedOutcome> {
+    const token = this.#orphans.get(key) ?? randomBytes(12).toString('hex')
+    this.#orphans.delete(key)
+    const usable = (entry: CacheEntry): Promise<boolean> => this.#usable(key, entry, refreshing)
+    const read = async (force: boolean): Promise<LeaseRead | undefined> => {
+      const r = await this.#l2Call(() => store.readForFill(key, token, lease.ttl, this.#settings.clock.now(), force), undefined)
+      // Unanswered (a timeout, a dropped connection): the script may still have taken the lease.
+      if (r === undefined) this.#orphan(key, token)
+      return r
+    }
+    let r = await read(false)
+    if (r?.status === 'fresh') {
+      if (await usable(r.entry)) {
+        this.#recorder.l2Hit(key)
+        this.#l1.fill(key, r.entry, stamp)
+        answer({ value: r.entry.value, stale: false, source: 'l2' })
+        return { answered: true, lease: undefined }
+      }
+      this.#consider(candidates, r.entry)
+      r = await read(true)
+    }
+    this.#recorder.miss(key)
+    if (r === undefined || r.status === 'fresh') return { answered: false, lease: undefined }
+    this.#recorder.l2Miss()
+    this.#consider(candidates, r.entry)
+    if (r.status === 'acquired') return { answered: false, lease: token }
+    // Another process holds the lease and is loading. A refresh-ahead leaves it to them; a caller
+    // with a stale value takes it now; the others wait (bounded) for the value.
+    if (refreshing !== undefined) {
+      answer({ value: this.#l1.value(refreshing), stale: false, source: 'l1' })
+      return { answered: true, lease: undefined }
+    }
+    const stale = candidates.stale
+    if (stale !== undefined) {
+      answer(this.#serveStale(key, stale.entry, stale.source, 'lease-held'))
+      return { answered: true, lease: undefined }
+    }
+    const waited = await this.#waitForFill(key, lease.wait, usable, read)
+    if (waited !== 'lease' && waited !== 'timeout') {
+      this.#l1.fill(key, waited, stamp)
+      answer({ value: waited.value, stale: false, source: 'l2' })
+      return { answered: true, lease: undefined }
+    }
+    // 'lease': the holder gave up (its load failed) and this caller took the lease over.
+    // 'timeout': the holder did not deliver in time (it died, or its load is slow): load anyway,
+    // but without a lease do not write L2 (an unfenced write could outlive an invalidation).
+    return { answered: false, lease: waited === 'lease' ? token : undefined }
+  }
+
+  /** The shared-tier phase without leases: a plain read. */
+  async #readPlain(key: string, stamp: number, refreshing: CacheEntry | undefined, candidates: { stale: StaleCandidate | undefined },
+    answer: Answer): Promise<SharedOutcome> {
+    const entry = await this.#l2Call((store) => store.get(key), undefined)
+    if (entry !== undefined && (await this.#usable(key, entry, refreshing))) {
+      this.#recorder.l2Hit(key)
+      this.#l1.fill(key, entry, stamp)
+      answer({ value: entry.value, stale: false, source: 'l2' })
+      return { answered: true, lease: undefined }
+    }
+    this.#recorder.l2Miss()
+    this.#recorder.miss(key)
+    this.#consider(candidates, entry)
+    return { answered: false, lease: undefined }
+  }
+
+  /**
+   * An L2 entry is usable if fresh, current (tags), newer than what a refresh replaces, and not a
+   * key this node invalidated while L2 was unreachable (L2 may still hold the old value).
+   */
+  async #usable(key: string, entry: CacheEntry, refreshing: CacheEntry | undefined): Promise<boolean> {
+    return entry.freshUntil > this.#settings.clock.now() && (refreshing === undefined || entry.createdAt > refreshing.createdAt) &&
+      !this.#coherence.isPending(key) && (await this.#tags.isCurrent(entry))
+  }
+
+  /** Keeps the freshest servable-as-stale entry seen, for fail-safe. */
+  #consider(candidates: { stale: StaleCandidate | undefined }, entry: CacheEntry | undefined): void {
+    const stale = candidates.stale
+    if (entry !== undefined && servableAsStale(entry, this.#settings.clock.now()) && (stale === undefined || entry.freshUntil > stale.entry.freshUntil)) {
+      candidates.stale = { entry, source: 'l2' }
+    }
   }
 
   /**
@@ -201,16 +272,17 @@ export class Filler {
    */
   async #waitForFill(key: string, waitMs: number, usable: (entry: CacheEntry) => Promise<boolean>,
     read: (force: boolean) => Promise<LeaseRead | undefined>): Promise<CacheEntry | 'lease' | 'timeout'> {
-    const deadline = this.#clock.now() + waitMs
+    const clock = this.#settings.clock
+    const deadline = clock.now() + waitMs
     let pause = 5
-    while (this.#clock.now() < deadline && !this.#host.isClosed()) {
-      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, Math.min(pause, Math.max(1, deadline - this.#clock.now()))))
+    while (clock.now() < deadline && !this.#isClosed()) {
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, Math.min(pause, Math.max(1, deadline - clock.now()))))
       pause = Math.min(Math.ceil(pause * 1.5), 50)
       let r = await read(false)
       if (r === undefined) return 'timeout'
       if (r.status === 'fresh') {
         if (await usable(r.entry)) {
-          this.#host.counters.l2Hits++
+          this.#recorder.l2Hit(key)
           return r.entry
         }
         r = await read(true)
@@ -221,10 +293,9 @@ export class Filler {
     return 'timeout'
   }
 
-  async #load(key: string, loader: Loader<unknown>, call: ResolvedCall,
-    fill: { stale: StaleCandidate | undefined; stamp: number; lease: string | undefined; tagVersions: number[] | undefined; plainL2: boolean },
-    answer: Answer): Promise<void> {
+  async #load(key: string, loader: Loader<unknown>, call: ResolvedCall, fill: Fill, answer: Answer): Promise<void> {
     const { stale } = fill
+    const clock = this.#settings.clock
     const controller = new AbortController()
     let ttl = call.ttl
     let version: number | undefined
@@ -240,33 +311,32 @@ export class Filler {
     }
     const timers: unknown[] = []
     if (stale !== undefined && call.softTimeout !== undefined) {
-      timers.push(this.#clock.setTimeout(() => {
+      timers.push(clock.setTimeout(() => {
         answer(this.#serveStale(key, stale.entry, stale.source, 'soft-timeout'))
       }, call.softTimeout))
     }
     if (call.timeout !== undefined) {
       const timeout = call.timeout
-      timers.push(this.#clock.setTimeout(() => {
-        this.#host.counters.loaderTimeouts++
+      timers.push(clock.setTimeout(() => {
+        this.#recorder.counters.loaderTimeouts++
         controller.abort(new LoaderTimeoutError(key, timeout))
         if (stale !== undefined) answer(this.#serveStale(key, stale.entry, stale.source, 'hard-timeout'))
         else answer(Promise.reject(new LoaderTimeoutError(key, timeout)))
       }, timeout))
     }
 
-    this.#host.counters.loaderCalls++
-    const started = this.#clock.now()
+    const counters = this.#recorder.counters
+    counters.loaderCalls++
+    const started = clock.now()
     let value: unknown
     try {
       value = await loader(context)
     } catch (error) {
-      this.#host.counters.loaderErrors++
-      if (channels.load.hasSubscribers) {
-        channels.load.publish({ namespace: this.#host.namespace, key, durationMs: this.#clock.now() - started, ok: false, timedOut: controller.signal.aborted })
-      }
-      const now = this.#clock.now()
+      counters.loaderErrors++
+      this.#recorder.load(key, clock.now() - started, false, controller.signal.aborted)
+      const now = clock.now()
       if (stale !== undefined && stale.entry.staleUntil > now) {
-        this.#backoffUntil.set(key, now + this.#host.options.graceBackoff)
+        this.#backoffUntil.set(key, now + this.#settings.graceBackoff)
         answer(this.#serveStale(key, stale.entry, stale.source, 'loader-error'))
       } else {
         answer(rejectWith(error))
@@ -274,102 +344,92 @@ export class Filler {
       if (fill.lease !== undefined) await this.#releaseLease(key, fill.lease)
       return
     } finally {
-      for (const timer of timers) this.#clock.clearTimeout(timer)
+      for (const timer of timers) clock.clearTimeout(timer)
     }
-    const loadMs = this.#clock.now() - started
-    if (channels.load.hasSubscribers) {
-      channels.load.publish({ namespace: this.#host.namespace, key, durationMs: loadMs, ok: true, timedOut: controller.signal.aborted })
-    }
+    const loadMs = clock.now() - started
+    this.#recorder.load(key, loadMs, true, controller.signal.aborted)
     let entry: CacheEntry
     try {
       // Invalid values reject the callers and are written nowhere.
-      entry = this.#host.build(key, value, { ttl, grace: call.grace, tags: call.tags, tagVersions: fill.tagVersions, loadMs, version })
+      entry = this.#builder.build(key, value, { ttl, grace: call.grace, tags: call.tags, tagVersions: fill.tagVersions, loadMs, version,
+        maxLifetime: call.tags.length === 0 ? Number.POSITIVE_INFINITY : this.#settings.tagTtl })
     } catch (error) {
       if (fill.lease !== undefined) await this.#releaseLease(key, fill.lease)
       throw error
     }
     this.#backoffUntil.delete(key)
     answer({ value, stale: false, source: 'loader' })
-    if (this.#host.isClosed()) return
-    // Invalidated here while loading (a delete, a set, a bus message): the value may predate it.
-    if (this.#host.coherence.generations.changed(key, fill.stamp)) {
+    // Closed meanwhile: the lease was given back at close, nothing is written.
+    if (this.#isClosed()) return
+    // Invalidated here while loading (a delete, a set, a bus message, the bus's first sync): the
+    // value may predate it.
+    if (this.#l1.generations.changed(key, fill.stamp)) {
       if (fill.lease !== undefined) await this.#releaseLease(key, fill.lease)
       return
     }
     const lease = fill.lease
     if (lease !== undefined) {
-      const store = this.#host.shared?.coherent as CoherentStore
+      const store = this.#shared?.coherent as CoherentStore
       const written = await this.#l2Call(() => store.fillWithLease(key, entry, lease), undefined)
+      if (this.#held.get(key) === lease) this.#held.delete(key)
       // 'lost' or 'outdated': another node invalidated the key while we loaded; keep it out of L1 too.
-      // undefined: L2 failed; L1 is still guarded by the generation stamp and the bus fence.
+      // undefined: L2 failed (the script may still have run); L1 stays guarded by the generation
+      // stamp and the bus fence.
+      if (written === undefined) this.#orphan(key, lease)
       if (written === 'lost' || written === 'outdated') return
-      this.#host.fillL1(key, entry, fill.stamp)
+      this.#l1.fill(key, entry, fill.stamp)
     } else {
-      this.#host.fillL1(key, entry, fill.stamp)
+      this.#l1.fill(key, entry, fill.stamp)
       if (fill.plainL2) await this.#l2Call((store) => store.set(key, entry), undefined)
     }
   }
 
   #serveStale(key: string, entry: CacheEntry, source: 'l1' | 'l2', reason: string): CacheResult<unknown> {
-    this.#host.counters.staleServed++
-    if (channels.stale.hasSubscribers) channels.stale.publish({ namespace: this.#host.namespace, key, reason })
-    return { value: source === 'l1' ? this.#host.l1Value(entry) : entry.value, stale: true, source }
+    this.#recorder.stale(key, reason)
+    return { value: source === 'l1' ? this.#l1.value(entry) : entry.value, stale: true, source }
   }
 
-  maybeRefresh(key: string, entry: CacheEntry, now: number, loader: Loader<unknown>, options: GetOrSetOptions): void {
-    if (this.#flights.has(key)) return
-    const mode = options.refreshAhead
-    let due: boolean
-    if (mode === true) {
-      // XFetch (Vattani, Chierichetti, Lowenstein, VLDB 2015): expire early with a probability that
-      // grows as expiry nears, scaled by how long a load takes; beta = 1 is optimal for one process.
-      due = now - entry.loadMs * Math.log(Math.random()) >= entry.freshUntil
-    } else if (typeof mode === 'number' && mode > 0 && mode < 1) {
-      due = now - entry.createdAt >= (entry.freshUntil - entry.createdAt) * mode
-    } else {
-      throw new InvalidOptionError('refreshAhead', 'a boolean or a number between 0 and 1', mode)
-    }
+  /** Starts a background refresh of `key` when refresh-ahead says it is due (never on the caller's time). */
+  maybeRefresh(key: string, entry: CacheEntry, now: number, loader: Loader<unknown>, call: ResolvedCall): void {
+    const mode = call.refreshAhead
+    if (mode === false || this.#flights.has(key)) return
+    // XFetch (Vattani, Chierichetti, Lowenstein, VLDB 2015): expire early with a probability that
+    // grows as expiry nears, scaled by how long a load takes; beta = 1 is optimal for one process.
+    const due = mode === true
+      ? now - entry.loadMs * Math.log(Math.random()) >= entry.freshUntil
+      : now - entry.createdAt >= (entry.freshUntil - entry.createdAt) * mode
     if (!due) return
-    this.#host.counters.refreshes++
-    const call = this.resolveCall(key, options)
+    this.#recorder.counters.refreshes++
     this.start(key, loader, { ...call, softTimeout: undefined }, entry, entry)
       .catch(() => { /* counted as a loader error; the current value stays */ })
   }
 
-  /** Per-call options over the cache's defaults, validated. */
-  resolveCall(key: string, options: GetOrSetOptions | undefined): ResolvedCall {
-    const o = this.#host.options
-    if (options === undefined) return { ttl: o.ttl, grace: o.grace, tags: o.tags, timeout: o.timeout, softTimeout: o.softTimeout }
-    const { ttl, grace } = resolveEntryOptions(o, options)
-    return {
-      ttl,
-      grace,
-      tags: normalizeTags(options.tags, key),
-      timeout: options.timeout === undefined ? o.timeout : positiveDuration(options.timeout, 'timeout'),
-      softTimeout: options.softTimeout === undefined ? o.softTimeout : positiveDuration(options.softTimeout, 'softTimeout'),
-    }
+  async #releaseLease(key: string, token: string): Promise<void> {
+    const store = this.#shared?.coherent
+    if (this.#held.get(key) === token) this.#held.delete(key)
+    if (store === undefined) return
+    const released = await this.#l2Call(() => store.releaseLease(key, token).then(() => true), false)
+    if (!released) this.#orphan(key, token)
   }
 
-  #readL2(key: string): Promise<CacheEntry | undefined> {
-    return this.#l2Call((store) => store.get(key), undefined).then((entry) => {
-      if (entry !== undefined && entry.freshUntil > this.#clock.now()) {
-        this.#host.counters.l2Hits++
-        if (channels.hit.hasSubscribers) channels.hit.publish({ namespace: this.#host.namespace, key, tier: 'l2' })
-      } else {
-        this.#host.counters.l2Misses++
-      }
-      return entry
+  /**
+   * Remembers a token whose lease may still be held, and gives it back in the background: a
+   * release queued behind the call that timed out runs after it, so other processes need not wait
+   * out the lease either. If that fails too, the next flight for the key reuses the token.
+   */
+  #orphan(key: string, token: string): void {
+    if (this.#isClosed()) return
+    this.#orphans.set(key, token)
+    const store = this.#shared?.coherent
+    if (store === undefined) return
+    void this.#l2Call(() => store.releaseLease(key, token).then(() => true), false).then((released) => {
+      if (released && this.#orphans.get(key) === token) this.#orphans.delete(key)
     })
   }
 
-  async #releaseLease(key: string, token: string): Promise<void> {
-    const store = this.#host.shared?.coherent
-    if (store !== undefined) await this.#l2Call(() => store.releaseLease(key, token), undefined)
-  }
-
   /** Every L2 call goes through the shared tier's guard: a budget, a breaker and a fallback. */
-  #l2Call<T, F>(fn: (store: CacheStore) => T | Promise<T>, fallback: F): Promise<T | F> {
-    return this.#host.shared?.call(fn, fallback) ?? Promise.resolve(fallback)
+  #l2Call<T, F>(fn: (store: SharedTier['store']) => T | Promise<T>, fallback: F): Promise<T | F> {
+    return this.#shared?.call(fn, fallback) ?? Promise.resolve(fallback)
   }
 }
 
@@ -387,4 +447,3 @@ export function rejectWith(error: unknown): Promise<never> {
   // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
   return Promise.reject(error)
 }
-

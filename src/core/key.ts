@@ -7,16 +7,32 @@ export const MAX_KEY_BYTES = 1024
 // so the common case never pays for Buffer.byteLength.
 const SAFE_LENGTH = Math.floor(MAX_KEY_BYTES / 3)
 
-/** Throws {@link InvalidKeyError} unless `key` is a non-empty string of at most 1024 UTF-8 bytes. */
+/**
+ * True when `text` has a lone UTF-16 surrogate (half of a pair). UTF-8 cannot encode one: it
+ * becomes U+FFFD on the way to Redis, so `'k\uD800'` and `'k\uDC00'` would name the same Redis
+ * key and one caller would read the other's value. Such keys and tags are refused.
+ */
+function hasLoneSurrogate(text: string): boolean {
+  return !(text as unknown as { isWellFormed(): boolean }).isWellFormed()
+}
+
+/**
+ * Throws {@link InvalidKeyError} unless `key` is a non-empty, well-formed (no lone surrogate)
+ * string of at most 1024 UTF-8 bytes.
+ */
 export function assertKey(key: unknown): asserts key is string {
   if (typeof key !== 'string') throw new InvalidKeyError(key, 'expected a string')
   if (key.length === 0) throw new InvalidKeyError(key, 'expected a non-empty string')
   if (key.length > SAFE_LENGTH && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
     throw new InvalidKeyError(key, `longer than ${MAX_KEY_BYTES} UTF-8 bytes`)
   }
+  if (hasLoneSurrogate(key)) throw new InvalidKeyError(key, 'contains a lone UTF-16 surrogate, which UTF-8 (and so Redis) cannot represent')
 }
 
-/** True for a valid key, without building an error. The hit path uses this and throws only on the slow path. */
+/**
+ * True for a key the hit path may look up, without building an error. It skips the surrogate
+ * check: no write path lets such a key into L1, so its lookup misses and the slow path refuses it.
+ */
 export function isValidKey(key: unknown): key is string {
   return typeof key === 'string' && key.length > 0 && (key.length <= SAFE_LENGTH || Buffer.byteLength(key, 'utf8') <= MAX_KEY_BYTES)
 }
@@ -32,6 +48,7 @@ export function normalizeTags(tags: unknown, key?: string): readonly string[] {
     if (tag.length > SAFE_LENGTH && Buffer.byteLength(tag, 'utf8') > MAX_KEY_BYTES) {
       throw new InvalidTagError(tag, `longer than ${MAX_KEY_BYTES} UTF-8 bytes`, key)
     }
+    if (hasLoneSurrogate(tag)) throw new InvalidTagError(tag, 'contains a lone UTF-16 surrogate, which UTF-8 (and so Redis) cannot represent', key)
     if (!out.includes(tag)) out.push(tag)
   }
   return Object.freeze(out)

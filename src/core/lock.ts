@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import type { Clock } from './clock.js'
+import type { Clock } from '../ports/clock.js'
 import type { Duration } from './duration.js'
-import { parseDuration } from './duration.js'
 import { LockError } from './errors.js'
-import { positiveDuration } from './options.js'
+import { timerDuration } from './call-options.js'
 import type { LockStore } from '../ports/lock-store.js'
 
 /** Options of `cache.lock()`. */
@@ -32,8 +31,8 @@ export interface LockHandle {
 /** Acquires `name`, polling with back-off until `wait` passes. */
 export async function acquireLock(store: LockStore, clock: Clock, name: string, options: LockOptions | undefined,
   sleep: (ms: number) => Promise<void>): Promise<LockHandle> {
-  const ttl = options?.ttl === undefined ? 10_000 : positiveDuration(options.ttl, 'ttl')
-  const wait = options?.wait === undefined ? 5_000 : parseDuration(options.wait, 'wait')
+  const ttl = options?.ttl === undefined ? 10_000 : timerDuration(options.ttl, 'ttl')
+  const wait = options?.wait === undefined ? 5_000 : timerDuration(options.wait, 'wait', true)
   const token = randomBytes(16).toString('hex')
   const deadline = clock.now() + wait
   let pause = 10
@@ -57,7 +56,7 @@ function handle(store: LockStore, name: string, token: string, fence: number, tt
       }
     },
     async extend(next?: Duration) {
-      const ms = next === undefined ? ttl : positiveDuration(next, 'ttl')
+      const ms = next === undefined ? ttl : timerDuration(next, 'ttl')
       if (!(await store.extendLock(name, token, ms))) {
         throw new LockError('E_LOCK_LOST', `lock "${name}" was no longer held by this owner when extended`, { lock: name, fence })
       }

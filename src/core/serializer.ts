@@ -18,8 +18,12 @@ export interface Serialized {
 export interface Serializer {
   readonly id: number
   readonly name: string
-  /** Throws {@link UnserializableValueError} when the value would lose data silently. */
-  serialize(value: unknown): Serialized
+  /**
+   * Throws {@link UnserializableValueError} when the value would lose data silently. With
+   * `maxBytes`, may throw {@link ValueTooLargeError} as soon as the output is known to exceed it
+   * (the cache checks the final size anyway; stopping early only saves time).
+   */
+  serialize(value: unknown, maxBytes?: number): Serialized
   deserialize(bytes: Buffer): unknown
   /** Optional: deserialize `buf` from `offset` to its end without slicing it first (the L2 read path). */
   deserializeAt?(buf: Buffer, offset: number): unknown
@@ -30,7 +34,25 @@ export class UnserializableValueError extends Error {
   override readonly name = 'UnserializableValueError'
 }
 
+/**
+ * The value's serialized form is known to be larger than the limit: serialization stopped there
+ * instead of finishing a huge value only to refuse it.
+ */
+export class ValueTooLargeError extends Error {
+  override readonly name = 'ValueTooLargeError'
+  /** A lower bound of the serialized size, already over the limit. */
+  readonly atLeast: number
+  constructor(atLeast: number) {
+    super(`at least ${atLeast} bytes`)
+    this.atLeast = atLeast
+  }
+}
+
 let lossy = false
+// A lower bound of the JSON text written so far, and the limit it must stay under. Kept in module
+// state like `lossy`: the replacer cannot carry state of its own, and serialize is not re-entrant.
+let written = 0
+let limit = Number.POSITIVE_INFINITY
 
 // JSON.stringify silently drops functions and symbols and turns Map and Set into `{}`: a cache
 // would then return something else than what was stored. Those are refused. Values JSON changes
@@ -38,8 +60,12 @@ let lossy = false
 // are accepted and flagged, so L1 keeps the JSON form too.
 function strictReplacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
   if (this[key] !== value) lossy = true // toJSON ran (Date, Buffer, ...)
+  // Each member costs at least its separator, and an object member its quoted name and colon.
+  written += Array.isArray(this) ? 1 : key.length + 3
   switch (typeof value) {
     case 'object':
+      written += 2
+      if (written > limit) throw new ValueTooLargeError(written)
       if (value === null) return value
       if (value instanceof Map || value instanceof Set) {
         throw new UnserializableValueError(`${value instanceof Map ? 'a Map' : 'a Set'}${at(key)} (JSON would store {})`)
@@ -59,9 +85,16 @@ function strictReplacer(this: Record<string, unknown>, key: string, value: unkno
       lossy = true
       return value
     case 'number':
+      written += 1
       if (!Number.isFinite(value)) lossy = true
       return value
+    case 'string':
+      // A UTF-16 unit is at least one UTF-8 byte; escapes only add.
+      written += value.length + 2
+      if (written > limit) throw new ValueTooLargeError(written)
+      return value
     default:
+      written += 4
       return value
   }
 }
@@ -74,13 +107,17 @@ function at(key: string): string {
 export const jsonSerializer: Serializer = {
   id: 1,
   name: 'json',
-  serialize(value: unknown): Serialized {
+  serialize(value: unknown, maxBytes?: number): Serialized {
     lossy = false
+    // The first replacer call is for the root, under the key '' of a wrapper object: it writes no
+    // name, colon or quotes, so start 3 below zero to cancel what the replacer adds for them.
+    written = -3
+    limit = maxBytes ?? Number.POSITIVE_INFINITY
     let text: string | undefined
     try {
       text = JSON.stringify(value, strictReplacer)
     } catch (error) {
-      if (error instanceof UnserializableValueError) throw error
+      if (error instanceof UnserializableValueError || error instanceof ValueTooLargeError) throw error
       // JSON.stringify throws TypeError for cycles and BigInt it met through toJSON.
       throw new UnserializableValueError(error instanceof Error ? error.message : String(error), { cause: error })
     }

@@ -19,6 +19,8 @@ export interface CacheStats {
     readonly timeouts: number
     /** Calls not attempted because the breaker was open. */
     readonly skipped: number
+    /** Calls Redis answered with an error reply for that one command (never held against the breaker). */
+    readonly rejected: number
     readonly breaker: BreakerState
     /** Entries read from L2 that could not be decoded (dropped and treated as misses). */
     readonly corrupt: number

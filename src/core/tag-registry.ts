@@ -1,4 +1,4 @@
-import type { CacheEntry } from './entry.js'
+import type { CacheEntry } from '../ports/entry.js'
 
 /**
  * What this process knows of tag versions. An entry records the versions of its tags when its value

@@ -1,8 +1,8 @@
 import type { BreakerState } from './circuit-breaker.js'
 import { CircuitBreaker } from './circuit-breaker.js'
-import type { Clock, TimerHandle } from './clock.js'
+import type { Clock, TimerHandle } from '../ports/clock.js'
 import { L2Error } from './errors.js'
-import type { Logger } from './logger.js'
+import type { Logger } from '../ports/logger.js'
 
 /** Counters one guard keeps. */
 export interface GuardStats {
@@ -12,6 +12,31 @@ export interface GuardStats {
   timeouts: number
   /** Calls not attempted because the breaker was open. */
   skipped: number
+  /**
+   * Calls the tier answered with a refusal of that one call (a Redis error reply such as WRONGTYPE):
+   * the tier is alive, so these never count against the breaker.
+   */
+  rejected: number
+}
+
+/** Options of a {@link TierGuard}. */
+export interface TierGuardOptions {
+  /** Budget per call: a call not answered within it resolves to its fallback and counts as a failure. */
+  readonly timeoutMs: number
+  /** Consecutive failures that open the breaker. */
+  readonly threshold: number
+  /** How long the breaker stays open before one probe is let through. */
+  readonly cooldownMs: number
+  readonly clock: Clock
+  readonly logger: Logger
+  /** Told of every breaker state change (for telemetry). */
+  readonly onStateChange?: ((state: BreakerState) => void) | undefined
+  /**
+   * True for an error that proves the tier is up and refused only this call (an error reply, as
+   * opposed to a lost connection or a timeout). The composition root passes the adapter's rule;
+   * by default every error counts as a failure.
+   */
+  readonly isRejection?: ((error: unknown) => boolean) | undefined
 }
 
 /**
@@ -21,7 +46,11 @@ export interface GuardStats {
  *
  * Every call has the same budget, so deadlines arrive in call order and one timer walking a FIFO
  * replaces a timer per call (a setTimeout/clearTimeout pair costs more than the rest of the guard).
- * A timeout fires between 1x and 1.25x the budget.
+ * The timer is armed for the oldest pending call's own deadline, so a call is answered within a
+ * millisecond or two of its budget, never a fraction of the budget later.
+ *
+ * A call that throws synchronously (an adapter that knows its connection is down) is a failure
+ * that costs nothing: no timer, no wait. That is how a refused or lost connection short-circuits.
  *
  * The FIFO is a ring of parallel arrays indexed by call id, not a queue of objects: a call sits in
  * it for the whole budget, and an object per call kept that long survives young-generation GC and
@@ -30,11 +59,12 @@ export interface GuardStats {
  */
 export class TierGuard {
   readonly name: string
-  readonly stats: GuardStats = { errors: 0, timeouts: 0, skipped: 0 }
+  readonly stats: GuardStats = { errors: 0, timeouts: 0, skipped: 0, rejected: 0 }
   readonly #timeoutMs: number
   readonly #clock: Clock
   readonly #logger: Logger
   readonly #breaker: CircuitBreaker
+  readonly #isRejection: ((error: unknown) => boolean) | undefined
   #ids = new Float64Array(256).fill(-1)
   #deadlines = new Float64Array(256)
   #resolvers: (((value: unknown) => void) | undefined)[] = new Array<undefined>(256).fill(undefined)
@@ -62,9 +92,9 @@ export class TierGuard {
     if (this.#head < this.#tail) this.#arm()
   }
 
-  constructor(name: string, options: { timeoutMs: number; threshold: number; cooldownMs: number; clock: Clock; logger: Logger;
-    onStateChange?: (state: BreakerState) => void }) {
+  constructor(name: string, options: TierGuardOptions) {
     this.name = name
+    this.#isRejection = options.isRejection
     this.#timeoutMs = options.timeoutMs
     this.#clock = options.clock
     this.#logger = options.logger
@@ -235,10 +265,16 @@ export class TierGuard {
   #arm(): void {
     const slot = this.#head & this.#mask
     const wait = this.#ids[slot] === this.#head ? Math.max((this.#deadlines[slot] as number) - this.#clock.now(), 0) : this.#timeoutMs
-    this.#timer = this.#clock.setTimeout(this.#sweep, wait + (this.#timeoutMs >> 2) + 1)
+    this.#timer = this.#clock.setTimeout(this.#sweep, wait + 1)
   }
 
   #fail(error: unknown, timeout: boolean): void {
+    if (!timeout && this.#isRejection !== undefined && this.#isRejection(error)) {
+      // The tier answered: it is up. Counted, never held against the breaker.
+      this.stats.rejected++
+      this.#breaker.success()
+      return
+    }
     this.stats.errors++
     if (timeout) this.stats.timeouts++
     this.#lastError = error

@@ -1,5 +1,5 @@
 import type { BreakerState } from '../core/circuit-breaker.js'
-import type { CacheEntry } from '../core/entry.js'
+import type { CacheEntry } from '../ports/entry.js'
 import { EMPTY_TAGS } from '../core/key.js'
 import type { EdgeRecord } from './stored-response.js'
 

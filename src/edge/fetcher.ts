@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Clock } from '../core/clock.js'
+import type { Clock } from '../ports/clock.js'
 import type { CompiledBehavior } from './behavior.js'
 import type { EdgeStorage } from './edge-storage.js'
 import { forwardHeaders, responseTags } from './forward.js'

@@ -1,8 +1,7 @@
-import type { Clock } from '../core/clock.js'
-import type { CacheEntry } from '../core/entry.js'
-import { DEFAULTS } from '../core/options.js'
+import type { Clock } from '../ports/clock.js'
+import type { CacheEntry } from '../ports/entry.js'
 import type { L1Policy } from '../l1/create-l1-store.js'
-import { createL1Store } from '../l1/create-l1-store.js'
+import { DEFAULT_L1_POLICY, createL1Store } from '../l1/create-l1-store.js'
 import type { L1Store } from '../ports/store.js'
 import type { EdgeStorage, EdgeStorageStats, PurgeSelector } from './edge-storage.js'
 import { recordEntry } from './edge-storage.js'
@@ -22,7 +21,7 @@ export class MemoryStorage implements EdgeStorage {
   readonly #indexed = new Map<string, EdgeRecord>()
   readonly #clock: Clock
 
-  constructor(maxBytes: number, clock: Clock, policy: L1Policy = DEFAULTS.l1Policy) {
+  constructor(maxBytes: number, clock: Clock, policy: L1Policy = DEFAULT_L1_POLICY) {
     this.#clock = clock
     this.#store = createL1Store({
       policy,

@@ -1,6 +1,6 @@
-import type { Clock } from '../core/clock.js'
+import type { Clock } from '../ports/clock.js'
 import { parseDuration } from '../core/duration.js'
-import type { Logger } from '../core/logger.js'
+import type { Logger } from '../ports/logger.js'
 import type { EdgeStorage } from './edge-storage.js'
 import { MemoryStorage } from './memory-storage.js'
 import type { ResolvedEdgeOptions } from './options.js'

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Clock } from '../core/clock.js'
-import type { Logger } from '../core/logger.js'
+import type { Clock } from '../ports/clock.js'
+import type { Logger } from '../ports/logger.js'
 import type { CompiledBehavior } from './behavior.js'
 import { forwardHeaders, sameOriginPath } from './forward.js'
 import type { ForwardContext } from './forward.js'

@@ -1,5 +1,5 @@
-import type { Clock } from '../core/clock.js'
-import type { Logger } from '../core/logger.js'
+import type { Clock } from '../ports/clock.js'
+import type { Logger } from '../ports/logger.js'
 import type { BusListener, DeliveredMessage } from '../ports/bus.js'
 import type { BehaviorTable } from './behavior.js'
 import type { EdgeStorage, PurgeSelector } from './edge-storage.js'

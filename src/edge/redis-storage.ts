@@ -1,5 +1,5 @@
-import type { Clock } from '../core/clock.js'
-import type { Logger } from '../core/logger.js'
+import type { Clock } from '../ports/clock.js'
+import type { Logger } from '../ports/logger.js'
 import { TierGuard } from '../core/tier-guard.js'
 import type { RedisSource } from '../redis/connection.js'
 import { RedisStore } from '../redis/redis-store.js'

@@ -1,4 +1,4 @@
-import type { Clock } from '../core/clock.js'
+import type { Clock } from '../ports/clock.js'
 
 /**
  * A token bucket on the injected clock: `burst` tokens, refilled at `ratePerSecond`. Takes O(1)

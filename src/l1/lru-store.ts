@@ -1,5 +1,5 @@
-import type { Clock } from '../core/clock.js'
-import type { CacheEntry } from '../core/entry.js'
+import type { Clock } from '../ports/clock.js'
+import type { CacheEntry } from '../ports/entry.js'
 import type { EvictionReason, L1Store, L1StoreStats } from '../ports/store.js'
 
 /** Options shared by the L1 stores. */

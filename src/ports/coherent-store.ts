@@ -1,4 +1,4 @@
-import type { CacheEntry } from '../core/entry.js'
+import type { CacheEntry } from './entry.js'
 import type { CacheStore } from './store.js'
 
 /** What {@link CoherentStore.readForFill} found. */

@@ -1,4 +1,4 @@
-import type { CacheEntry } from '../core/entry.js'
+import type { CacheEntry } from './entry.js'
 
 /** A value or a promise of it. Stores answer synchronously when they can (L1) and the cache checks once. */
 export type MaybePromise<T> = T | Promise<T>

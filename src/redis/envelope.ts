@@ -1,4 +1,4 @@
-import type { CacheEntry } from '../core/entry.js'
+import type { CacheEntry } from '../ports/entry.js'
 import { FormatError } from '../core/errors.js'
 import { EMPTY_TAGS } from '../core/key.js'
 import type { Serializer } from '../core/serializer.js'

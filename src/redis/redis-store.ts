@@ -1,12 +1,13 @@
 import calculateSlot from 'cluster-key-slot'
 import type { Cluster } from 'ioredis'
-import type { Clock } from '../core/clock.js'
+import type { Clock } from '../ports/clock.js'
 import { systemClock } from '../core/clock.js'
-import type { CacheEntry } from '../core/entry.js'
+import type { CacheEntry } from '../ports/entry.js'
 import { isTierCacheError } from '../core/errors.js'
 import type { Serializer } from '../core/serializer.js'
 import { jsonSerializer } from '../core/serializer.js'
 import type { CoherentStore, FillResult, LeaseRead } from '../ports/coherent-store.js'
+import type { Connecting } from '../ports/connecting.js'
 import type { LockStore } from '../ports/lock-store.js'
 import type { RedisClient, RedisSource } from './connection.js'
 import { Readiness, connect, isCluster } from './connection.js'
@@ -22,6 +23,11 @@ export interface RedisStoreOptions extends RedisSource {
   namespace?: string
   serializer?: Serializer
   clock?: Clock
+  /**
+   * How long a connection Redis accepted may take to answer its handshake before it counts as
+   * down (a hung server still accepts TCP connections). Default 1 s; the cache passes `l2.timeout`.
+   */
+  handshakeTimeout?: number
 }
 
 /**
@@ -29,7 +35,7 @@ export interface RedisStoreOptions extends RedisSource {
  * (see envelope.ts) with a Redis TTL equal to their `staleUntil`. Calls reject when Redis fails;
  * the cache's guard turns that into a fallback, so nothing here retries or swallows.
  */
-export class RedisStore implements CoherentStore, LockStore {
+export class RedisStore implements CoherentStore, LockStore, Connecting {
   readonly name: string
   readonly client: RedisClient & ScriptCommands
   readonly keys: RedisKeys
@@ -50,13 +56,18 @@ export class RedisStore implements CoherentStore, LockStore {
     this.keys = new RedisKeys(options.namespace ?? 'default')
     this.#serializer = options.serializer ?? jsonSerializer
     this.#clock = options.clock ?? systemClock
-    this.#readiness = new Readiness(client)
+    this.#readiness = Readiness.of(client, options.handshakeTimeout)
     this.#coalescer = new WriteCoalescer(client)
   }
 
-  /** Resolves true once connected, false if that takes longer than `timeoutMs`. */
+  /** Resolves true once connected, false if that takes longer than `timeoutMs` or the connection failed. */
   ready(timeoutMs: number): Promise<boolean> {
     return this.#readiness.wait(timeoutMs)
+  }
+
+  /** Settles once the first connection attempt is over: true when connected, false when refused or unanswered. */
+  whenConnected(): Promise<boolean> {
+    return this.#readiness.whenConnected()
   }
 
   get(key: string): Promise<CacheEntry | undefined> {
@@ -232,7 +243,7 @@ export class RedisStore implements CoherentStore, LockStore {
 
   async acquireLock(name: string, token: string, ttlMs: number): Promise<number | undefined> {
     await this.#begin()
-    const fence = await this.client.tcLockAcquire(this.keys.lock(name), this.keys.lockFence(name), token, ttlMs)
+    const fence = await this.client.tcLockAcquire(this.keys.lock(name), this.keys.lockFence(name), token, ttlMs, Math.max(ttlMs, LOCK_FENCE_TTL_MS))
     return fence === null ? undefined : Number(fence)
   }
 
@@ -275,6 +286,9 @@ export class RedisStore implements CoherentStore, LockStore {
     }
   }
 }
+
+/** How long a lock's fencing counter outlives its last acquire (it never goes back after expiring). */
+const LOCK_FENCE_TTL_MS = 7 * 86_400_000
 
 function versionArg(version: number | undefined): string {
   return version === undefined ? '' : String(version)

@@ -20,6 +20,9 @@ const VERSION_LUA_OFFSET = 37
 /**
  * KEYS: entry, lease. ARGV: now (epoch ms), token, lease ms, force ('1' skips the freshness test).
  * Returns {0, entry} fresh | {1[, stale entry]} lease acquired | {2[, stale entry]} lease held.
+ * A lease already held by this very token counts as acquired (and is renewed): a caller whose
+ * earlier read timed out after the script ran holds the lease without knowing it, and must not
+ * wait for itself.
  */
 const READ_FOR_FILL = `
 local e = redis.call('GET', KEYS[1])
@@ -28,7 +31,12 @@ if e and ARGV[4] ~= '1' and string.len(e) >= 46 and string.byte(e, 1) == 199 the
   if fresh > tonumber(ARGV[1]) then return {0, e} end
 end
 local status = 2
-if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then status = 1 end
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then
+  status = 1
+elseif redis.call('GET', KEYS[2]) == ARGV[2] then
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  status = 1
+end
 if e then return {status, e} end
 return {status}
 `
@@ -117,10 +125,19 @@ local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'v', '1', 'm
 return {id, unpack(versions)}
 `
 
-/** KEYS: lock, fence. ARGV: token, ttl ms. Returns the fencing token (a counter), or nil when held. */
+/**
+ * KEYS: lock, fence. ARGV: token, ttl ms, fence ttl ms. Returns the fencing token, or nil when held.
+ * The fence is max(old + 1, Redis time in microseconds), like tag versions: it keeps growing even
+ * after the fence key expired, so it can carry a TTL (refreshed at every acquire) instead of one
+ * key per lock name ever used staying in Redis forever.
+ */
 const LOCK_ACQUIRE = `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return redis.call('INCR', KEYS[2]) end
-return false
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local fence = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, now)
+redis.call('SET', KEYS[2], string.format('%.0f', fence), 'PX', ARGV[3])
+return string.format('%.0f', fence)
 `
 
 /** KEYS: lock. ARGV: token, ttl ms. Compare-and-pexpire. */
@@ -138,7 +155,7 @@ export interface ScriptCommands {
   tcSetEntry(entry: string, lease: string, tombstone: string, envelope: Buffer, pttl: number, version: string): Promise<number>
   tcInvalidate(entry: string, lease: string, tombstone: string, version: string, tombstoneMs: number): Promise<number>
   tcPublish(...args: (string | number)[]): Promise<string[]>
-  tcLockAcquire(lock: string, fence: string, token: string, ttlMs: number): Promise<number | null>
+  tcLockAcquire(lock: string, fence: string, token: string, ttlMs: number, fenceTtlMs: number): Promise<string | null>
   tcLockExtend(lock: string, token: string, ttlMs: number): Promise<number>
 }
 

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
-import type { Clock } from '../core/clock.js'
-import { systemClock } from '../core/clock.js'
-import type { Logger } from '../core/logger.js'
+import type { Logger } from '../ports/logger.js'
 import { silentLogger } from '../core/logger.js'
 import type { BusListener, DeliveredMessage, InvalidationBus, InvalidationMessage, PublishReceipt } from '../ports/bus.js'
 import { BUS_FORMAT_VERSION } from '../ports/bus.js'
 import type { RedisClient, RedisSource } from './connection.js'
-import { Readiness, connect, isCluster } from './connection.js'
+import { DEFAULT_HANDSHAKE_MS, Readiness, connect, isCluster } from './connection.js'
+import type { Connecting } from '../ports/connecting.js'
 import { RedisKeys } from './keys.js'
 import type { ScriptCommands } from './scripts.js'
 import { withScripts } from './scripts.js'
@@ -20,11 +19,16 @@ export interface RedisStreamBusOptions extends RedisSource {
   maxLength?: number
   /** How long one XREAD blocks; also the heartbeat of the follower. Default 1000 ms. */
   blockMs?: number
-  /** Budget for a non-blocking command (publish, XINFO). Default 1000 ms. */
+  /**
+   * How long the follower's connection may go without an answer beyond its blocking read before
+   * it is dropped and reopened (a hung connection never errors by itself). Default 1000 ms.
+   * Publishing has no budget of its own: the cache's guard bounds it.
+   */
   timeoutMs?: number
+  /** How long a connection Redis accepted may take to answer its handshake. Default 1000 ms. */
+  handshakeTimeout?: number
   /** How long a tag version outlives its last bump; tagged entries never live longer. Default 7 days. */
   tagTtlMs?: number
-  clock?: Clock
   logger?: Logger
 }
 
@@ -48,7 +52,7 @@ type StreamEntry = [id: string, fields: string[]]
  * The trim check runs after every non-empty read, so entries trimmed before XREAD could return
  * them are never skipped silently.
  */
-export class RedisStreamBus implements InvalidationBus {
+export class RedisStreamBus implements InvalidationBus, Connecting {
   readonly name = 'redis-stream'
   readonly keys: RedisKeys
   readonly #client: RedisClient & ScriptCommands
@@ -57,7 +61,7 @@ export class RedisStreamBus implements InvalidationBus {
   readonly #blockMs: number
   readonly #timeoutMs: number
   readonly #tagTtlMs: number
-  readonly #clock: Clock
+  readonly #handshakeMs: number
   readonly #logger: Logger
   readonly #listeners = new Set<BusListener>()
   readonly #readiness: Readiness
@@ -67,6 +71,9 @@ export class RedisStreamBus implements InvalidationBus {
   #cursor: string | undefined
   #epoch: string | undefined
   #connected = false
+  #everConnected = false
+  readonly #firstSync: Promise<boolean>
+  #settleFirstSync: ((ok: boolean) => void) | undefined
   /** How many entries of the stream, counted from its creation, this follower has consumed. */
   #consumed = 0
   /** The earliest read still to be checked for trimming, and whether a check is running. */
@@ -82,20 +89,34 @@ export class RedisStreamBus implements InvalidationBus {
     this.#blockMs = options.blockMs ?? 1_000
     this.#timeoutMs = options.timeoutMs ?? 1_000
     this.#tagTtlMs = options.tagTtlMs ?? 7 * 86_400_000
-    this.#clock = options.clock ?? systemClock
+    this.#handshakeMs = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_MS
     this.#logger = options.logger ?? silentLogger
-    this.#readiness = new Readiness(client)
+    this.#readiness = Readiness.of(client, options.handshakeTimeout)
+    this.#firstSync = new Promise<boolean>((resolve) => { this.#settleFirstSync = resolve })
+    // The first sync cannot happen while the connection is down: say so as soon as that is known.
+    void this.#readiness.whenConnected().then((ok) => { if (!ok) this.#settleFirst(false) })
   }
 
-  /** Appends a message; with tags, bumps their versions in the same atomic step. */
+  /**
+   * Settles once the follower's first sync with the stream is over (true: its cursor is placed and
+   * every message published from now on will reach it), or the connection is known down (false).
+   */
+  whenConnected(): Promise<boolean> {
+    return this.#firstSync
+  }
+
+  /**
+   * Appends a message; with tags, bumps their versions in the same atomic step. Fails at once when
+   * the connection is down (the cache's outbox retries it).
+   */
   async publish(message: InvalidationMessage): Promise<PublishReceipt> {
     await this.#readiness.check()
     const tags = message.tags ?? []
     const body: Record<string, unknown> = { ...message }
     delete body.tagVersions
-    const reply = await this.#withTimeout(this.#client.tcPublish(
+    const reply = await this.#client.tcPublish(
       2 + tags.length, this.keys.bus, this.keys.epoch, ...tags.map((t) => this.keys.tag(t)),
-      this.#maxLength, JSON.stringify(body), this.#tagTtlMs, newEpoch()), 'publish')
+      this.#maxLength, JSON.stringify(body), this.#tagTtlMs, newEpoch())
     const [id, ...versions] = reply
     return { id: id as string, tagVersions: tags.length > 0 ? versions.map(Number) : undefined }
   }
@@ -107,11 +128,11 @@ export class RedisStreamBus implements InvalidationBus {
     return () => { this.#listeners.delete(listener) }
   }
 
-  /** Resolves once the follower has synced with the stream (for tests and orderly start-up). */
+  /** Resolves once the follower has synced with the stream; rejects after `timeoutMs` (for tests and orderly start-up). */
   async ready(timeoutMs = 5_000): Promise<void> {
     const deadline = Date.now() + timeoutMs
     while (!this.#connected) {
-      if (Date.now() > deadline) throw new Error('bus did not connect in time')
+      if (Date.now() > deadline) throw new Error(`the invalidation bus did not connect within ${timeoutMs}ms${this.#readiness.cause === '' ? '' : `: ${this.#readiness.cause}`}`)
       await new Promise((r) => setTimeout(r, 10))
     }
   }
@@ -122,6 +143,7 @@ export class RedisStreamBus implements InvalidationBus {
 
   async close(): Promise<void> {
     this.#closed = true
+    this.#settleFirst(false)
     this.#reader?.disconnect()
     await this.#loop?.catch(() => {})
     this.#listeners.clear()
@@ -132,16 +154,15 @@ export class RedisStreamBus implements InvalidationBus {
     let backoff = 50
     while (!this.#closed) {
       try {
-        this.#reader ??= this.#openReader()
+        const reader = this.#reader ??= this.#openReader()
+        await readerReady(reader, this.#handshakeMs)
         if (!this.#connected) {
-          await this.#resync()
+          await this.#resync(reader)
           this.#setConnected(true)
           backoff = 50
         }
         const consumedBefore = this.#consumed
-        const reply = await this.#withTimeout(
-          (this.#reader as Redis).xread('COUNT', 1000, 'BLOCK', this.#blockMs, 'STREAMS', this.keys.bus, this.#cursor ?? '$'),
-          'xread', this.#blockMs + this.#timeoutMs)
+        const reply = await (reader as Redis).xread('COUNT', 1000, 'BLOCK', this.#blockMs, 'STREAMS', this.keys.bus, this.#cursor ?? '$')
         if (this.#closed) return
         const entries: StreamEntry[] = reply?.[0]?.[1] ?? []
         // XREAD silently skips entries trimmed away before it ran: after every non-empty read,
@@ -163,7 +184,8 @@ export class RedisStreamBus implements InvalidationBus {
           this.#logger.warn({ error: (error as Error).message }, 'invalidation bus disconnected; L1 is fenced until it catches up')
           this.#setConnected(false)
         }
-        // A hung connection never errors by itself: drop it so ioredis opens a fresh one.
+        if (this.#readiness.cause !== '' && !this.#everConnected) this.#settleFirst(false)
+        // A hung connection never errors by itself (commandTimeout makes it): drop it so a fresh one is opened.
         this.#reader?.disconnect()
         this.#reader = undefined
         await new Promise((r) => setTimeout(r, backoff))
@@ -172,11 +194,14 @@ export class RedisStreamBus implements InvalidationBus {
     }
   }
 
-  /** Checks that nothing was lost since the cursor; reports a gap otherwise. */
-  async #resync(): Promise<void> {
-    await this.#client.set(this.keys.epoch, newEpoch(), 'NX')
-    const epoch = await this.#withTimeout(this.#client.get(this.keys.epoch), 'epoch')
-    const info = await this.#streamInfo()
+  /**
+   * Checks that nothing was lost since the cursor; reports a gap otherwise. Runs on the follower's
+   * own connection, whose command timeout catches a server that stopped answering.
+   */
+  async #resync(reader: RedisClient): Promise<void> {
+    await reader.set(this.keys.epoch, newEpoch(), 'NX')
+    const epoch = await reader.get(this.keys.epoch)
+    const info = await this.#streamInfo(reader)
     const last = info?.lastId ?? '0-0'
     if (this.#epoch === undefined || this.#cursor === undefined) {
       // First sync: start at the end. Nothing cached yet, so nothing can be stale.
@@ -209,7 +234,9 @@ export class RedisStreamBus implements InvalidationBus {
       while (this.#trimCheck !== undefined && !this.#closed) {
         const { consumed, cursor } = this.#trimCheck
         this.#trimCheck = undefined
-        const info = await this.#streamInfo()
+        const reader = this.#reader
+        if (reader === undefined) return
+        const info = await this.#streamInfo(reader)
         if (info !== undefined && lostPast(info, consumed, cursor)) this.#reportGap('the stream was trimmed past this follower')
       }
     } catch {
@@ -219,9 +246,9 @@ export class RedisStreamBus implements InvalidationBus {
     }
   }
 
-  async #streamInfo(): Promise<StreamInfo | undefined> {
+  async #streamInfo(reader: RedisClient): Promise<StreamInfo | undefined> {
     try {
-      const raw = await this.#withTimeout(this.#client.call('XINFO', 'STREAM', this.keys.bus) as Promise<unknown[]>, 'xinfo')
+      const raw = await (reader.call('XINFO', 'STREAM', this.keys.bus) as Promise<unknown[]>)
       const fields = new Map<string, unknown>()
       for (let i = 0; i + 1 < raw.length; i += 2) fields.set(String(raw[i]), raw[i + 1])
       const id = (name: string): string => {
@@ -260,27 +287,31 @@ export class RedisStreamBus implements InvalidationBus {
     }
   }
 
+  #settleFirst(ok: boolean): void {
+    this.#settleFirstSync?.(ok)
+    this.#settleFirstSync = undefined
+  }
+
   #setConnected(connected: boolean): void {
     this.#connected = connected
+    if (connected) {
+      this.#everConnected = true
+      this.#settleFirst(true)
+    }
     for (const listener of this.#listeners) listener.onState?.(connected ? 'connected' : 'disconnected')
   }
 
   #openReader(): RedisClient {
-    // A blocking XREAD holds its connection: the follower gets its own, never the shared one.
-    const reader = isCluster(this.#client) ? (this.#client as Cluster).duplicate() : (this.#client as Redis).duplicate()
+    // A blocking XREAD holds its connection: the follower gets its own, never the shared one. Its
+    // command timeout turns a hung server into an error (then a fresh connection).
+    const commandTimeout = this.#blockMs + this.#timeoutMs
+    const reader = isCluster(this.#client)
+      ? (this.#client as Cluster).duplicate(undefined, { redisOptions: { ...(this.#client as Cluster).options.redisOptions, commandTimeout } })
+      : (this.#client as Redis).duplicate({ commandTimeout })
     reader.on('error', () => {})
     return reader
   }
 
-  #withTimeout<T>(promise: Promise<T>, what: string, ms = this.#timeoutMs): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = this.#clock.setTimeout(() => reject(new Error(`bus ${what} timed out after ${ms}ms`)), ms)
-      promise.then(
-        (value) => { this.#clock.clearTimeout(timer); resolve(value) },
-        (error: unknown) => { this.#clock.clearTimeout(timer); reject(error instanceof Error ? error : new Error(String(error))) },
-      )
-    })
-  }
 }
 
 interface StreamInfo {
@@ -334,4 +365,29 @@ export function decodeMessage(id: string, fields: string[]): DeliveredMessage | 
   } catch {
     return undefined
   }
+}
+
+/**
+ * Resolves when `client` is ready to take commands; rejects if it fails first. A fresh connection
+ * with the offline queue off refuses commands until then ("Stream isn't writeable").
+ */
+function readerReady(client: RedisClient, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve()
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`the connection did not become ready within ${timeoutMs}ms`)), timeoutMs)
+    const done = (error?: Error): void => {
+      clearTimeout(timer)
+      client.off('ready', onReady)
+      client.off('error', onError)
+      client.off('end', onEnd)
+      if (error === undefined) resolve()
+      else reject(error)
+    }
+    const onReady = (): void => done()
+    const onError = (error: Error): void => done(error)
+    const onEnd = (): void => done(new Error('connection closed'))
+    client.on('ready', onReady)
+    client.on('error', onError)
+    client.on('end', onEnd)
+  })
 }

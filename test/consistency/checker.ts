@@ -5,7 +5,7 @@
  * freshness and tag rules every node applies to an L2 entry.
  */
 import pg from 'pg'
-import { createCache } from '../../src/core/cache.js'
+import { createCache } from '../../src/compose/create-cache.js'
 import { keyOf } from './protocol.js'
 import type { PeekRow } from './protocol.js'
 

@@ -8,7 +8,7 @@
  */
 import diagnostics from 'node:diagnostics_channel'
 import pg from 'pg'
-import { createCache } from '../../src/core/cache.js'
+import { createCache } from '../../src/compose/create-cache.js'
 import type { TierCache } from '../../src/core/cache.js'
 import { READ_SOURCES, WRITE_METHODS, keyOf, tagOf, wallNow } from './protocol.js'
 import type {

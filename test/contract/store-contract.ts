@@ -3,8 +3,8 @@
  * Redis, Redis Cluster, and each later store). An adapter that passes it can sit behind the cache.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { Clock } from '../../src/core/clock.js'
-import type { CacheEntry } from '../../src/core/entry.js'
+import type { Clock } from '../../src/ports/clock.js'
+import type { CacheEntry } from '../../src/ports/entry.js'
 import { jsonSerializer } from '../../src/core/serializer.js'
 import type { CacheStore } from '../../src/ports/store.js'
 

@@ -1,4 +1,4 @@
-import type { CacheEntry } from '../../src/core/entry.js'
+import type { CacheEntry } from '../../src/ports/entry.js'
 import type { CacheStore } from '../../src/ports/store.js'
 
 export type ChaosMode = 'ok' | 'fail' | 'hang'

@@ -5,9 +5,9 @@
  */
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, inject, it } from 'vitest'
-import { createCache } from '../../src/core/cache.js'
+import { createCache } from '../../src/compose/create-cache.js'
 import type { TierCache } from '../../src/core/cache.js'
-import type { CacheOptions } from '../../src/core/options.js'
+import type { CacheOptions } from '../../src/compose/options.js'
 import { freshNamespace } from '../helpers/namespace.js'
 import { until } from '../helpers/until.js'
 

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createCache } from '../../src/core/cache.js'
+import { createCache } from '../../src/compose/create-cache.js'
 import type { TierCache } from '../../src/core/cache.js'
 import { freshNamespace } from '../helpers/namespace.js'
 

@@ -5,7 +5,7 @@
 import calculateSlot from 'cluster-key-slot'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createCache } from '../../src/core/cache.js'
+import { createCache } from '../../src/compose/create-cache.js'
 import { RedisStore } from '../../src/redis/redis-store.js'
 import { makeEntry } from '../contract/store-contract.js'
 import { systemClock } from '../../src/core/clock.js'

@@ -4,12 +4,12 @@
  * local locks) on a ManualClock.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { createCache } from '../../src/core/cache.js'
+import { createCache } from '../../src/compose/create-cache.js'
 import type { TierCache } from '../../src/core/cache.js'
-import type { CacheOptions } from '../../src/core/options.js'
+import type { CacheOptions } from '../../src/compose/options.js'
 import { ManualClock, flushMicrotasks } from '../../src/core/manual-clock.js'
 import { LruStore } from '../../src/l1/lru-store.js'
-import type { CacheEntry } from '../../src/core/entry.js'
+import type { CacheEntry } from '../../src/ports/entry.js'
 import { ChaosStore } from '../helpers/chaos-store.js'
 import { ControlledBus } from '../helpers/controlled-bus.js'
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { CacheEntry } from '../../src/core/entry.js'
+import type { CacheEntry } from '../../src/ports/entry.js'
 import { jsonSerializer, v8Serializer } from '../../src/core/serializer.js'
 import { decodeEntry, encodeEntry } from '../../src/redis/envelope.js'
 

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createCache } from '../../src/core/cache.js'
+import { createCache } from '../../src/compose/create-cache.js'
 import type { TierCache } from '../../src/core/cache.js'
 import { ManualClock } from '../../src/core/manual-clock.js'
 import { LruStore } from '../../src/l1/lru-store.js'

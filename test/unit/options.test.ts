@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { createCache } from '../../src/core/cache.js'
+import { createCache } from '../../src/compose/create-cache.js'
 import { parseDuration } from '../../src/core/duration.js'
-import { resolveOptions } from '../../src/core/options.js'
+import { resolveOptions } from '../../src/compose/options.js'
 
 describe('durations', () => {
   it.each([
@@ -45,8 +45,9 @@ describe('createCache options are validated once, with messages that name the op
 
   it('fills defaults and freezes the result', () => {
     const o = resolveOptions({})
-    expect(o).toMatchObject({ namespace: 'default', ttl: 300_000, grace: 0, maxValueBytes: 8 * 1024 * 1024 })
+    expect(o.settings).toMatchObject({ namespace: 'default', ttl: 300_000, grace: 0, maxValueBytes: 8 * 1024 * 1024 })
     expect(Object.isFrozen(o)).toBe(true)
+    expect(Object.isFrozen(o.settings)).toBe(true)
     expect(o.l1 && Object.isFrozen(o.l1)).toBe(true)
   })
 

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import { describe, expect, it } from 'vitest'
-import type { CacheEntry } from '../../src/core/entry.js'
+import type { CacheEntry } from '../../src/ports/entry.js'
 import { ManualClock } from '../../src/core/manual-clock.js'
 import { FrequencySketch } from '../../src/l1/tinylfu/frequency-sketch.js'
 import { fmix32, XorShift32 } from '../../src/l1/tinylfu/hash.js'

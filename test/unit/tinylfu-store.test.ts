@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import type { CacheEntry } from '../../src/core/entry.js'
+import type { CacheEntry } from '../../src/ports/entry.js'
 import { ManualClock } from '../../src/core/manual-clock.js'
 import type { EvictionReason } from '../../src/ports/store.js'
 import { TinyLfuStore } from '../../src/l1/tinylfu/tinylfu-store.js'

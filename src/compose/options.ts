@@ -1,16 +1,18 @@
-import type { Clock } from './clock.js'
-import { systemClock } from './clock.js'
-import type { Duration } from './duration.js'
-import { parseDuration } from './duration.js'
-import { InvalidOptionError } from './errors.js'
-import type { Logger } from './logger.js'
-import { consoleLogger, silentLogger } from './logger.js'
-import type { Serializer } from './serializer.js'
-import { SERIALIZERS } from './serializer.js'
-import type { CacheStore, L1Store } from '../ports/store.js'
+import type { RedisOptions } from 'ioredis'
 import type { InvalidationBus } from '../ports/bus.js'
+import type { Clock } from '../ports/clock.js'
+import type { Logger } from '../ports/logger.js'
+import type { CacheStore, L1Store } from '../ports/store.js'
+import { assertKnownKeys, entryDuration, isRecord, timerDuration } from '../core/call-options.js'
+import { systemClock } from '../core/clock.js'
+import type { Duration } from '../core/duration.js'
+import { InvalidOptionError } from '../core/errors.js'
+import { consoleLogger, silentLogger } from '../core/logger.js'
+import type { Serializer } from '../core/serializer.js'
+import { SERIALIZERS } from '../core/serializer.js'
+import type { CacheSettings } from '../core/settings.js'
 import type { L1Policy } from '../l1/create-l1-store.js'
-import { L1_POLICIES } from '../l1/create-l1-store.js'
+import { DEFAULT_L1_POLICY, L1_POLICIES } from '../l1/create-l1-store.js'
 
 /** L1 (in-process) options. */
 export interface L1Options {
@@ -21,7 +23,7 @@ export interface L1Options {
    * a missed invalidation. Default `'1h'`.
    */
   maxTtl?: Duration
-  /** Eviction policy. Default {@link DEFAULTS.l1Policy}. */
+  /** Eviction policy. Default `'tinylfu'` (adaptive W-TinyLFU). */
   policy?: L1Policy
   /**
    * Return a fresh copy on every L1 hit (deserialized from the stored bytes). Off by default: hits
@@ -34,8 +36,11 @@ export interface L1Options {
 
 /** L2 (shared, Redis) options. Give exactly one of `redis`, `cluster`, `client` or `store`. */
 export interface L2Options {
-  /** A Redis URL (`redis://host:port/db`) or ioredis options; tiercache owns the connection. */
-  redis?: string | Record<string, unknown>
+  /**
+   * A Redis URL (`redis://host:port/db`) or ioredis options (`{ host, port, password, tls, ... }`);
+   * tiercache owns the connection. Needs the `ioredis` package installed.
+   */
+  redis?: string | RedisOptions
   /** Redis Cluster seed nodes; tiercache owns the connection. */
   cluster?: readonly { host: string; port: number }[]
   /** An ioredis `Redis` or `Cluster` you own; tiercache never closes it. */
@@ -44,7 +49,12 @@ export interface L2Options {
   store?: CacheStore
   /** Per-operation budget; a slower answer counts as a failure. Default `'100ms'`. */
   timeout?: Duration
-  /** How long the first calls wait for the initial connection (tiercache-owned connections). Default `'1s'`. */
+  /**
+   * The start budget: how long the first calls of a new cache wait for Redis and the bus to
+   * connect before falling back (a refused connection, or one that connects but does not answer
+   * within `timeout`, falls back at once). Also bounds how long `close()` waits for work in flight.
+   * Default `'1s'`.
+   */
   connectTimeout?: Duration
   /** Consecutive failures that open the circuit breaker. Default 5. */
   breakerThreshold?: number
@@ -52,18 +62,13 @@ export interface L2Options {
   breakerCooldown?: Duration
 }
 
-/** Options accepted by per-call methods (`set`, `getOrSet`). */
-export interface EntryOptions {
-  /** Freshness. */
-  ttl?: Duration
-  /** How long past freshness a value may still be served when the loader fails. */
-  grace?: Duration
-  /** Tags for group invalidation. */
-  tags?: readonly string[]
-}
 
 /** Options of `createCache`. */
-export interface CacheOptions extends EntryOptions {
+export interface CacheOptions {
+  /** Default freshness of entries. Default `'5m'`. */
+  ttl?: Duration
+  /** Default time past freshness a value may still be served when the loader fails. Default 0. */
+  grace?: Duration
   /** Key prefix: isolates caches that share one Redis. Default `'default'`. */
   namespace?: string
   /** L1 options, or `false` to run without L1. */
@@ -123,9 +128,7 @@ export const DEFAULTS = {
   ttl: 5 * 60_000,
   grace: 0,
   l1MaxBytes: 64 * 1024 * 1024,
-  // W-TinyLFU: 10-40 points more hits than LRU on real traces (BENCHMARKS.md) for ~50 ns more per
-  // L1 hit; a point of hit ratio saves far more than that in L2 and database trips.
-  l1Policy: 'tinylfu' as L1Policy,
+  l1Policy: DEFAULT_L1_POLICY,
   l1MaxTtl: 60 * 60_000,
   l2Timeout: 100,
   l2ConnectTimeout: 1_000,
@@ -139,59 +142,51 @@ export const DEFAULTS = {
   leaseTtl: 10_000,
 } as const
 
-/** Options after validation: complete, frozen, durations in milliseconds. */
+
+/** Where L2 lives, as the user gave it. */
+export type L2Source =
+  | { readonly kind: 'redis'; readonly redis: string | RedisOptions }
+  | { readonly kind: 'cluster'; readonly nodes: readonly { host: string; port: number }[] }
+  | { readonly kind: 'client'; readonly client: unknown }
+  | { readonly kind: 'store'; readonly store: CacheStore }
+
+/** `createCache` options after validation: the core's settings plus what the tiers are built from. */
 export interface ResolvedOptions {
-  readonly namespace: string
-  readonly ttl: number
-  readonly grace: number
-  readonly tags: readonly string[]
-  readonly l1: false | {
-    readonly maxBytes: number
-    readonly maxTtl: number
-    readonly policy: L1Policy
-    readonly clone: boolean
-    readonly store: L1Store | undefined
-  }
+  readonly settings: CacheSettings
+  readonly l1: false | { readonly maxBytes: number; readonly policy: L1Policy; readonly store: L1Store | undefined }
   readonly l2: undefined | {
-    readonly source:
-      | { readonly kind: 'redis'; readonly redis: string | Record<string, unknown> }
-      | { readonly kind: 'cluster'; readonly nodes: readonly { host: string; port: number }[] }
-      | { readonly kind: 'client'; readonly client: unknown }
-      | { readonly kind: 'store'; readonly store: CacheStore }
+    readonly source: L2Source
     readonly timeout: number
-    readonly connectTimeout: number
     readonly breakerThreshold: number
     readonly breakerCooldown: number
   }
-  readonly timeout: number | undefined
-  readonly softTimeout: number | undefined
-  readonly graceBackoff: number
-  readonly maxValueBytes: number
-  readonly serializer: Serializer
-  readonly clock: Clock
-  readonly logger: Logger
+  /** `false`: no bus even with Redis (one node only). */
   readonly bus: InvalidationBus | false | undefined
-  readonly fencedTtl: number
-  readonly tombstoneTtl: number
-  readonly tagTtl: number
-  readonly lease: false | { readonly ttl: number; readonly wait: number }
 }
 
 const NAMESPACE = /^[A-Za-z0-9_.-]{1,64}$/
 
-/** Validates `createCache` options once. Throws {@link InvalidOptionError} naming the option. */
+const CACHE_KEYS: ReadonlySet<string> = new Set(['namespace', 'ttl', 'grace', 'l1', 'l2', 'timeout', 'softTimeout', 'graceBackoff',
+  'maxValueBytes', 'serializer', 'clock', 'logger', 'bus', 'coherence', 'lease'])
+const L1_KEYS: ReadonlySet<string> = new Set(['maxBytes', 'maxTtl', 'policy', 'clone', 'store'])
+const L2_KEYS: ReadonlySet<string> = new Set(['redis', 'cluster', 'client', 'store', 'timeout', 'connectTimeout', 'breakerThreshold', 'breakerCooldown'])
+const COHERENCE_KEYS: ReadonlySet<string> = new Set(['fencedTtl', 'tombstoneTtl', 'tagTtl'])
+const LEASE_KEYS: ReadonlySet<string> = new Set(['ttl', 'wait'])
+
+/**
+ * Validates `createCache` options once. Throws `E_INVALID_OPTION` naming the option (and, for a
+ * key tiercache does not know, the likely intended one).
+ */
 export function resolveOptions(options: unknown): ResolvedOptions {
   if (options === undefined) options = {}
   if (!isRecord(options)) throw new InvalidOptionError('options', 'an object', options)
+  assertKnownKeys(options, CACHE_KEYS)
   const o = options as CacheOptions
 
   const namespace = o.namespace ?? DEFAULTS.namespace
   if (typeof namespace !== 'string' || !NAMESPACE.test(namespace)) {
     throw new InvalidOptionError('namespace', 'a string of 1 to 64 characters from [A-Za-z0-9_.-]', namespace)
   }
-  const ttl = o.ttl === undefined ? DEFAULTS.ttl : parseDuration(o.ttl, 'ttl')
-  const grace = o.grace === undefined ? DEFAULTS.grace : parseDuration(o.grace, 'grace')
-
   const serializer = resolveSerializer(o.serializer)
   const maxValueBytes = o.maxValueBytes ?? DEFAULTS.maxValueBytes
   if (!isPositiveInteger(maxValueBytes)) throw new InvalidOptionError('maxValueBytes', 'a positive integer', maxValueBytes)
@@ -212,40 +207,53 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   }
   const coherence = o.coherence ?? {}
   if (!isRecord(coherence)) throw new InvalidOptionError('coherence', 'an object', coherence)
-  let lease: ResolvedOptions['lease'] = false
+  assertKnownKeys(coherence, COHERENCE_KEYS, 'coherence.')
+  let lease: CacheSettings['lease'] = false
   if (o.lease !== false) {
     const l = o.lease ?? {}
     if (!isRecord(l)) throw new InvalidOptionError('lease', 'false or an object { ttl, wait }', l)
-    const leaseTtl = l.ttl === undefined ? DEFAULTS.leaseTtl : positiveDuration(l.ttl, 'lease.ttl')
-    lease = Object.freeze({ ttl: leaseTtl, wait: l.wait === undefined ? leaseTtl : parseDuration(l.wait, 'lease.wait') })
+    assertKnownKeys(l, LEASE_KEYS, 'lease.')
+    const leaseTtl = l.ttl === undefined ? DEFAULTS.leaseTtl : timerDuration(l.ttl, 'lease.ttl')
+    lease = Object.freeze({ ttl: leaseTtl, wait: l.wait === undefined ? leaseTtl : timerDuration(l.wait, 'lease.wait', true) })
   }
+  const l1 = resolveL1(o.l1)
+  const l2 = resolveL2(o.l2)
 
-  return Object.freeze({
-    bus: bus,
-    fencedTtl: coherence.fencedTtl === undefined ? DEFAULTS.fencedTtl : parseDuration(coherence.fencedTtl, 'coherence.fencedTtl'),
-    tombstoneTtl: coherence.tombstoneTtl === undefined ? DEFAULTS.tombstoneTtl : positiveDuration(coherence.tombstoneTtl, 'coherence.tombstoneTtl'),
-    tagTtl: coherence.tagTtl === undefined ? DEFAULTS.tagTtl : positiveDuration(coherence.tagTtl, 'coherence.tagTtl'),
-    lease,
+  const settings: CacheSettings = Object.freeze({
     namespace,
-    ttl,
-    grace,
-    tags: Object.freeze([]),
-    l1: resolveL1(o.l1),
-    l2: resolveL2(o.l2),
-    timeout: o.timeout === undefined ? undefined : positiveDuration(o.timeout, 'timeout'),
-    softTimeout: o.softTimeout === undefined ? undefined : positiveDuration(o.softTimeout, 'softTimeout'),
-    graceBackoff: o.graceBackoff === undefined ? DEFAULTS.graceBackoff : parseDuration(o.graceBackoff, 'graceBackoff'),
+    ttl: o.ttl === undefined ? DEFAULTS.ttl : entryDuration(o.ttl, 'ttl'),
+    grace: o.grace === undefined ? DEFAULTS.grace : entryDuration(o.grace, 'grace'),
+    timeout: o.timeout === undefined ? undefined : timerDuration(o.timeout, 'timeout'),
+    softTimeout: o.softTimeout === undefined ? undefined : timerDuration(o.softTimeout, 'softTimeout'),
+    graceBackoff: o.graceBackoff === undefined ? DEFAULTS.graceBackoff : timerDuration(o.graceBackoff, 'graceBackoff', true),
     maxValueBytes,
     serializer,
     clock,
     logger,
+    l1: l1 === false ? false : Object.freeze({ maxTtl: l1.maxTtl, clone: l1.clone }),
+    connectTimeout: l2?.connectTimeout ?? DEFAULTS.l2ConnectTimeout,
+    fencedTtl: coherence.fencedTtl === undefined ? DEFAULTS.fencedTtl : timerDuration(coherence.fencedTtl, 'coherence.fencedTtl', true),
+    tombstoneTtl: coherence.tombstoneTtl === undefined ? DEFAULTS.tombstoneTtl : entryDuration(coherence.tombstoneTtl, 'coherence.tombstoneTtl') || invalidZero('coherence.tombstoneTtl'),
+    tagTtl: coherence.tagTtl === undefined ? DEFAULTS.tagTtl : entryDuration(coherence.tagTtl, 'coherence.tagTtl') || invalidZero('coherence.tagTtl'),
+    lease,
+  })
+  return Object.freeze({
+    settings,
+    l1: l1 === false ? false : Object.freeze({ maxBytes: l1.maxBytes, policy: l1.policy, store: l1.store }),
+    l2: l2 === undefined ? undefined : Object.freeze({ source: l2.source, timeout: l2.timeout, breakerThreshold: l2.breakerThreshold, breakerCooldown: l2.breakerCooldown }),
+    bus,
   })
 }
 
-function resolveL1(l1: unknown): ResolvedOptions['l1'] {
+function invalidZero(option: string): never {
+  throw new InvalidOptionError(option, 'a duration greater than zero', 0)
+}
+
+function resolveL1(l1: unknown): false | { maxBytes: number; maxTtl: number; policy: L1Policy; clone: boolean; store: L1Store | undefined } {
   if (l1 === false) return false
   if (l1 === undefined) l1 = {}
   if (!isRecord(l1)) throw new InvalidOptionError('l1', 'an object or false', l1)
+  assertKnownKeys(l1, L1_KEYS, 'l1.')
   const o = l1 as L1Options
   const maxBytes = o.maxBytes ?? DEFAULTS.l1MaxBytes
   if (!isPositiveInteger(maxBytes)) throw new InvalidOptionError('l1.maxBytes', 'a positive integer', maxBytes)
@@ -256,25 +264,26 @@ function resolveL1(l1: unknown): ResolvedOptions['l1'] {
   if (store !== undefined && (!isRecord(store) || typeof store.get !== 'function' || typeof store.peek !== 'function')) {
     throw new InvalidOptionError('l1.store', 'an L1Store (synchronous get/set/delete/peek)', store)
   }
-  return Object.freeze({
+  return {
     maxBytes,
-    maxTtl: o.maxTtl === undefined ? DEFAULTS.l1MaxTtl : positiveDuration(o.maxTtl, 'l1.maxTtl'),
+    maxTtl: o.maxTtl === undefined ? DEFAULTS.l1MaxTtl : entryDuration(o.maxTtl, 'l1.maxTtl') || invalidZero('l1.maxTtl'),
     policy,
     clone: o.clone ?? false,
     store,
-  })
+  }
 }
 
-function resolveL2(l2: unknown): ResolvedOptions['l2'] {
+function resolveL2(l2: unknown): undefined | { source: L2Source; timeout: number; connectTimeout: number; breakerThreshold: number; breakerCooldown: number } {
   if (l2 === undefined) return undefined
   if (!isRecord(l2)) throw new InvalidOptionError('l2', 'an object with one of redis, cluster, client or store', l2)
+  assertKnownKeys(l2, L2_KEYS, 'l2.')
   const o = l2 as L2Options
   const given = (['redis', 'cluster', 'client', 'store'] as const).filter((k) => o[k] !== undefined)
   if (given.length !== 1) {
     throw new InvalidOptionError('l2', 'an object with exactly one of redis, cluster, client or store',
       given.length === 0 ? l2 : `${given.join(' and ')}`)
   }
-  let source: NonNullable<ResolvedOptions['l2']>['source']
+  let source: L2Source
   if (o.redis !== undefined) {
     if (typeof o.redis === 'string') {
       if (!/^rediss?:\/\//.test(o.redis)) throw new InvalidOptionError('l2.redis', 'a redis:// or rediss:// URL or an options object', o.redis)
@@ -303,13 +312,13 @@ function resolveL2(l2: unknown): ResolvedOptions['l2'] {
   }
   const breakerThreshold = o.breakerThreshold ?? DEFAULTS.breakerThreshold
   if (!isPositiveInteger(breakerThreshold)) throw new InvalidOptionError('l2.breakerThreshold', 'a positive integer', breakerThreshold)
-  return Object.freeze({
+  return {
     source,
-    timeout: o.timeout === undefined ? DEFAULTS.l2Timeout : positiveDuration(o.timeout, 'l2.timeout'),
-    connectTimeout: o.connectTimeout === undefined ? DEFAULTS.l2ConnectTimeout : positiveDuration(o.connectTimeout, 'l2.connectTimeout'),
+    timeout: o.timeout === undefined ? DEFAULTS.l2Timeout : timerDuration(o.timeout, 'l2.timeout'),
+    connectTimeout: o.connectTimeout === undefined ? DEFAULTS.l2ConnectTimeout : timerDuration(o.connectTimeout, 'l2.connectTimeout'),
     breakerThreshold,
-    breakerCooldown: o.breakerCooldown === undefined ? DEFAULTS.breakerCooldown : positiveDuration(o.breakerCooldown, 'l2.breakerCooldown'),
-  })
+    breakerCooldown: o.breakerCooldown === undefined ? DEFAULTS.breakerCooldown : timerDuration(o.breakerCooldown, 'l2.breakerCooldown'),
+  }
 }
 
 function resolveSerializer(value: unknown): Serializer {
@@ -324,29 +333,6 @@ function resolveSerializer(value: unknown): Serializer {
   throw new InvalidOptionError('serializer', "'json', 'v8' or a Serializer with an integer id in 1..250", value)
 }
 
-/** Per-call entry options, validated on each call (cheap: most calls pass none). */
-export function resolveEntryOptions(defaults: ResolvedOptions, options: EntryOptions | undefined):
-  { ttl: number; grace: number } {
-  if (options === undefined) return { ttl: defaults.ttl, grace: defaults.grace }
-  if (!isRecord(options)) throw new InvalidOptionError('options', 'an object', options)
-  return {
-    ttl: options.ttl === undefined ? defaults.ttl : parseDuration(options.ttl, 'ttl'),
-    grace: options.grace === undefined ? defaults.grace : parseDuration(options.grace, 'grace'),
-  }
-}
-
-/** A duration that must be > 0. */
-export function positiveDuration(value: unknown, option: string): number {
-  const ms = parseDuration(value, option)
-  if (ms <= 0) throw new InvalidOptionError(option, 'a duration greater than zero', value)
-  return ms
-}
-
 function isPositiveInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0
-}
-
-/** A non-null, non-array object. */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
