@@ -11,8 +11,8 @@
  *    stalled: with the default `maxWaitersPerFill` (1,000: the rest get 503) and with the bound
  *    raised above 10,000 (every client waits), so the bound's effect is measured in the same run.
  *
- * The edge runs in a child process; the origin and the clients run here. Latencies are measured
- * per request with keep-alive connections (8 in parallel).
+ * The edge runs in a child process, the purge flood in another; the origin and the measuring
+ * clients run here. Latencies are measured per request with keep-alive connections (8 in parallel).
  *
  *   npm run bench:edge-hostile -- [--seconds 5] [--purge-rate 1000] [--clients 10000]
  */
@@ -107,31 +107,18 @@ async function hitLatencies(url: string, seconds: number): Promise<number[]> {
   return out.sort((a, b) => a - b)
 }
 
-/** Sends purges at `rate`/s until `stop()`; counts the answers by status. */
-function purgeFlood(url: string, rate: number): { stop: () => Promise<Record<number, number>> } {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
-  const statuses: Record<number, number> = {}
-  const pending = new Set<Promise<void>>()
-  let n = 0
-  const started = performance.now()
-  const timer = setInterval(() => {
-    const due = Math.floor(((performance.now() - started) / 1000) * rate)
-    while (n < due) {
-      const body = n % 2 === 0 ? { tags: [`cold-tag-${n % 5000}`] } : { prefixes: [`/cold/${n % 97}/`] }
-      n++
-      const p = request(agent, `${url}/.tiercache/purge`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
-        .then((r) => { statuses[r.status] = (statuses[r.status] ?? 0) + 1 }, () => { statuses[0] = (statuses[0] ?? 0) + 1 })
-      pending.add(p)
-      void p.finally(() => pending.delete(p))
-    }
-  }, 5)
+/** Starts the purge flood in a child process (see edge-hostile-flood.ts); `stop()` returns the answers by status. */
+async function purgeFlood(url: string, rate: number): Promise<{ stop: () => Promise<Record<number, number>> }> {
+  const child = fork(new URL('./edge-hostile-flood.ts', import.meta.url).pathname, [url, TOKEN, String(rate)], {
+    execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  children.push(child)
+  await new Promise<void>((resolve) => child.once('message', () => resolve()))
   return {
-    stop: async () => {
-      clearInterval(timer)
-      await Promise.all(pending)
-      agent.destroy()
-      return statuses
-    },
+    stop: () => new Promise((resolve) => {
+      child.once('message', (statuses) => resolve(statuses as Record<number, number>))
+      child.send('stop')
+    }),
   }
 }
 
@@ -156,7 +143,7 @@ async function purgeFloodBench(): Promise<void> {
     await Promise.all(cold)
     agent.destroy()
     const idle = await hitLatencies(url, SECONDS)
-    const flood = purgeFlood(url, PURGE_RATE)
+    const flood = await purgeFlood(url, PURGE_RATE)
     const during = await hitLatencies(url, SECONDS)
     const statuses = await flood.stop()
     const idleP99 = percentile(idle, 99)

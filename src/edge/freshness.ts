@@ -5,7 +5,7 @@ import {
 import type { HeaderList } from './header-list.js'
 import { getAll, getJoined } from './header-list.js'
 import { parseHttpDate } from './http-date.js'
-import type { ResolvedBehavior } from './options.js'
+import type { ResolvedBehavior } from './behavior-options.js'
 import type { VaryNames } from './vary.js'
 import { parseVary } from './vary.js'
 

@@ -3,10 +3,10 @@
  * when shared storage is configured.
  */
 export { Edge, createEdge } from './edge.js'
-export type {
-  AccessLogEntry, BehaviorOptions, EdgeAdminOptions, EdgeOptions, EdgePurgeOptions, EdgeStorageOptions, ResolvedBehavior, ResolvedEdgeOptions,
-} from './options.js'
-export { CLOUDFRONT_METHODS, DEFAULT_BEHAVIORS, EDGE_DEFAULTS, resolveEdgeOptions } from './options.js'
+export type { AccessLogEntry, EdgeAdminOptions, EdgeOptions, EdgePurgeOptions, EdgeStorageOptions, ResolvedEdgeOptions } from './options.js'
+export { EDGE_DEFAULTS, resolveEdgeOptions } from './options.js'
+export type { BehaviorOptions, ResolvedBehavior } from './behavior-options.js'
+export { CLOUDFRONT_METHODS, DEFAULT_BEHAVIORS } from './behavior-options.js'
 export type { EdgeResult, EdgeStats } from './metrics.js'
 export { EDGE_CHANNEL_NAMES, EDGE_RESULTS, edgeChannels, prometheusText } from './metrics.js'
 export type { PurgeRequest } from './purge.js'

@@ -5,6 +5,8 @@
  *   npm run test:conformance              run, print counts, fail on regressions
  *   npm run test:conformance -- --update  rewrite baseline.json from this run
  *   npm run test:conformance -- --id ID   run one test and print its exchange
+ *   npm run test:conformance -- --suite DIR   run another copy of the suite (a newer one, with more
+ *                                             tests); reports counts, never compares with the baseline
  *
  * The suite's origin server and client run as child processes (they are the suite's own code);
  * the edge runs here with `edge.config.json`, the brief's distribution adjusted for the suite:
@@ -28,7 +30,8 @@ import type { Verdict } from './score.js'
 import { REFERENCE_FILES, countByKind, loadSuite, scoreResults } from './score.js'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
-const suiteDir = join(here, '../../node_modules/http-cache-tests')
+const { values } = parseArgs({ options: { update: { type: 'boolean' }, id: { type: 'string' }, suite: { type: 'string' } } })
+const suiteDir = values.suite ?? join(here, '../../node_modules/http-cache-tests')
 const baselineFile = join(here, 'baseline.json')
 
 interface Baseline {
@@ -95,7 +98,6 @@ function runSuiteClient(base: string, id: string): Promise<string> {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { update: { type: 'boolean' }, id: { type: 'string' } } })
   const started = performance.now()
   const port = await freePort()
   const server = await startSuiteServer(port)
@@ -132,6 +134,7 @@ async function main(): Promise<number> {
       const detail = Array.isArray(results[id]) ? (results[id] as unknown[])[1] : ''
       console.log(`    ${id} (${v}): ${String(detail)}`)
     }
+    if (values.suite !== undefined) return 0
     if (values.update === true) {
       const baseline: Baseline = { suite: suite.version, required: { pass: counts.required.pass, fail: counts.required.fail }, verdicts: Object.fromEntries(Object.entries(verdicts).sort()) }
       await writeFile(baselineFile, `${JSON.stringify(baseline, null, 2)}\n`)

@@ -25,8 +25,14 @@ describe('tiercache edge: admin listener and access log flags', () => {
       await exited
     })
     let out = ''
+    let err = ''
     child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    await vi.waitFor(() => expect(out).toMatch(/admin \(metrics, stats, health\) on http:\/\/127\.0\.0\.1:\d+/), { timeout: 30_000 })
+    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+    await vi.waitFor(() => {
+      // A child that exited will never print: fail with what it said instead of waiting.
+      if (child.exitCode !== null) throw new Error(`tiercache edge exited with ${child.exitCode}: ${err}`)
+      expect(out).toMatch(/admin \(metrics, stats, health\) on http:\/\/127\.0\.0\.1:\d+/)
+    }, { timeout: 30_000 })
     const url = /listening on (http:\/\/\S+),/.exec(out)![1]!
     const admin = /admin \(metrics, stats, health\) on (http:\/\/\S+)\/\.tiercache\//.exec(out)![1]!
     expect((await get(`${url}/page?session=abc`)).text).toBe('hello')

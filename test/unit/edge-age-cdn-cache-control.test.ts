@@ -3,7 +3,7 @@ import { parseCdnCacheControl } from '../../src/edge/cache-control.js'
 import { ageValue, controllingDirectives, decideStorage } from '../../src/edge/freshness.js'
 import { fromRawHeaders } from '../../src/edge/header-list.js'
 import { formatHttpDate } from '../../src/edge/http-date.js'
-import { resolveBehavior } from '../../src/edge/options.js'
+import { resolveBehavior } from '../../src/edge/behavior-options.js'
 import { parseDictionary } from '../../src/edge/structured-field.js'
 
 const NOW = 1_700_000_000_000

@@ -3,7 +3,7 @@ import { FLAG_MUST_REVALIDATE, FLAG_NO_CACHE, correctedInitialAge, decideStorage
 import type { RequestFacts } from '../../src/edge/freshness.js'
 import { fromRawHeaders } from '../../src/edge/header-list.js'
 import { formatHttpDate } from '../../src/edge/http-date.js'
-import { DEFAULT_BEHAVIORS, resolveBehavior } from '../../src/edge/options.js'
+import { DEFAULT_BEHAVIORS, resolveBehavior } from '../../src/edge/behavior-options.js'
 
 const NOW = Date.UTC(2026, 0, 1, 12)
 const timing = { requestTime: NOW, responseTime: NOW }

@@ -1,0 +1,55 @@
+/**
+ * Child process of `npm run bench:edge-hostile`: sends purges to an edge at a fixed rate until it
+ * gets `stop` on IPC, then replies with the count of answers by status. A process of its own, so
+ * the flood's client work does not slow the process that measures hit latency.
+ *   node --import tsx bench/edge-hostile-flood.ts <edge url> <token> <purges per second>
+ */
+import http from 'node:http'
+
+const [url, token, rateText] = process.argv.slice(2)
+const rate = Number(rateText)
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
+const statuses: Record<number, number> = {}
+const pending = new Set<Promise<void>>()
+let n = 0
+const started = performance.now()
+
+function purge(body: unknown): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const req = http.request(`${url}/.tiercache/purge`, {
+      agent, method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    }, (res) => {
+      res.resume()
+      res.on('end', () => {
+        statuses[res.statusCode ?? 0] = (statuses[res.statusCode ?? 0] ?? 0) + 1
+        resolve()
+      })
+    })
+    req.on('error', () => {
+      statuses[0] = (statuses[0] ?? 0) + 1
+      resolve()
+    })
+    req.end(JSON.stringify(body))
+  })
+}
+
+const timer = setInterval(() => {
+  const due = Math.floor(((performance.now() - started) / 1000) * rate)
+  while (n < due) {
+    // Half by tag, half by URL prefix (the costly kind: it walks the URL index).
+    const p = purge(n % 2 === 0 ? { tags: [`cold-tag-${n % 5000}`] } : { prefixes: [`/cold/${n % 97}/`] })
+    n++
+    pending.add(p)
+    void p.finally(() => pending.delete(p))
+  }
+}, 5)
+
+process.on('message', (message: unknown) => {
+  if (message !== 'stop') return
+  clearInterval(timer)
+  void Promise.all(pending).then(() => {
+    agent.destroy()
+    process.send?.(statuses, () => process.exit(0))
+  })
+})
+process.send?.('ready')
