@@ -1,12 +1,13 @@
 /**
- * Child process of `npm run bench:edge-hostile`: sends purges to an edge at a fixed rate until it
- * gets `stop` on IPC, then replies with the count of answers by status. A process of its own, so
- * the flood's client work does not slow the process that measures hit latency.
- *   node --import tsx bench/edge-hostile-flood.ts <edge url> <token> <purges per second>
+ * Child process of `npm run bench:edge-hostile`: sends purges (or, as the control, cache hits) to
+ * an edge at a fixed rate until it gets `stop` on IPC, then replies with the count of answers by
+ * status. A process of its own, so the flood's client work does not slow the process that
+ * measures hit latency.
+ *   node --import tsx bench/edge-hostile-flood.ts <edge url> <token> <per second> [purge|hit]
  */
 import http from 'node:http'
 
-const [url, token, rateText] = process.argv.slice(2)
+const [url, token, rateText, mode = 'purge'] = process.argv.slice(2)
 const rate = Number(rateText)
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
 const statuses: Record<number, number> = {}
@@ -16,7 +17,7 @@ const started = performance.now()
 
 function purge(body: unknown): Promise<void> {
   return new Promise<void>((resolve) => {
-    const req = http.request(`${url}/.tiercache/purge`, {
+    const req = http.request(mode === 'hit' ? `${url}/hot/${n % 100}` : `${url}/.tiercache/purge`, mode === 'hit' ? { agent } : {
       agent, method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     }, (res) => {
       res.resume()
@@ -29,7 +30,7 @@ function purge(body: unknown): Promise<void> {
       statuses[0] = (statuses[0] ?? 0) + 1
       resolve()
     })
-    req.end(JSON.stringify(body))
+    req.end(mode === 'hit' ? undefined : JSON.stringify(body))
   })
 }
 

@@ -272,7 +272,7 @@ export class Edge {
       // surrogate keys, Cache-Tag and Surrogate-Control are never written back to a client.
       if (!hopTrusted(headers, this.options.hopSecret)) delete headers[HOP_HEADER]
     }
-    delete headers[HOP_AUTH_HEADER]
+    if (headers[HOP_AUTH_HEADER] !== undefined) delete headers[HOP_AUTH_HEADER]
     const q = url.indexOf('?')
     const path = q === -1 ? url : url.slice(0, q)
     const rawQuery = q === -1 ? '' : url.slice(q + 1)
