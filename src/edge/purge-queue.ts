@@ -1,7 +1,7 @@
 import type { PurgeSelector } from './edge-storage.js'
 
 /** Most selector items (tags + URLs + prefixes) merged into one batch. */
-export const MAX_BATCH_ITEMS = 2_000
+export const MAX_BATCH_ITEMS = 500
 /**
  * Shortest time between the starts of two batches, ms. A lone purge is applied at once; during a
  * flood, the purges of each interval are merged, so a prefix purge walks the URL index once per

@@ -99,7 +99,7 @@ export class RedisStorage implements EdgeStorage {
   }
 
   async purge(selector: PurgeSelector, soft: boolean, now: number): Promise<number> {
-    const local = this.#l1?.purge(selector, soft, now) ?? 0
+    const local = (await this.#l1?.purge(selector, soft, now)) ?? 0
     const shared = await this.#guard.run(() => this.#purgeShared(selector, soft, now), 0)
     return Math.max(local, shared)
   }
