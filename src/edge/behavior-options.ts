@@ -57,10 +57,10 @@ export interface BehaviorOptions {
 const ALL_CLOUDFRONT_METHODS = ['GET', 'HEAD', 'OPTIONS', 'PUT', 'POST', 'PATCH', 'DELETE'] as const
 
 /**
- * The brief's CloudFront distribution: a default behavior (TTL 0 / 1 day / 1 year, no query
+ * A CloudFront-style distribution: a default behavior (TTL 0 / 1 day / 1 year, no query
  * strings, headers or cookies forwarded, compression on, every method) and `/api/*` (GET and HEAD
  * only, all query strings, keyed on Authorization, Accept and Accept-Language, TTL 0 / 0 / 300 s).
- * The brief lists CloudFront's 7 methods for the default behavior; this edge forwards every method.
+ * CloudFront's default behavior allows 7 methods; this edge forwards every method.
  */
 export const DEFAULT_BEHAVIORS: readonly BehaviorOptions[] = Object.freeze([
   Object.freeze({

@@ -76,7 +76,7 @@ export interface AccessLogEntry {
 export interface EdgeOptions {
   /** The origin (or shield) base URL: `http://host:port`. Required. */
   origin: string | URL
-  /** Cache behaviors in priority order. Default {@link DEFAULT_BEHAVIORS} (the brief's distribution). */
+  /** Cache behaviors in priority order. Default {@link DEFAULT_BEHAVIORS} (a CloudFront-style distribution). */
   behaviors?: readonly BehaviorOptions[]
   storage?: EdgeStorageOptions
   /** Responses larger than this are streamed through, never buffered or stored. Default 8 MiB. */

@@ -5,8 +5,9 @@ import type { RedisStreamBus } from '../../redis/stream-bus.js'
 
 const HELP = `usage: tiercache edge --origin URL [--port N] [--host H] [--config file.json]
 
-Runs the RFC 9111 caching reverse proxy in front of URL. Without --config the behaviors are the
-brief's distribution (default TTL 1 day, /api/* keyed on Authorization, Accept, Accept-Language).
+Runs the RFC 9111 caching reverse proxy in front of URL. Without --config the behaviors are a
+CloudFront-style distribution (default TTL 1 day, /api/* keyed on Authorization, Accept,
+Accept-Language).
 
 options:
   --origin URL        origin (or shield) base URL, e.g. http://127.0.0.1:3000 (overrides the file)
