@@ -28,7 +28,7 @@ describe('edge admin endpoints', () => {
   })
 
   it('serves them on a separate admin listener, on loopback by default', async () => {
-    const { url, edge } = await startEdge({ origin: (await origin()).url, admin: { port: 0 } })
+    const { url, edge } = await startEdge({ origin: (await origin()).url, admin: { port: 0 }, purgeToken: TOKEN })
     closers.push(() => edge.close())
     const admin = edge.adminUrl
     expect(admin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
@@ -39,6 +39,10 @@ describe('edge admin endpoints', () => {
     expect(metrics.text).toContain('tiercache_edge_requests_total')
     expect(JSON.parse((await get(`${admin}/.tiercache/health`)).text)).toMatchObject({ ok: true, id: edge.id })
     expect(JSON.parse((await get(`${admin}/.tiercache/stats`)).text)).toMatchObject({ id: edge.id })
+    // Purges may be sent there too (the token is still required).
+    const body = JSON.stringify({ urls: ['/a'] })
+    expect((await get(`${admin}/.tiercache/purge`, { method: 'POST', body })).status).toBe(401)
+    expect(JSON.parse((await get(`${admin}/.tiercache/purge`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body })).text)).toMatchObject({ ok: true, entries: 1 })
     // The admin listener is not a second way into the cache.
     expect((await get(`${admin}/a`)).status).toBe(404)
     expect((await get(`${url}/.tiercache/metrics`)).status).toBe(401)
