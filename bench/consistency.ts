@@ -1,5 +1,5 @@
 /**
- * `npm run bench:consistency`: the long randomized multi-process consistency run (issue 4, 6b).
+ * `npm run bench:consistency`: the long randomized multi-process consistency run.
  * N worker processes, each with its own cache (L1 + the same private Redis), run random reads and
  * writes over a PostgreSQL table while Redis is restarted and connections are killed; afterwards a
  * checker compares every layer of every process with the table (test/consistency/).
@@ -14,8 +14,11 @@
  *   on the same Redis (the machine's own scheduling delay is in both).
  *
  *   npm run bench:consistency -- [--runs 3] [--workers 5] [--ops 4000] [--keys 300] [--lanes 4]
- *     [--restarts 2] [--kills 3] [--bus-kills 3] [--down-ms 500] [--post-commit-delay 5] [--pace 0] [--l2-timeout MS]
+ *     [--restarts 2] [--kills 3] [--bus-kills 3] [--redeploys 2] [--warm] [--down-ms 500] [--post-commit-delay 5] [--pace 0] [--l2-timeout MS]
  *     [--methods delete,invalidate,tags,set] [--mix-strategies] [--no-checkpoints] [--no-probe] [--seed N] [--no-bus] [--json]
+ *
+ * Workers start cold (they work the moment their cache exists, before its bus has synced);
+ * --warm waits for the bus first. --redeploys replaces workers mid-run the same way (a rolling deploy).
  *
  * Odd keys are write-through keys (set, versioned invalidate), even keys cache-aside keys (delete,
  * invalidate, tags); --mix-strategies lets any method hit any key, which includes a race no cache
@@ -43,6 +46,8 @@ const { values } = parseArgs({
     restarts: { type: 'string', default: '2' },
     kills: { type: 'string', default: '3' },
     'bus-kills': { type: 'string', default: '3' },
+    redeploys: { type: 'string', default: '2' },
+    warm: { type: 'boolean', default: false },
     'down-ms': { type: 'string', default: '500' },
     'post-commit-delay': { type: 'string', default: '5' },
     pace: { type: 'string', default: '0' },
@@ -102,7 +107,7 @@ async function main(): Promise<void> {
   try {
     console.log(`bench:consistency on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), shared with other work: timings are noisy`)
     console.log(`${runs} runs x ${values.workers} workers x >= ${values.ops} ops, ${values.keys} keys, ${values.lanes} lanes each, ` +
-      `${values.restarts} Redis restarts (${values['down-ms']} ms down), ${values.kills} CLIENT KILL TYPE normal and ${values['bus-kills']} bus-follower kills per run, methods ${methods.join(',')}${values['mix-strategies'] ? ' (mixed on every key)' : ' (write-through on odd keys, cache-aside on even keys)'}${values['no-bus'] ? ', NO BUS' : ''}`)
+      `${values.restarts} Redis restarts (${values['down-ms']} ms down), ${values.kills} CLIENT KILL TYPE normal , ${values['bus-kills']} bus-follower kills and ${values.redeploys} redeploys per run, ${values.warm ? 'warm' : 'cold'} start, methods ${methods.join(',')}${values['mix-strategies'] ? ' (mixed on every key)' : ' (write-through on odd keys, cache-aside on even keys)'}${values['no-bus'] ? ', NO BUS' : ''}`)
     for (let i = 0; i < runs; i++) {
       const result = await runConsistency({
         databaseUrl: postgres.url,
@@ -113,6 +118,8 @@ async function main(): Promise<void> {
         restarts: Number(values.restarts),
         kills: Number(values.kills),
         busKills: Number(values['bus-kills']),
+        redeploys: Number(values.redeploys),
+        coldStart: !values.warm,
         downMs: Number(values['down-ms']),
         postCommitDelayMs: Number(values['post-commit-delay']),
         paceMs: Number(values.pace),

@@ -178,7 +178,12 @@ export class TierCache {
       return rejectWith(error)
     }
     const gate = this.#gate.pending
-    if (gate !== undefined) return gate.then(() => this.#read(key, undefined, false, asResult))
+    // A call accepted before close() completes even if close() opens the gate meanwhile.
+    if (gate !== undefined) return gate.then(() => this.#readAccepted(key, undefined, false, asResult))
+    return this.#readAccepted(key, entry, looked, asResult)
+  }
+
+  #readAccepted(key: string, entry: CacheEntry | undefined, looked: boolean, asResult: boolean): Promise<unknown> {
     if (!looked) entry = this.#l1.store?.get(key)
     if (entry !== undefined) {
       const freshness = this.#l1.check(entry, this.#clock.now())
@@ -272,7 +277,6 @@ export class TierCache {
     const gate = this.#gate.pending
     if (gate !== undefined) {
       await gate
-      this.#assertOpen()
       looked = false // the bus's first sync flushed L1 meanwhile
     }
     let l1 = looked ? entry : this.#l1.store?.get(key)
@@ -307,8 +311,7 @@ export class TierCache {
     const tags = normalizeTags(options?.tags, key)
     const version = options?.version
     if (version !== undefined && !Number.isFinite(version)) throw new InvalidOptionError('version', 'a finite number', version)
-    await this.#started()
-    await this.#track(this.#set(key, value, { ttl, grace, tags, version }))
+    await this.#track(this.#started().then(() => this.#set(key, value, { ttl, grace, tags, version })))
   }
 
   async #set(key: string, value: unknown, spec: { ttl: number; grace: number; tags: readonly string[]; version: number | undefined }): Promise<void> {
@@ -335,8 +338,7 @@ export class TierCache {
       const { ttl, grace } = resolveEntryOptions(this.#settings, item, 'setMany')
       specs.push({ key: item.key, value: item.value, ttl, grace, tags: normalizeTags(item.tags, item.key) })
     }
-    await this.#started()
-    await this.#track(this.#setMany(specs))
+    await this.#track(this.#started().then(() => this.#setMany(specs)))
   }
 
   async #setMany(specs: readonly { key: string; value: unknown; ttl: number; grace: number; tags: readonly string[] }[]): Promise<void> {
@@ -387,8 +389,7 @@ export class TierCache {
       this.#l1.drop(key)
       this.#filler.forgetBackoff(key)
     }
-    await this.#started()
-    await this.#track(this.#invalidate(keys, tags, version))
+    await this.#track(this.#started().then(() => this.#invalidate(keys, tags, version)))
   }
 
   async #invalidate(keys: readonly string[], tags: readonly string[], version: number | undefined): Promise<void> {
@@ -541,12 +542,12 @@ export class TierCache {
   // ---------------------------------------------------------------------------------------------
   // Internals
 
-  /** Waits for the start gate (the first calls of a new cache), then checks the cache is still open. */
+  /**
+   * Waits for the start gate (the first calls of a new cache). A call accepted before close()
+   * goes on after it: close() opens the gate and then waits for the writes it tracks.
+   */
   async #started(): Promise<void> {
-    const gate = this.#gate.pending
-    if (gate === undefined) return
-    await gate
-    this.#assertOpen()
+    await this.#gate.pending
   }
 
   /** Runs a write so that `close()` can wait for it. */

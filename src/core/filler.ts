@@ -28,6 +28,11 @@ interface StaleCandidate {
   readonly source: 'l1' | 'l2'
 }
 
+/** A lease read that was never sent (breaker open, connection known down): no lease can be held. */
+const NOT_SENT = Symbol('not sent')
+/** A lease read that went unanswered: it may have run, and taken the lease. */
+const UNKNOWN = Symbol('unknown')
+
 type Answer = (result: CacheResult<unknown> | Promise<never>) => void
 
 /** What the shared-tier phase of a flight decided. */
@@ -188,14 +193,22 @@ export class Filler {
     const token = this.#orphans.get(key) ?? randomBytes(12).toString('hex')
     this.#orphans.delete(key)
     const usable = (entry: CacheEntry): Promise<boolean> => this.#usable(key, entry, refreshing)
-    const read = async (force: boolean): Promise<LeaseRead | undefined> => {
-      const r = await this.#l2Call(() => store.readForFill(key, token, lease.ttl, this.#settings.clock.now(), force), undefined)
-      // Unanswered (a timeout, a dropped connection): the script may still have taken the lease.
-      if (r === undefined) this.#orphan(key, token)
-      return r
+    const once = (force: boolean): Promise<LeaseRead | typeof NOT_SENT | typeof UNKNOWN> =>
+      (this.#shared as SharedTier).guard.run(() => store.readForFill(key, token, lease.ttl, this.#settings.clock.now(), force), UNKNOWN, NOT_SENT)
+    // A read that went unanswered (a timeout, a dropped connection) may still have run and taken
+    // the lease for `token`. Asking once more tells: the script counts a lease held by the same
+    // token as acquired, and only a lease known to be held before the load starts fences the fill
+    // (an invalidation between a load and a late lease would not void it). Still unanswered: load
+    // without a lease, and give the token back in the background.
+    const read = async (force: boolean): Promise<LeaseRead | typeof NOT_SENT | typeof UNKNOWN> => {
+      const first = await once(force)
+      if (first !== UNKNOWN) return first
+      const second = await once(force)
+      if (second === UNKNOWN) this.#orphan(key, token)
+      return second
     }
     let r = await read(false)
-    if (r?.status === 'fresh') {
+    if (typeof r === 'object' && r.status === 'fresh') {
       if (await usable(r.entry)) {
         this.#recorder.l2Hit(key)
         this.#l1.fill(key, r.entry, stamp)
@@ -206,7 +219,7 @@ export class Filler {
       r = await read(true)
     }
     this.#recorder.miss(key)
-    if (r === undefined || r.status === 'fresh') return { answered: false, lease: undefined }
+    if (r === NOT_SENT || r === UNKNOWN || r.status === 'fresh') return { answered: false, lease: undefined }
     this.#recorder.l2Miss()
     this.#consider(candidates, r.entry)
     if (r.status === 'acquired') return { answered: false, lease: token }
@@ -222,14 +235,15 @@ export class Filler {
       return { answered: true, lease: undefined }
     }
     const waited = await this.#waitForFill(key, lease.wait, usable, read)
-    if (waited !== 'lease' && waited !== 'timeout') {
+    if (typeof waited === 'object') {
       this.#l1.fill(key, waited, stamp)
       answer({ value: waited.value, stale: false, source: 'l2' })
       return { answered: true, lease: undefined }
     }
     // 'lease': the holder gave up (its load failed) and this caller took the lease over.
-    // 'timeout': the holder did not deliver in time (it died, or its load is slow): load anyway,
-    // but without a lease do not write L2 (an unfenced write could outlive an invalidation).
+    // 'timeout': the holder did not deliver in time (it died, or its load is slow), or L2 stopped
+    // answering: load anyway, but without a lease do not write L2 (an unfenced write could outlive
+    // an invalidation).
     return { answered: false, lease: waited === 'lease' ? token : undefined }
   }
 
@@ -271,7 +285,7 @@ export class Filler {
    * frees up (taken over: 'lease'), or `waitMs` passes ('timeout').
    */
   async #waitForFill(key: string, waitMs: number, usable: (entry: CacheEntry) => Promise<boolean>,
-    read: (force: boolean) => Promise<LeaseRead | undefined>): Promise<CacheEntry | 'lease' | 'timeout'> {
+    read: (force: boolean) => Promise<LeaseRead | typeof NOT_SENT | typeof UNKNOWN>): Promise<CacheEntry | 'lease' | 'timeout'> {
     const clock = this.#settings.clock
     const deadline = clock.now() + waitMs
     let pause = 5
@@ -279,14 +293,14 @@ export class Filler {
       await new Promise<void>((resolve) => clock.setTimeout(resolve, Math.min(pause, Math.max(1, deadline - clock.now()))))
       pause = Math.min(Math.ceil(pause * 1.5), 50)
       let r = await read(false)
-      if (r === undefined) return 'timeout'
+      if (r === NOT_SENT || r === UNKNOWN) return 'timeout'
       if (r.status === 'fresh') {
         if (await usable(r.entry)) {
           this.#recorder.l2Hit(key)
           return r.entry
         }
         r = await read(true)
-        if (r === undefined) return 'timeout'
+        if (r === NOT_SENT || r === UNKNOWN) return 'timeout'
       }
       if (r.status === 'acquired') return 'lease'
     }

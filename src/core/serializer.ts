@@ -60,8 +60,9 @@ let limit = Number.POSITIVE_INFINITY
 // are accepted and flagged, so L1 keeps the JSON form too.
 function strictReplacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
   if (this[key] !== value) lossy = true // toJSON ran (Date, Buffer, ...)
-  // Each member costs at least its separator, and an object member its quoted name and colon.
-  written += Array.isArray(this) ? 1 : key.length + 3
+  // An array element after the first costs its comma; an object member at least its quoted name
+  // and colon (its comma is not counted: the bound stays below the real size).
+  written += Array.isArray(this) ? (key === '0' ? 0 : 1) : key.length + 3
   switch (typeof value) {
     case 'object':
       written += 2

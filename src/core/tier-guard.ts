@@ -120,19 +120,22 @@ export class TierGuard {
 
   /**
    * Runs `call` within the budget. Resolves to its result, or to `fallback` when the breaker is
-   * open, the call throws, or it does not answer in time (the late answer is then ignored).
+   * open, the call throws, or it does not answer in time (the late answer is then ignored). With
+   * `unsent`, resolves to that instead when the call was never attempted (breaker open, or the call
+   * threw synchronously): a caller that must know whether a command may have run tells them apart.
    */
-  run<T, F>(call: () => T | Promise<T>, fallback: F): Promise<T | F> {
+  run<T, F, U = F>(call: () => T | Promise<T>, fallback: F, ...unsent: [U?]): Promise<T | F | U> {
     if (!this.#breaker.allow()) {
       this.stats.skipped++
-      return Promise.resolve(fallback)
+      return Promise.resolve(unsent.length === 0 ? fallback : unsent[0] as U)
     }
     let result: T | Promise<T>
     try {
       result = call()
     } catch (error) {
+      // Thrown before anything was sent (an adapter that knows it is down).
       this.#fail(error, false)
-      return Promise.resolve(fallback)
+      return Promise.resolve(unsent.length === 0 ? fallback : unsent[0] as U)
     }
     return this.#track(result, fallback, undefined) as Promise<T | F>
   }

@@ -176,15 +176,29 @@ export class Readiness {
    * the wait); throws `E_L2_UNAVAILABLE` with the cause when known down.
    */
   check(): Promise<void> | undefined {
-    if (this.#client.status === 'ready') return undefined
+    if (this.#client.status === 'ready') {
+      // Between the socket closing and ioredis noticing, the status still says ready: name the
+      // real cause instead of ioredis's "Stream isn't writeable".
+      if (this.#stream?.writable === false) throw new L2Error('E_L2_UNAVAILABLE', 'Redis is not connected: the connection closed', { tier: 'L2' })
+      return undefined
+    }
     if (this.#state === 'connecting' && this.#initial !== undefined) return this.#initial
     throw new L2Error('E_L2_UNAVAILABLE', `Redis is not connected: ${this.#cause || `status ${this.#client.status}`}`, { tier: 'L2' })
+  }
+
+  /** The standalone client's socket (a Cluster has one per node, and checks them itself). */
+  get #stream(): { writable: boolean } | undefined {
+    return (this.#client as { stream?: { writable: boolean } }).stream
   }
 
   #armHandshake(): void {
     clearTimeout(this.#handshake)
     this.#handshake = setTimeout(() => {
-      if (this.#client.status !== 'ready') this.#down(`Redis accepted the connection but did not answer within ${this.#handshakeMs}ms`)
+      // Decide after the I/O phase: a process busy starting up runs this timer late, and the
+      // answer may already be waiting in the socket; a late timer must not win over it.
+      setImmediate(() => {
+        if (this.#client.status !== 'ready' && this.#state !== 'down') this.#down(`Redis accepted the connection but did not answer within ${this.#handshakeMs}ms`)
+      })
     }, this.#handshakeMs)
     this.#handshake.unref()
   }

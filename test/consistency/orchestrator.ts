@@ -1,5 +1,8 @@
 /**
- * The randomized multi-process consistency run (issue 4, 6b).
+ * The randomized multi-process consistency run.
+ *
+ * Workers start cold by default: each works the moment its cache is created, as every node does
+ * right after a deploy; `redeploys` replaces workers mid-run the same way.
  *
  * 1. Starts a private redis-server (so it can be restarted without touching the shared one) and
  *    creates a fresh table of `keys` rows, version 1.
@@ -29,7 +32,7 @@ import type { PeekRow, Reply, Request, WorkerConfig, WorkerReport, WorkerStatus,
 import { analyseProbe, analysePropagation, analyseStaleness } from './stale-windows.js'
 import type { ChaosSpan, ProbeReport, PropagationReport, StaleReport } from './stale-windows.js'
 
-export type ChaosKind = 'restart' | 'kill-all' | 'kill-bus'
+export type ChaosKind = 'restart' | 'kill-all' | 'kill-bus' | 'redeploy'
 
 export interface RunOptions {
   databaseUrl: string
@@ -51,6 +54,16 @@ export interface RunOptions {
   kills?: number
   /** Bus followers killed by id (`CLIENT LIST`, `cmd=xread`) during the run. */
   busKills?: number
+  /**
+   * Workers replaced during the run, one at a time, as a rolling deploy does: the old process
+   * closes its cache and exits, a new one starts and works the moment its cache is created.
+   */
+  redeploys?: number
+  /**
+   * `true` (default): workers start working the moment their cache is created, with no warm-up
+   * (the bus may not have synced yet). `false`: they wait until their bus follows the stream.
+   */
+  coldStart?: boolean
   /** How long Redis stays down on a restart. */
   downMs?: number
   /** `false`: workers run without the bus (broken on purpose, to show the checker catches it). */
@@ -236,10 +249,10 @@ class WorkerHandle {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** The chaos schedule: the three kinds interleaved, restarts spread over the run. */
-function schedule(restarts: number, kills: number, busKills: number): ChaosKind[] {
-  const queues: [ChaosKind, number][] = [['restart', restarts], ['kill-all', kills], ['kill-bus', busKills]]
-  const total = restarts + kills + busKills
+/** The chaos schedule: the kinds interleaved, each spread over the run. */
+function schedule(restarts: number, kills: number, busKills: number, redeploys: number): ChaosKind[] {
+  const queues: [ChaosKind, number][] = [['restart', restarts], ['kill-all', kills], ['kill-bus', busKills], ['redeploy', redeploys]]
+  const total = restarts + kills + busKills + redeploys
   const out: ChaosKind[] = []
   const done = new Map<ChaosKind, number>()
   for (let i = 0; i < total; i++) {
@@ -264,7 +277,7 @@ function schedule(restarts: number, kills: number, busKills: number): ChaosKind[
 export async function runConsistency(options: RunOptions): Promise<RunResult> {
   const o = {
     workers: 3, opsPerWorker: 1_000, keys: 200, hotKeys: 10, hotFraction: 0.3, lanes: 4,
-    readFraction: 0.7, getManyFraction: 0.05, methods: WRITE_METHODS, mixStrategies: false, restarts: 1, kills: 1, busKills: 1, downMs: 300,
+    readFraction: 0.7, getManyFraction: 0.05, methods: WRITE_METHODS, mixStrategies: false, restarts: 1, kills: 1, busKills: 1, redeploys: 0, coldStart: true, downMs: 300,
     bus: true, seed: Math.floor(Math.random() * 2 ** 31), ttlMs: 10 * 60_000, leaseTtlMs: 2_000, fencedTtlMs: 1_000,
     paceMs: 0, postCommitDelayMs: 0, checkpoints: true, probe: false, probeIntervalMs: 5, settleMs: 500, recoveryMs: 1_000, log: (): void => {}, ...options,
   }
@@ -294,25 +307,28 @@ export async function runConsistency(options: RunOptions): Promise<RunResult> {
     await db.query(`insert into ${table} (id, version, data) select g, 1, 'initial-' || g from generate_series(0, $1::int - 1) g`, [o.keys])
     log(`run ${suffix}: seed ${o.seed}, ${o.workers} workers x >= ${o.opsPerWorker} ops, ${o.keys} keys, redis ${redisUrl}`)
 
-    const events = schedule(o.restarts, o.kills, o.busKills)
+    const events = schedule(o.restarts, o.kills, o.busKills, o.redeploys)
     // The run is cut in events + 2 segments of equal op counts: a warm-up, one before each event,
     // and a tail after the last recovery, so the final check finds full caches, not cold ones.
     const segment = Math.max(1, Math.floor((o.workers * o.opsPerWorker) / (events.length + 2)))
     let progressed: () => void = () => {}
     const onProgress = (): void => { progressed() }
+    const config = (index: number): WorkerConfig => ({
+      index, redisUrl, databaseUrl: o.databaseUrl, table, namespace, keys: o.keys, hotKeys: o.hotKeys,
+      hotFraction: o.hotFraction, lanes: o.lanes, seed: o.seed + index * 7919, readFraction: o.readFraction,
+      getManyFraction: o.getManyFraction, getManySize: 8, methods: o.methods, mixStrategies: o.mixStrategies, bus: o.bus, ttlMs: o.ttlMs, l2TimeoutMs: o.l2TimeoutMs,
+      leaseTtlMs: o.leaseTtlMs, fencedTtlMs: o.fencedTtlMs, paceMs: o.paceMs, postCommitDelayMs: o.postCommitDelayMs,
+      progressEvery: 25, cold: o.coldStart,
+    })
     for (let i = 0; i < o.workers; i++) handles.push(new WorkerHandle(i, onProgress))
     cleanups.push(() => Promise.all(handles.map((h) => h.shutdown())))
-    await Promise.all(handles.map((h, i) => h.call('init', {
-      config: {
-        index: i, redisUrl, databaseUrl: o.databaseUrl, table, namespace, keys: o.keys, hotKeys: o.hotKeys,
-        hotFraction: o.hotFraction, lanes: o.lanes, seed: o.seed + i * 7919, readFraction: o.readFraction,
-        getManyFraction: o.getManyFraction, getManySize: 8, methods: o.methods, mixStrategies: o.mixStrategies, bus: o.bus, ttlMs: o.ttlMs, l2TimeoutMs: o.l2TimeoutMs,
-        leaseTtlMs: o.leaseTtlMs, fencedTtlMs: o.fencedTtlMs, paceMs: o.paceMs, postCommitDelayMs: o.postCommitDelayMs,
-        progressEvery: 25,
-      } satisfies WorkerConfig,
-    }, 60_000)))
+    /** Reports of workers replaced by a redeploy, collected before they exited. */
+    const retired: WorkerReport[] = []
+    /** Ops done by workers that were replaced (progress counts only live workers). */
+    let retiredOps = 0
+    await Promise.all(handles.map((h, i) => h.call('init', { config: config(i) }, 60_000)))
 
-    const opsNow = (): number => handles.reduce((n, h) => n + h.ops, 0)
+    const opsNow = (): number => retiredOps + handles.reduce((n, h) => n + h.ops, 0)
     /** Resolves once the workers together did `total` operations. */
     const reach = (total: number): Promise<void> => new Promise((resolve) => {
       const check = (): void => {
@@ -372,6 +388,20 @@ export async function runConsistency(options: RunOptions): Promise<RunResult> {
         await redis.stop()
         await sleep(o.downMs)
         redis = await startRedisServer({ port })
+      } else if (kind === 'redeploy') {
+        // Replace the oldest worker: it stops, reports, closes its cache and exits; the new one
+        // (a new index) works the moment its cache exists, while the others keep writing.
+        const slot = chaos.filter((c) => c.kind === 'redeploy').length % handles.length
+        const old = handles[slot] as WorkerHandle
+        await old.call<number>('stop', {}, 60_000)
+        retired.push(await old.call<WorkerReport>('report', {}, 60_000))
+        retiredOps += old.ops
+        await old.shutdown()
+        const fresh = new WorkerHandle(o.workers + retired.length - 1, onProgress)
+        handles[slot] = fresh
+        await fresh.call('init', { config: { ...config(fresh.index), cold: true } }, 60_000)
+        await fresh.call('run')
+        killed = 1
       } else {
         if (admin.status === 'wait') await admin.connect()
         if (kind === 'kill-all') {
@@ -393,14 +423,12 @@ export async function runConsistency(options: RunOptions): Promise<RunResult> {
       }
     }
     await reach(opsNow() + segment)
-    await Promise.all(handles.map((h) => new Promise<void>((resolve) => {
-      const check = (): void => { if (h.ops >= o.opsPerWorker) resolve(); else setTimeout(check, 20) }
-      check()
-    })))
+    // Every worker does its share (a replacement counts what its predecessors did in its slot).
+    await reach(o.workers * o.opsPerWorker)
     if (probe !== undefined) probeSamples = await probe.finish()
     await checkpoint('final')
     const check = (checks[checks.length - 1] as { check: CheckResult }).check
-    const reports = await Promise.all(handles.map((h) => h.call<WorkerReport>('report', {}, 60_000)))
+    const reports = [...retired, ...(await Promise.all(handles.map((h) => h.call<WorkerReport>('report', {}, 60_000))))]
 
     // Entries written while a node was fenced may be served for fencedTtl after it recovered.
     const spans: ChaosSpan[] = chaos.map((c) => ({ from: c.from - 50, to: Math.max(c.to + o.recoveryMs, c.recoveredAt + o.fencedTtlMs) }))

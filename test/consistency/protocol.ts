@@ -50,6 +50,11 @@ export interface WorkerConfig {
   readonly postCommitDelayMs: number
   /** Send a progress event every this many operations. */
   readonly progressEvery: number
+  /**
+   * `true`: `init` answers as soon as the cache is created, and operations start at once (a node
+   * right after a deploy). `false`: `init` waits until the bus follows the stream.
+   */
+  readonly cold: boolean
 }
 
 /** A request from the orchestrator. */

@@ -287,7 +287,7 @@ function send(reply: Reply): void {
 async function handle(request: Request): Promise<unknown> {
   if (request.cmd === 'init') {
     worker = new Worker(request.config)
-    await worker.ready()
+    if (!request.config.cold) await worker.ready()
     return null
   }
   if (worker === undefined) throw new Error(`"${request.cmd}" before "init"`)
