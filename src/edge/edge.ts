@@ -15,13 +15,13 @@ import type { Directives } from './cache-control.js'
 import { hasStatePreconditions } from './conditional.js'
 import { edgeStats } from './edge-stats.js'
 import type { EdgeStorage } from './edge-storage.js'
-import { PurgeError } from './errors.js'
 import { OriginFetcher, effectiveFreshUntil, toShared } from './fetcher.js'
 import type { Ctx, LeaderResult, SharedResult } from './fetcher.js'
 import { Flights } from './flights.js'
 import { isLoop } from './forward.js'
 import type { ForwardContext } from './forward.js'
 import { FLAG_MUST_REVALIDATE } from './freshness.js'
+import { HitForPass } from './hit-for-pass.js'
 import { HOP_AUTH_HEADER, HOP_HEADER, hopTrusted } from './hop-auth.js'
 import type { EdgeResult, EdgeStats } from './metrics.js'
 import { EdgeCounters, edgeChannels } from './metrics.js'
@@ -44,7 +44,6 @@ import { TokenBucket } from './token-bucket.js'
 import { varyKey } from './vary.js'
 import { baseUrl, closeServer, listenOn, refuseMalformed } from './listener.js'
 
-const MAX_HIT_FOR_PASS = 10_000
 
 /**
  * The edge: a shared HTTP cache (RFC 9111) in front of one origin. See docs/edge.md.
@@ -73,7 +72,7 @@ export class Edge {
   readonly #fetcher: OriginFetcher
   readonly #adminDeps: AdminDeps
   readonly #passDeps: PassDeps
-  readonly #hitForPass = new Map<string, number>()
+  readonly #hitForPass: HitForPass
   readonly #forward: ForwardContext
   readonly #adminPrefix: string
   readonly #accessLog: AccessLog | undefined
@@ -89,6 +88,7 @@ export class Edge {
     this.#clock = o.clock ?? systemClock
     this.#logger = o.logger ?? consoleLogger
     this.#behaviors = new BehaviorTable(o.behaviors)
+    this.#hitForPass = new HitForPass(o.hitForPass, this.#clock)
     this.#adminPrefix = o.adminPrefix
     this.#accessLog = o.accessLog === false ? undefined : new AccessLog(o.accessLog, this.#logger, this.#clock)
     this.#breaker = new CircuitBreaker(o.breakerThreshold, o.breakerCooldown, this.#clock, (from, to) => {
@@ -203,24 +203,8 @@ export class Edge {
    * and every app cache following the bus applies it too. Resolves with the entries purged here.
    * Throws `E_PURGE_FAILED` when the bus refused the message (the local purge is done).
    */
-  async purge(request: Partial<PurgeRequest>): Promise<{ entries: number; published: boolean }> {
-    const p = parsePurgeRequest(request)
-    const entries = await this.#purger.apply(this.#purger.selector(p.tags, p.urls, p.prefixes, false), p.soft, 'api')
-    const bus = this.options.bus
-    if (bus === undefined) return { entries, published: false }
-    try {
-      await bus.publish({
-        ...(p.tags.length > 0 ? { tags: p.tags } : {}),
-        ...(p.urls.length > 0 ? { urls: p.urls } : {}),
-        ...(p.prefixes.length > 0 ? { prefixes: p.prefixes } : {}),
-        soft: p.soft,
-        origin: this.id,
-        at: this.#clock.now(),
-      })
-    } catch (error) {
-      throw new PurgeError('E_PURGE_FAILED', `purged on ${this.id} but could not publish on the bus: ${(error as Error).message}`, { entries }, error)
-    }
-    return { entries, published: true }
+  purge(request: Partial<PurgeRequest>): Promise<{ entries: number; published: boolean }> {
+    return this.#purger.purgeAndPublish(parsePurgeRequest(request), this.options.bus)
   }
 
   /** The request listener (use it to mount the edge on a server of your own). */
@@ -358,8 +342,7 @@ export class Edge {
 
   async #miss(ctx: Ctx, stale: StoredResponse | undefined, retried: boolean): Promise<void> {
     const now = this.#clock.now()
-    const hitForPass = this.#hitForPass.get(ctx.key)
-    if (hitForPass !== undefined && hitForPass > now) {
+    if (this.#hitForPass.active(ctx.key, now)) {
       this.#counters.misses++
       await this.#answerLeader(ctx, await this.#fetcher.fetch(ctx, stale))
       return
@@ -397,7 +380,7 @@ export class Edge {
       return this.#retry(ctx, retried)
     }
     this.#flights.finish(flight, toShared(result))
-    if (result.kind === 'stream') this.#markHitForPass(ctx.key)
+    if (result.kind === 'stream') this.#hitForPass.mark(ctx.key)
     await this.#answerLeader(ctx, result)
   }
 
@@ -486,13 +469,6 @@ export class Edge {
       this.#logger.error({ error: (error as Error).message }, 'edge: background revalidation failed')
       this.#flights.finish(flight, { kind: 'pass' })
     })
-  }
-
-  /** After an unshareable response, requests for that key skip collapsing for a while. */
-  #markHitForPass(key: string): void {
-    if (this.options.hitForPass <= 0) return
-    if (this.#hitForPass.size >= MAX_HIT_FOR_PASS) this.#hitForPass.clear()
-    this.#hitForPass.set(key, this.#clock.now() + this.options.hitForPass)
   }
 
   #pass(req: IncomingMessage, res: ServerResponse, behavior: CompiledBehavior, path: string, rawQuery: string, hasBody: boolean): void {

@@ -1,11 +1,13 @@
 import type { Clock } from '../ports/clock.js'
 import type { Logger } from '../ports/logger.js'
-import type { BusListener, DeliveredMessage } from '../ports/bus.js'
+import type { BusListener, DeliveredMessage, InvalidationBus } from '../ports/bus.js'
 import type { BehaviorTable } from './behavior.js'
 import type { EdgeStorage, PurgeSelector } from './edge-storage.js'
 import type { EdgeCounters } from './metrics.js'
 import { edgeChannels } from './metrics.js'
+import { PurgeError } from './errors.js'
 import { PurgeFence } from './purge-fence.js'
+import type { PurgeRequest } from './purge.js'
 import { PurgeQueue } from './purge-queue.js'
 
 /** Where a purge came from (a bounded metric label). */
@@ -74,6 +76,29 @@ export class Purger {
     counters.purgeBatches++
     counters.purgedEntries += entries
     return entries
+  }
+
+  /**
+   * A purge from the API: applied here, then published on the bus (when there is one) so every
+   * edge node and app cache applies it. Throws `E_PURGE_FAILED` when the bus refused the message
+   * (the local purge is done).
+   */
+  async purgeAndPublish(p: PurgeRequest, bus: InvalidationBus | undefined): Promise<{ entries: number; published: boolean }> {
+    const entries = await this.apply(this.selector(p.tags, p.urls, p.prefixes, false), p.soft, 'api')
+    if (bus === undefined) return { entries, published: false }
+    try {
+      await bus.publish({
+        ...(p.tags.length > 0 ? { tags: p.tags } : {}),
+        ...(p.urls.length > 0 ? { urls: p.urls } : {}),
+        ...(p.prefixes.length > 0 ? { prefixes: p.prefixes } : {}),
+        soft: p.soft,
+        origin: this.#deps.id,
+        at: this.#deps.clock.now(),
+      })
+    } catch (error) {
+      throw new PurgeError('E_PURGE_FAILED', `purged on ${this.#deps.id} but could not publish on the bus: ${(error as Error).message}`, { entries }, error)
+    }
+    return { entries, published: true }
   }
 
   /** The bus listener of this node. */
