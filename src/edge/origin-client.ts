@@ -134,6 +134,9 @@ export class OriginClient {
         this.#clock.clearTimeout(timer)
         this.#breaker.success()
         this.#events.onLatency(performance.now() - started, res.statusCode, 'response')
+        // The body may be destroyed with an error (stall, purge) while nobody reads it (a body
+        // drained with resume()): an 'error' with no listener would end the process.
+        res.on('error', ignore)
         this.#watchBody(res, req)
         if (spec.signal !== undefined) {
           const signal = spec.signal
@@ -228,6 +231,8 @@ export class OriginClient {
     })
   }
 }
+
+function ignore(): void {}
 
 function cancelled(): OriginUnavailableError {
   return new OriginUnavailableError('network', 'origin fetch cancelled: a purge removed what it was filling')

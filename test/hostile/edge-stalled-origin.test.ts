@@ -79,6 +79,26 @@ describe('edge against an origin that stalls mid-body', () => {
     }
   })
 
+  it('survives a 5xx body that stalls while the edge discards it (stale-if-error answered first)', async () => {
+    const { url, edge, clock } = await setup((_req, res, _b, n) => {
+      if (n === 2) {
+        res.writeHead(500, { 'content-length': '100' })
+        res.write('x')
+        held.push(res)
+        return
+      }
+      res.setHeader('cache-control', 'max-age=1, stale-if-error=600')
+      res.end(`version ${n}`)
+    })
+    expect((await get(`${url}/e`)).text).toBe('version 1')
+    await clock.advance(2_000)
+    const stale = await get(`${url}/e`)
+    expect([stale.status, stale.text, stale.headers.get('x-cache')]).toEqual([200, 'version 1', 'STALE'])
+    // The 500's body is being discarded; when it stalls, the edge abandons it and carries on.
+    await advanceUntil(clock, () => expect(edge.stats().originBodyTimeouts).toBe(1))
+    expect((await get(`${url}/e`)).text).toBe('version 3')
+  })
+
   it('lets a purge cancel the in-flight fill of a purged URL: the waiting requests get a new fill', async () => {
     const { origin, url, edge } = await setup((_req, res, _b, n) => {
       if (n === 1) return stall(res, { 'cache-control': 'max-age=600', 'surrogate-key': 'item:1' })
