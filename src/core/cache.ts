@@ -23,6 +23,7 @@ import type { CacheStats } from './stats.js'
 import { TagCheck } from './tag-check.js'
 import { TagRegistry } from './tag-registry.js'
 import type { TierGuard } from './tier-guard.js'
+import { Writer } from './writer.js'
 
 export type { CacheResult, GetOrSetOptions, Invalidation, Loader, LoaderContext, SetManyItem, SetOptions } from './cache-types.js'
 
@@ -76,6 +77,7 @@ export class TierCache {
   readonly #recorder: ReadRecorder
   readonly #builder: EntryBuilder
   readonly #filler: Filler
+  readonly #writer: Writer
   readonly #localLocks: LocalLockStore
   readonly #gate: StartGate
   readonly #owned: readonly { close(): unknown }[]
@@ -113,6 +115,7 @@ export class TierCache {
     this.#filler = new Filler(settings, {
       l1: this.#l1, shared: tiers.shared, tags: this.#tags, coherence: this.#coherence, recorder: this.#recorder, builder: this.#builder,
     }, () => this.#closed)
+    this.#writer = new Writer(settings, { l1: this.#l1, shared: tiers.shared, tags: this.#tags, coherence: this.#coherence, builder: this.#builder })
     const waits: Promise<boolean>[] = []
     if (tiers.shared !== undefined && isConnecting(tiers.shared.store)) waits.push(tiers.shared.whenConnected())
     if (isConnecting(tiers.bus)) waits.push(tiers.bus.whenConnected())
@@ -311,20 +314,7 @@ export class TierCache {
     const tags = normalizeTags(options?.tags, key)
     const version = options?.version
     if (version !== undefined && !Number.isFinite(version)) throw new InvalidOptionError('version', 'a finite number', version)
-    await this.#track(this.#started().then(() => this.#set(key, value, { ttl, grace, tags, version })))
-  }
-
-  async #set(key: string, value: unknown, spec: { ttl: number; grace: number; tags: readonly string[]; version: number | undefined }): Promise<void> {
-    const tagVersions = spec.tags.length === 0 ? undefined : await this.#tags.current(spec.tags)
-    const entry = this.#build(key, value, spec.ttl, spec.grace, spec.tags, tagVersions, spec.version)
-    const held = this.#l1.store?.peek(key)
-    const older = spec.version !== undefined && held?.version !== undefined && held.version > spec.version
-    this.#l1.drop(key)
-    const stamp = this.#l1.stamp(key)
-    // L1 is written after L2 answered: if Redis refuses the value (older than what it has seen),
-    // this node must not keep it either.
-    const refused = await this.#writeShared([[key, entry]], spec.version)
-    if (!older && !refused.has(key)) this.#l1.fill(key, entry, stamp)
+    await this.#track(this.#started().then(() => this.#writer.set(key, value, { ttl, grace, tags, version })))
   }
 
   /** Stores many values. Every item is validated first: one bad item rejects the call and nothing is written. */
@@ -338,26 +328,7 @@ export class TierCache {
       const { ttl, grace } = resolveEntryOptions(this.#settings, item, 'setMany')
       specs.push({ key: item.key, value: item.value, ttl, grace, tags: normalizeTags(item.tags, item.key) })
     }
-    await this.#track(this.#started().then(() => this.#setMany(specs)))
-  }
-
-  async #setMany(specs: readonly { key: string; value: unknown; ttl: number; grace: number; tags: readonly string[] }[]): Promise<void> {
-    const allTags = [...new Set(specs.flatMap((s) => s.tags))]
-    const known = new Map<string, number>()
-    if (allTags.length > 0) {
-      const versions = await this.#tags.current(allTags)
-      allTags.forEach((t, i) => known.set(t, versions[i] as number))
-    }
-    const built = specs.map((s) => [s.key, this.#build(s.key, s.value, s.ttl, s.grace, s.tags,
-      s.tags.length === 0 ? undefined : s.tags.map((t) => known.get(t) as number), undefined)] as [string, CacheEntry])
-    const stamps = built.map(([key]) => {
-      this.#l1.drop(key)
-      return this.#l1.stamp(key)
-    })
-    const refused = built.length > 0 ? await this.#writeShared(built, undefined) : new Set<string>()
-    built.forEach(([key, entry], i) => {
-      if (!refused.has(key)) this.#l1.fill(key, entry, stamps[i] as number)
-    })
+    await this.#track(this.#started().then(() => this.#writer.setMany(specs)))
   }
 
   /** Removes a key from every tier and from every node's L1. */
@@ -389,27 +360,7 @@ export class TierCache {
       this.#l1.drop(key)
       this.#filler.forgetBackoff(key)
     }
-    await this.#track(this.#started().then(() => this.#invalidate(keys, tags, version)))
-  }
-
-  async #invalidate(keys: readonly string[], tags: readonly string[], version: number | undefined): Promise<void> {
-    const coherence = this.#coherence
-    const registry = this.#tags.registry
-    const sharedOk = keys.length > 0 ? await coherence.invalidateShared(keys, version) : true
-    if (coherence.bus === undefined) {
-      // One node (or no bus): tag versions are this process's own.
-      for (const tag of tags) registry.bump(tag)
-      return
-    }
-    const message = { keys: keys.length > 0 ? keys : undefined, tags: tags.length > 0 ? tags : undefined, version }
-    const receipt = await coherence.publish(message, sharedOk ? [] : keys)
-    if (receipt?.tagVersions !== undefined) {
-      tags.forEach((tag, i) => registry.observe(tag, receipt.tagVersions?.[i] as number))
-    } else {
-      // Not confirmed (it waits in the outbox): stop serving the tags here at least.
-      for (const tag of tags) registry.bump(tag)
-    }
-    if (receipt !== undefined && !sharedOk) coherence.retryLater({ keys, version }, keys)
+    await this.#track(this.#started().then(() => this.#writer.invalidate(keys, tags, version)))
   }
 
   /**
@@ -556,34 +507,6 @@ export class TierCache {
     const done = (): void => { this.#writes.delete(work) }
     work.then(done, done)
     return work
-  }
-
-  #build(key: string, value: unknown, ttl: number, grace: number, tags: readonly string[], tagVersions: readonly number[] | undefined,
-    version: number | undefined): CacheEntry {
-    // Tagged entries must not outlive their tag versions in Redis (see TagRegistry).
-    return this.#builder.build(key, value, {
-      ttl, grace, tags, tagVersions, loadMs: 0, version, maxLifetime: tags.length === 0 ? Number.POSITIVE_INFINITY : this.#settings.tagTtl,
-    })
-  }
-
-  /**
-   * Writes explicit values to L2 (voiding fill leases) and tells other nodes to drop their L1 copy.
-   * Resolves to the keys L2 refused as older than what it has seen. A write that failed leaves the
-   * old value in L2, so it is turned into an invalidation and retried from the outbox until L2
-   * forgets the old value (other nodes would otherwise read it back for the whole TTL).
-   */
-  async #writeShared(entries: readonly [string, CacheEntry][], version: number | undefined): Promise<Set<string>> {
-    let refused = new Set<string>()
-    if (this.#shared !== undefined) {
-      const result = await this.#shared.write(entries)
-      refused = result.refused
-      if (result.failed.length > 0) this.#coherence.retryLater({ keys: result.failed, version }, result.failed)
-    }
-    if (this.#coherence.bus !== undefined) {
-      const published = entries.map(([key]) => key).filter((key) => !refused.has(key))
-      if (published.length > 0) await this.#coherence.publish({ keys: published })
-    }
-    return refused
   }
 
   #assertOpen(): void {
