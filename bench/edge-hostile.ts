@@ -131,7 +131,7 @@ async function purgeFloodBench(): Promise<void> {
     res.end(`body of ${req.url}`)
   })
   console.log(`\n1. cache-hit latency, idle vs a purge flood of ${PURGE_RATE}/s (${SECONDS} s each)`)
-  console.log('   run                                  hits     p50 ms   p99 ms   p99/idle   purges 200 / 429')
+  console.log('   run                                  hits     p50 ms   p99 ms   p99/idle   purges 200 / 429 / unanswered')
   for (const [label, purge] of [['default limit (100/s, burst 200)', {}], ['limit raised (every purge applied)', { ratePerSecond: 1_000_000, burst: 1_000_000 }]] as const) {
     const { url, child } = await startEdge({ origin: origin.url, purgeToken: TOKEN, purge })
     const agent = new http.Agent({ keepAlive: true, maxSockets: 32 })
@@ -157,7 +157,7 @@ async function purgeFloodBench(): Promise<void> {
       `   ${name.padEnd(36)} ${String(l.length).padStart(6)}   ${percentile(l, 50).toFixed(3).padStart(6)}   ${percentile(l, 99).toFixed(3).padStart(6)}   ${(percentile(l, 99) / idleP99).toFixed(2).padStart(8)}   ${s}`
     console.log(`   ${label}`)
     console.log(row('  idle', idle, ''))
-    console.log(row('  during purge flood', during, `${statuses[200] ?? 0} / ${statuses[429] ?? 0}${statuses[0] === undefined ? '' : ` (${statuses[0]} failed)`}`))
+    console.log(row('  during purge flood', during, `${statuses[200] ?? 0} / ${statuses[429] ?? 0} / ${statuses[-1] ?? 0}${statuses[0] === undefined ? '' : ` (${statuses[0]} failed)`}`))
     console.log(row(`  control: ${PURGE_RATE} extra hits/s`, duringControl, ''))
     await stop(child)
   }

@@ -20,6 +20,8 @@ export interface AdminDeps {
   refused(): void
   /** Counts a purge refused by the rate limit. */
   rateLimited(): void
+  /** Resolves after `ms`: how long a refused purge waits for its answer. */
+  hold(ms: number): Promise<void>
 }
 
 /**
@@ -41,12 +43,21 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, url
   }
   if (name === 'purge') {
     if (method !== 'POST') return sendJson(res, 405, { ok: false, code: 'E_PURGE_INVALID', error: 'use POST' }, [['allow', 'POST']])
-    if (!authorized()) return unauthorized()
+    // A refused purge is answered only after a delay (a second, or the Retry-After time): a client
+    // flooding over keep-alive connections then gets one answer per connection per interval, and
+    // the edge does not parse, check and answer the rest of the flood on the event loop that
+    // serves cache hits. The waiting requests cost a timer each, nothing more.
+    if (!authorized()) {
+      await deps.hold(1_000)
+      return unauthorized()
+    }
     if (!deps.rate.take()) {
       req.resume()
       deps.rateLimited()
+      const retryAfter = deps.rate.retryAfterSeconds()
+      await deps.hold(retryAfter * 1000)
       return sendJson(res, 429, { ok: false, code: 'E_PURGE_RATE_LIMITED', error: 'too many purge requests; retry later' },
-        [['retry-after', String(deps.rate.retryAfterSeconds())]])
+        [['retry-after', String(retryAfter)]])
     }
     const declared = Number(req.headers['content-length'] ?? 0)
     if (declared > deps.maxBodyBytes) return tooLarge(req, res, deps.maxBodyBytes)

@@ -136,6 +136,8 @@ export class Edge {
       stats: () => this.stats(),
       refused: () => { c.purgeRefused++ },
       rateLimited: () => { c.purgesRateLimited++ },
+      // Real time, not the injected clock: this paces a client, it decides nothing about the cache.
+      hold: (ms) => new Promise((resolve) => { setTimeout(resolve, ms).unref() }),
     }
     const opened = openStorage(o, this.#clock, this.#logger)
     if (opened instanceof Promise) {
