@@ -137,7 +137,7 @@ describe('Redis refused, hung, or gone: the first call and every call after it a
     cleanups.push(() => current.stop())
     const { logger, lines } = recorder()
     const namespace = freshNamespace()
-    const c = cache({ namespace, logger, l2: { redis: server.url, timeout: 100, breakerThreshold: 2, breakerCooldown: 200 } })
+    const c = cache({ namespace, logger, l2: { redis: server.url, timeout: '2s', breakerThreshold: 2, breakerCooldown: 200 } })
     await c.set('before', 'v0')
     await server.stop()
     for (let i = 0; i < 50; i++) expect(await c.getOrSet(`down:${i}`, () => i)).toBe(i)
