@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   E_PURGE_UNAUTHORIZED: 'a purge request did not carry the valid bearer token and was refused',
   E_PURGE_INVALID: 'a purge request is not a JSON object naming tags, urls or prefixes (strings) and an optional boolean soft',
   E_PURGE_FAILED: 'the purge endpoint could not be reached or did not accept the purge',
+  E_PURGE_TOO_LARGE: 'a purge request body is larger than the edge accepts (purge.maxBodyBytes)',
+  E_PURGE_RATE_LIMITED: 'the edge refused a purge request because purges arrived faster than purge.ratePerSecond allows',
   E_EDGE_CONFIG: 'the edge configuration file cannot be read or is not a JSON object',
   E_DEPENDENCY_MISSING: 'an optional package that the requested feature needs (ioredis, pg, @electric-sql/pglite) is not installed',
 } as const

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
-import type { ResolvedBehavior } from './options.js'
+import type { ResolvedBehavior } from './behavior-options.js'
 
 /**
  * A behavior compiled for the request path: pattern matcher, cache-key builder and the selection of

@@ -1,5 +1,7 @@
+import { parseDictionary } from './structured-field.js'
+
 /**
- * Parsing of `Cache-Control` (RFC 9111 §5.2), `CDN-Cache-Control` (RFC 9213, same syntax) and
+ * Parsing of `Cache-Control` (RFC 9111 §5.2), `CDN-Cache-Control` (RFC 9213, a Dictionary) and
  * `Surrogate-Control` (W3C Edge Architecture 1.0: directives may carry a `;device` target).
  *
  * Directive names are case-insensitive; values are a token or a quoted-string, and a quoted string
@@ -99,7 +101,41 @@ function tokenize(text: string, allowTarget: boolean): Item[] {
   return items
 }
 
-/** Parses `Cache-Control` / `CDN-Cache-Control` / `Pragma` style lists. */
+/** Directives whose value is delta-seconds: an sf-integer in `CDN-Cache-Control`. */
+const NUMERIC_DIRECTIVES: ReadonlySet<string> = new Set(['max-age', 's-maxage', 'stale-while-revalidate', 'stale-if-error', 'min-fresh', 'max-stale'])
+/** Directives without a value (sf-boolean true), except `private` and `no-cache`, which may name fields (an sf-string). */
+const FLAG_DIRECTIVES: ReadonlySet<string> = new Set(['no-store', 'public', 'must-revalidate', 'proxy-revalidate', 'must-understand', 'no-transform', 'immutable', 'only-if-cached'])
+
+/**
+ * Parses `CDN-Cache-Control` (RFC 9213 §2.1): a Structured Field Dictionary (RFC 8941), not the
+ * `Cache-Control` syntax. Undefined when the field is absent or invalid, and then it is ignored as
+ * a whole (RFC 9213 §2.1, RFC 8941 §4.2): a syntax error, or a known directive with a value of the
+ * wrong type (`max-age="60"`, `no-store=1`). Unknown directives are ignored, whatever their type.
+ */
+export function parseCdnCacheControl(text: string | undefined): Directives | undefined {
+  if (text === undefined) return undefined
+  const dictionary = parseDictionary(text)
+  if (dictionary === undefined) return undefined
+  const out = new Map<string, DirectiveValue>()
+  for (const [name, item] of dictionary) {
+    if (NUMERIC_DIRECTIVES.has(name)) {
+      if (item.type !== 'integer' || item.value < 0) return undefined
+      out.set(name, String(item.value))
+    } else if (FLAG_DIRECTIVES.has(name)) {
+      if (item.type !== 'boolean' || !item.value) return undefined
+      out.set(name, null)
+    } else if (name === 'private' || name === 'no-cache') {
+      if (item.type === 'string') out.set(name, item.value)
+      else if (item.type === 'boolean' && item.value) out.set(name, null)
+      else return undefined
+    } else {
+      out.set(name, item.type === 'boolean' ? null : item.type === 'integer' || item.type === 'token' || item.type === 'string' ? String(item.value) : INVALID)
+    }
+  }
+  return out
+}
+
+/** Parses `Cache-Control` / `Pragma` style lists. */
 export function parseDirectives(text: string | undefined): Directives {
   if (text === undefined || text === '') return EMPTY_DIRECTIVES
   const out = new Map<string, DirectiveValue>()

@@ -6,7 +6,8 @@ import type { EdgeOptions } from './options.js'
 const FILE_OPTIONS = new Set([
   'origin', 'behaviors', 'storage', 'maxObjectBytes', 'purgeToken', 'id', 'surrogateId', 'originTimeout', 'breakerThreshold',
   'breakerCooldown', 'originMaxSockets', 'maxHeaderBytes', 'maxUrlBytes', 'honorRequestCacheControl', 'keepStale', 'hitForPass',
-  'adminPrefix', 'metricsEndpoint', 'publishUnsafeInvalidations', 'xForwardedFor', 'purgeFence', 'port', 'host', 'bus',
+  'adminPrefix', 'metricsEndpoint', 'publishUnsafeInvalidations', 'xForwardedFor', 'purgeFence', 'originBodyTimeout', 'maxWaitersPerFill',
+  'hopSecret', 'purge', 'admin', 'accessLog', 'port', 'host', 'bus',
 ])
 
 /** The invalidation bus a config file can name: the Redis Streams bus of a namespace. */

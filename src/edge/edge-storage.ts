@@ -1,3 +1,4 @@
+import type { BreakerState } from '../core/circuit-breaker.js'
 import type { CacheEntry } from '../ports/entry.js'
 import { EMPTY_TAGS } from '../core/key.js'
 import type { EdgeRecord } from './stored-response.js'
@@ -21,6 +22,10 @@ export interface EdgeStorageStats {
   readonly evictions: number
   /** Shared storage calls that failed or timed out (treated as misses). */
   readonly errors: number
+  /** Shared storage calls not sent because its breaker was open (always 0 in memory). */
+  readonly skipped: number
+  /** The shared storage breaker (always `'closed'` in memory). */
+  readonly breaker: BreakerState
 }
 
 /**

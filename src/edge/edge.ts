@@ -1,11 +1,11 @@
 import http from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { Clock } from '../ports/clock.js'
 import { systemClock } from '../core/clock.js'
 import { CircuitBreaker } from '../core/circuit-breaker.js'
 import type { Logger } from '../ports/logger.js'
 import { consoleLogger } from '../core/logger.js'
+import { AccessLog } from './access-log.js'
 import { handleAdmin } from './admin.js'
 import type { AdminDeps } from './admin.js'
 import { BehaviorTable } from './behavior.js'
@@ -13,48 +13,54 @@ import type { CompiledBehavior } from './behavior.js'
 import { parseDirectives } from './cache-control.js'
 import type { Directives } from './cache-control.js'
 import { hasStatePreconditions } from './conditional.js'
+import { edgeStats } from './edge-stats.js'
 import type { EdgeStorage } from './edge-storage.js'
-import { PurgeError } from './errors.js'
 import { OriginFetcher, effectiveFreshUntil, toShared } from './fetcher.js'
 import type { Ctx, LeaderResult, SharedResult } from './fetcher.js'
-import { forwardHeaders, isLoop, sameOriginPath } from './forward.js'
+import { Flights } from './flights.js'
+import { isLoop } from './forward.js'
 import type { ForwardContext } from './forward.js'
 import { FLAG_MUST_REVALIDATE } from './freshness.js'
-import { getAll, stripHopByHop } from './header-list.js'
-import { MemoryStorage } from './memory-storage.js'
+import { HitForPass } from './hit-for-pass.js'
+import { HOP_AUTH_HEADER, HOP_HEADER, hopTrusted } from './hop-auth.js'
 import type { EdgeResult, EdgeStats } from './metrics.js'
 import { EdgeCounters, edgeChannels } from './metrics.js'
+import { openStorage } from './open-storage.js'
 import type { EdgeOptions, ResolvedEdgeOptions } from './options.js'
-import { EDGE_DEFAULTS, resolveEdgeOptions } from './options.js'
-import { OriginClient, OriginUnavailableError } from './origin-client.js'
-import type { OriginResponse } from './origin-client.js'
+import { resolveEdgeOptions } from './options.js'
+import { OriginClient } from './origin-client.js'
+import type { OriginUnavailableError } from './origin-client.js'
+import { passThrough } from './pass-through.js'
+import type { PassDeps } from './pass-through.js'
 import type { PurgeRequest } from './purge.js'
 import { parsePurgeRequest } from './purge.js'
 import { Purger } from './purger.js'
+import { framingError } from './request-checks.js'
 import { requestAllowsFresh, requestAllowsStale } from './request-directives.js'
-import { sendError, sendStored, sendStream } from './respond.js'
+import { sendError, sendOriginError, sendStored, sendStream } from './respond.js'
 import type { EdgeRecord, StoredResponse } from './stored-response.js'
 import { VARIANT_SEPARATOR } from './stored-response.js'
+import { TokenBucket } from './token-bucket.js'
 import { varyKey } from './vary.js'
+import { baseUrl, closeServer, listenOn, refuseMalformed } from './listener.js'
 
-/** Methods RFC 9110 §9.2.1 calls safe; every other method invalidates (RFC 9111 §4.4). */
-const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
-const MAX_HIT_FOR_PASS = 10_000
 
 /**
  * The edge: a shared HTTP cache (RFC 9111) in front of one origin. See docs/edge.md.
  *
- * Request path: behavior → key → storage. A fresh hit is written from memory without a promise.
- * A miss joins the in-flight fetch for its key (collapsing) or starts one; the response is stored
- * when RFC 9111 and the behavior allow, streamed through otherwise. Purges (API, bus, unsafe
- * methods) remove or mark stale by tag, URL or prefix, and a fence stops fills that started before
- * a purge from storing what it removed.
+ * Request path: checks → behavior → key → storage. A fresh hit is written from memory without a
+ * promise. A miss joins the in-flight fetch for its key (collapsing, bounded) or starts one; the
+ * response is stored when RFC 9111 and the behavior allow, streamed through otherwise. Purges (API,
+ * bus, unsafe methods) remove or mark stale by tag, URL or prefix, cancel the fills they touch, and
+ * a fence stops fills that started before a purge from storing what it removed.
  */
 export class Edge {
   readonly id: string
   readonly options: ResolvedEdgeOptions
   /** The HTTP server (not listening until {@link listen}); its `request` handler is {@link handle}. */
   readonly server: Server
+  /** The admin listener (metrics, stats, health), when `options.admin` is set; its handler is {@link adminHandle}. */
+  readonly adminServer: Server | undefined
   readonly #clock: Clock
   readonly #logger: Logger
   readonly #counters = new EdgeCounters()
@@ -62,12 +68,14 @@ export class Edge {
   readonly #origin: OriginClient
   readonly #behaviors: BehaviorTable
   readonly #purger: Purger
-  readonly #flights = new Map<string, Promise<SharedResult>>()
+  readonly #flights = new Flights()
   readonly #fetcher: OriginFetcher
   readonly #adminDeps: AdminDeps
-  readonly #hitForPass = new Map<string, number>()
+  readonly #passDeps: PassDeps
+  readonly #hitForPass: HitForPass
   readonly #forward: ForwardContext
   readonly #adminPrefix: string
+  readonly #accessLog: AccessLog | undefined
   readonly #ready: Promise<void>
   #storage: EdgeStorage | undefined
   #unsubscribe: (() => void) | undefined
@@ -80,48 +88,62 @@ export class Edge {
     this.#clock = o.clock ?? systemClock
     this.#logger = o.logger ?? consoleLogger
     this.#behaviors = new BehaviorTable(o.behaviors)
+    this.#hitForPass = new HitForPass(o.hitForPass, this.#clock)
     this.#adminPrefix = o.adminPrefix
+    this.#accessLog = o.accessLog === false ? undefined : new AccessLog(o.accessLog, this.#logger, this.#clock)
     this.#breaker = new CircuitBreaker(o.breakerThreshold, o.breakerCooldown, this.#clock, (from, to) => {
       if (to === 'open') this.#logger.warn({ origin: o.origin.origin }, 'edge: origin failing, circuit breaker open')
       else if (to === 'closed') this.#logger.warn({ origin: o.origin.origin }, 'edge: origin answering again, circuit breaker closed')
       if (edgeChannels.breaker.hasSubscribers) edgeChannels.breaker.publish({ from, to })
     })
-    this.#origin = new OriginClient(o.origin, this.#clock, o.originTimeout, this.#breaker, o.originMaxSockets, (ms, status, outcome) => {
-      const c = this.#counters
-      c.originRequests++
-      if (outcome === 'timeout') c.originTimeouts++
-      else if (outcome === 'network') c.originErrors++
-      else c.observeOrigin(ms)
-      if (edgeChannels.origin.hasSubscribers) edgeChannels.origin.publish({ outcome: outcome === 'network' ? 'error' : outcome, status, durationMs: ms })
+    const c = this.#counters
+    this.#origin = new OriginClient(o.origin, this.#clock, o.originTimeout, o.originBodyTimeout, this.#breaker, o.originMaxSockets, {
+      onLatency: (ms, status, outcome) => {
+        c.originRequests++
+        if (outcome === 'timeout') c.originTimeouts++
+        else if (outcome === 'network') c.originErrors++
+        else c.observeOrigin(ms)
+        if (edgeChannels.origin.hasSubscribers) edgeChannels.origin.publish({ outcome: outcome === 'network' ? 'error' : outcome, status, durationMs: ms })
+      },
+      onBodyTimeout: () => { c.originBodyTimeouts++ },
     })
     this.#purger = new Purger({
-      id: o.id, behaviors: this.#behaviors, clock: this.#clock, counters: this.#counters, logger: this.#logger, fenceWindowMs: o.purgeFence,
+      id: o.id, behaviors: this.#behaviors, clock: this.#clock, counters: c, logger: this.#logger, fenceWindowMs: o.purgeFence,
       storage: async () => {
         await this.#ready
         return this.#storage as EdgeStorage
       },
+      cancelFills: (selector) => { c.fillsCancelled += this.#flights.cancel(selector) },
     })
-    this.#forward = { originHost: this.#origin.host, surrogateId: o.surrogateId, edgeId: o.id, xForwardedFor: o.xForwardedFor }
+    this.#forward = { originHost: this.#origin.host, surrogateId: o.surrogateId, edgeId: o.id, xForwardedFor: o.xForwardedFor, hopSecret: o.hopSecret }
     this.#fetcher = new OriginFetcher({
-      options: o, origin: this.#origin, counters: this.#counters, fence: this.#purger.fence, clock: this.#clock, forward: this.#forward,
+      options: o, origin: this.#origin, counters: c, fence: this.#purger.fence, clock: this.#clock, forward: this.#forward,
       storage: () => this.#storage as EdgeStorage,
       staleBefore: () => this.#purger.staleBefore,
     })
+    this.#passDeps = {
+      options: o, origin: this.#origin, forward: this.#forward, counters: c, purger: this.#purger, clock: this.#clock, logger: this.#logger,
+      originError: (res, error) => this.#originError(res, error),
+    }
     this.#adminDeps = {
       prefix: o.adminPrefix,
       purgeToken: o.purgeToken,
       metricsEndpoint: o.metricsEndpoint,
       id: o.id,
+      maxBodyBytes: o.purge.maxBodyBytes,
+      rate: new TokenBucket(o.purge.ratePerSecond, o.purge.burst, this.#clock),
       purge: (request) => this.purge(request),
       stats: () => this.stats(),
-      refused: () => { this.#counters.purgeRefused++ },
-      reject: (res, status, message, extra) => this.#reject(res, status, message, extra),
+      refused: () => { c.purgeRefused++ },
+      rateLimited: () => { c.purgesRateLimited++ },
+      // Real time, not the injected clock: this paces a client, it decides nothing about the cache.
+      hold: (ms) => new Promise((resolve) => { setTimeout(resolve, ms).unref() }),
     }
-    const storage = o.storage
-    if (storage.type === 'redis') {
-      this.#ready = this.#openRedis(storage)
+    const opened = openStorage(o, this.#clock, this.#logger)
+    if (opened instanceof Promise) {
+      this.#ready = opened.then((storage) => { this.#storage = storage })
     } else {
-      this.#storage = new MemoryStorage(storage.maxBytes ?? EDGE_DEFAULTS.memoryMaxBytes, this.#clock, storage.policy)
+      this.#storage = opened
       this.#ready = Promise.resolve()
     }
     this.server = http.createServer({
@@ -132,16 +154,8 @@ export class Edge {
       headersTimeout: 20_000,
       keepAliveTimeout: 5_000,
     }, this.handle)
-    this.server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-      // Malformed requests never reach the handler: answer 400 (431 for oversized headers) and close.
-      this.#counters.rejected++
-      if (error.code === 'ECONNRESET' || !socket.writable) {
-        socket.destroy()
-        return
-      }
-      const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
-    })
+    refuseMalformed(this.server, c)
+    this.adminServer = o.admin === undefined ? undefined : http.createServer({ maxHeaderSize: 8 * 1024, headersTimeout: 10_000, requestTimeout: 30_000 }, this.adminHandle)
     if (o.bus !== undefined) this.#unsubscribe = o.bus.subscribe(this.#purger.listener())
   }
 
@@ -150,25 +164,24 @@ export class Edge {
     return this.#ready
   }
 
-  /** Starts listening; resolves with the base URL (`http://host:port`). */
+  /** Starts listening (and the admin listener, when configured); resolves with the base URL (`http://host:port`). */
   async listen(port = 0, host = '127.0.0.1'): Promise<string> {
     await this.#ready
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject)
-        resolve()
-      })
-    })
+    await listenOn(this.server, port, host)
+    const admin = this.options.admin
+    if (this.adminServer !== undefined && admin !== undefined) await listenOn(this.adminServer, admin.port, admin.host)
     return this.url
   }
 
   /** The base URL while listening. */
   get url(): string {
-    const address = this.server.address() as AddressInfo | null
-    if (address === null) throw new Error('edge is not listening')
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-    return `http://${host}:${address.port}`
+    return baseUrl(this.server)
+  }
+
+  /** The admin listener's base URL while listening (throws when there is none). */
+  get adminUrl(): string {
+    if (this.adminServer === undefined) throw new Error('edge has no admin listener (options.admin)')
+    return baseUrl(this.adminServer)
   }
 
   /** Stops listening, closes idle and active connections, the origin pool, storage and the bus subscription. */
@@ -176,14 +189,7 @@ export class Edge {
     if (this.#closed) return
     this.#closed = true
     this.#unsubscribe?.()
-    await new Promise<void>((resolve) => {
-      if (!this.server.listening) {
-        resolve()
-        return
-      }
-      this.server.close(() => resolve())
-      this.server.closeAllConnections()
-    })
+    await Promise.all([closeServer(this.server), closeServer(this.adminServer)])
     this.#origin.close()
     await this.#ready.catch(() => {})
     await this.#storage?.close()
@@ -191,37 +197,7 @@ export class Edge {
 
   /** Counters since creation. */
   stats(): EdgeStats {
-    const c = this.#counters
-    const storage = this.#storage?.stats() ?? { type: 'memory' as const, entries: 0, bytes: 0, maxBytes: 0, evictions: 0, errors: 0 }
-    return {
-      id: this.id,
-      requests: c.requests,
-      hits: c.hits,
-      misses: c.misses,
-      staleServed: c.swr + c.sie,
-      staleWhileRevalidate: c.swr,
-      staleIfError: c.sie,
-      revalidations: c.revalidations,
-      notModified: c.notModified,
-      collapsed: c.collapsed,
-      passes: c.passes,
-      stored: c.stored,
-      notStored: Object.fromEntries(c.notStored),
-      originRequests: c.originRequests,
-      originErrors: c.originErrors,
-      originTimeouts: c.originTimeouts,
-      originRejected: c.originRejected,
-      breaker: this.#breaker.state,
-      bytesServed: c.bytesServed,
-      bytesFromOrigin: c.bytesFromOrigin,
-      originLatency: { count: c.latencyCount, sumMs: c.latencySum, buckets: [...c.latencyBuckets] },
-      purges: c.purges,
-      purgedEntries: c.purgedEntries,
-      rejected: c.rejected,
-      purgeRefused: c.purgeRefused,
-      busGaps: c.busGaps,
-      storage,
-    }
+    return edgeStats(this.id, this.#counters, this.#breaker.state, this.#storage?.stats())
   }
 
   /**
@@ -229,29 +205,14 @@ export class Edge {
    * and every app cache following the bus applies it too. Resolves with the entries purged here.
    * Throws `E_PURGE_FAILED` when the bus refused the message (the local purge is done).
    */
-  async purge(request: Partial<PurgeRequest>): Promise<{ entries: number; published: boolean }> {
-    const p = parsePurgeRequest(request)
-    const entries = await this.#purger.apply(this.#purger.selector(p.tags, p.urls, p.prefixes, false), p.soft, 'api')
-    const bus = this.options.bus
-    if (bus === undefined) return { entries, published: false }
-    try {
-      await bus.publish({
-        ...(p.tags.length > 0 ? { tags: p.tags } : {}),
-        ...(p.urls.length > 0 ? { urls: p.urls } : {}),
-        ...(p.prefixes.length > 0 ? { prefixes: p.prefixes } : {}),
-        soft: p.soft,
-        origin: this.id,
-        at: this.#clock.now(),
-      })
-    } catch (error) {
-      throw new PurgeError('E_PURGE_FAILED', `purged on ${this.id} but could not publish on the bus: ${(error as Error).message}`, { entries }, error)
-    }
-    return { entries, published: true }
+  purge(request: Partial<PurgeRequest>): Promise<{ entries: number; published: boolean }> {
+    return this.#purger.purgeAndPublish(parsePurgeRequest(request), this.options.bus)
   }
 
   /** The request listener (use it to mount the edge on a server of your own). */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.#counters.requests++
+    this.#accessLog?.begin(req, res, req.url ?? '')
     try {
       this.#route(req, res)
     } catch (error) {
@@ -259,17 +220,45 @@ export class Edge {
     }
   }
 
-  #route(req: IncomingMessage, res: ServerResponse): void {
+  /** The admin listener's request handler: the edge's own endpoints only, nothing from the cache. */
+  readonly adminHandle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#accessLog?.begin(req, res, req.url ?? '')
     const url = req.url ?? ''
+    if (!url.startsWith(this.#adminPrefix)) {
+      req.resume()
+      this.#reject(res, 404, `only ${this.#adminPrefix}* is served here`)
+      return
+    }
+    handleAdmin(req, res, url, this.#adminDeps, true).then((bytes) => this.#done(res, 'admin', undefined, res.statusCode, bytes),
+      (error: unknown) => this.#internalError(res, error))
+  }
+
+  #route(req: IncomingMessage, res: ServerResponse): void {
+    let url = req.url ?? ''
     const method = req.method ?? 'GET'
     if (url.length > this.options.maxUrlBytes) return this.#reject(res, 414, 'request-target too long')
     // Origin-form only (RFC 9112 §3.2.1): absolute-form and authority-form are for forward proxies.
     if (url.charCodeAt(0) !== 47) return this.#reject(res, 400, 'request-target must start with "/"')
+    // A fragment is never part of a request-target (RFC 9112 §3.2, RFC 9110 §4.2.5): a client that
+    // sends one gets neither a key of its own nor a forwarded fragment.
+    const hash = url.indexOf('#')
+    if (hash !== -1) url = url.slice(0, hash)
+    const framing = framingError(req)
+    if (framing !== undefined) return this.#reject(res, framing[0], framing[1])
     if (url.startsWith(this.#adminPrefix)) {
-      handleAdmin(req, res, url, this.#adminDeps).catch((error: unknown) => this.#internalError(res, error))
+      handleAdmin(req, res, url, this.#adminDeps, false).then((bytes) => this.#done(res, 'admin', undefined, res.statusCode, bytes),
+        (error: unknown) => this.#internalError(res, error))
       return
     }
-    if (isLoop(req.headers, this.id)) return this.#reject(res, 508, 'forwarding loop: this edge is already in X-Tiercache-Hop')
+    const headers = req.headers
+    if (headers[HOP_HEADER] !== undefined) {
+      // This edge's own id coming back is a loop (it only hurts the request that carries it).
+      if (isLoop(headers, this.id)) return this.#reject(res, 508, 'forwarding loop: this edge is already in X-Tiercache-Hop')
+      // Only an edge proving the shared hop secret is a hop: anyone else's hop list is dropped, so
+      // surrogate keys, Cache-Tag and Surrogate-Control are never written back to a client.
+      if (!hopTrusted(headers, this.options.hopSecret)) delete headers[HOP_HEADER]
+    }
+    if (headers[HOP_AUTH_HEADER] !== undefined) delete headers[HOP_AUTH_HEADER]
     const q = url.indexOf('?')
     const path = q === -1 ? url : url.slice(0, q)
     const rawQuery = q === -1 ? '' : url.slice(q + 1)
@@ -278,13 +267,11 @@ export class Edge {
     if (o.allowedMethods !== 'all' && !o.allowedMethods.has(method)) {
       return this.#reject(res, 403, `method ${method} is not allowed on ${o.pathPattern}`, [['allow', [...o.allowedMethods].join(', ')]])
     }
-    const headers = req.headers
     const hasBody = (headers['content-length'] !== undefined && headers['content-length'] !== '0') || headers['transfer-encoding'] !== undefined
     if (!o.cachedMethods.has(method) || hasBody || (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS')) {
-      this.#pass(req, res, behavior, path, rawQuery, hasBody).catch((error: unknown) => this.#internalError(res, error))
+      this.#pass(req, res, behavior, path, rawQuery, hasBody)
       return
     }
-    // A range on a miss, or state preconditions: forwarded as they are, never stored.
     const urlPart = behavior.urlPart(path, rawQuery)
     const key = behavior.key(method, urlPart, headers)
     const storage = this.#storage
@@ -328,8 +315,7 @@ export class Edge {
       const freshUntil = effectiveFreshUntil(stored, this.#purger.staleBefore)
       if (now < freshUntil && (requestCc === undefined || requestAllowsFresh(requestCc, stored, now, freshUntil))) {
         this.#counters.hits++
-        this.#counters.bytesServed += sendStored(req, res, stored, behavior, now, 'HIT')
-        this.#published('hit', behavior, stored.status)
+        this.#done(res, 'hit', behavior, stored.status, sendStored(req, res, stored, behavior, now, 'HIT'))
         return
       }
       const staleFor = now - freshUntil
@@ -337,112 +323,136 @@ export class Edge {
       const mayServeStale = staleFor >= 0 && (stored.flags & FLAG_MUST_REVALIDATE) === 0
       if (mayServeStale && (staleFor < stored.staleWhileRevalidate || (requestCc !== undefined && requestAllowsStale(requestCc, staleFor)))) {
         this.#counters.swr++
-        this.#counters.bytesServed += sendStored(req, res, stored, behavior, now, 'STALE')
-        this.#published('stale', behavior, stored.status)
+        this.#done(res, 'stale', behavior, stored.status, sendStored(req, res, stored, behavior, now, 'STALE'))
         this.#revalidateInBackground(req, behavior, urlPart, key, stored)
         return
       }
     }
     if (requestCc?.has('only-if-cached') === true) return this.#reject(res, 504, 'only-if-cached and nothing usable is stored')
     if (headers.range !== undefined || hasStatePreconditions(headers)) {
+      // A range on a miss, or state preconditions: forwarded as they are, never stored.
       const q = urlPart.indexOf('?')
       this.#pass(req, res, behavior, q === -1 ? urlPart : urlPart.slice(0, q), q === -1 ? '' : urlPart.slice(q + 1), false)
-        .catch((error: unknown) => this.#internalError(res, error))
       return
     }
     const ctx: Ctx = {
       req, res, behavior, fetchMethod: method === 'OPTIONS' ? 'OPTIONS' : 'GET', urlPart, key,
       requestNoStore: requestCc?.has('no-store') === true,
     }
-    this.#miss(ctx, stored).catch((error: unknown) => this.#internalError(res, error))
+    this.#miss(ctx, stored, false).catch((error: unknown) => this.#internalError(res, error))
   }
 
-  async #miss(ctx: Ctx, stale: StoredResponse | undefined): Promise<void> {
+  async #miss(ctx: Ctx, stale: StoredResponse | undefined, retried: boolean): Promise<void> {
     const now = this.#clock.now()
-    const hitForPass = this.#hitForPass.get(ctx.key)
-    if (hitForPass !== undefined && hitForPass > now) {
+    if (this.#hitForPass.active(ctx.key, now)) {
       this.#counters.misses++
       await this.#answerLeader(ctx, await this.#fetcher.fetch(ctx, stale))
       return
     }
     const inFlight = this.#flights.get(ctx.key)
     if (inFlight !== undefined) {
+      // Bounded: a fill stalled on a half-dead origin must not collect every request for its URL.
+      if (inFlight.waiters >= this.options.maxWaitersPerFill) {
+        this.#counters.waitersRefused++
+        return this.#reject(ctx.res as ServerResponse, 503, 'too many requests are waiting for this URL', [['retry-after', '1']])
+      }
       this.#counters.collapsed++
-      const shared = await inFlight
+      inFlight.waiters++
+      let shared: SharedResult
+      try {
+        shared = await inFlight.promise
+      } finally {
+        inFlight.waiters--
+      }
+      if (shared.kind === 'retry') return this.#retry(ctx, retried)
       await this.#answerFollower(ctx, shared)
       return
     }
     this.#counters.misses++
-    let resolveShared!: (result: SharedResult) => void
-    const sharedPromise = new Promise<SharedResult>((resolve) => { resolveShared = resolve })
-    this.#flights.set(ctx.key, sharedPromise)
+    const flight = this.#flights.start(ctx.key, ctx.urlPart)
     let result: LeaderResult
     try {
-      result = await this.#fetcher.fetch(ctx, stale)
+      result = await this.#fetcher.fetch(ctx, stale, flight)
     } catch (error) {
-      resolveShared({ kind: 'pass' })
+      this.#flights.finish(flight, { kind: 'pass' })
       throw error
-    } finally {
-      this.#flights.delete(ctx.key)
     }
-    resolveShared(toShared(result))
-    if (result.kind === 'stream') this.#markHitForPass(ctx.key)
+    if (flight.cancelled) {
+      if (result.kind === 'stream') result.response.stream.destroy()
+      return this.#retry(ctx, retried)
+    }
+    this.#flights.finish(flight, toShared(result))
+    if (result.kind === 'stream') this.#hitForPass.mark(ctx.key)
     await this.#answerLeader(ctx, result)
+  }
+
+  /**
+   * A purge cancelled the fetch this request was waiting for: what it would have got was purged.
+   * It waits on (or starts) a fresh fetch once, without the stale copy the purge may have removed;
+   * a second cancellation (a purge storm) gets 503.
+   */
+  #retry(ctx: Ctx, retried: boolean): Promise<void> {
+    if (retried) {
+      this.#reject(ctx.res as ServerResponse, 503, 'purged while being fetched, twice', [['retry-after', '1']])
+      return Promise.resolve()
+    }
+    return this.#miss(ctx, undefined, true)
   }
 
   async #answerLeader(ctx: Ctx, result: LeaderResult): Promise<void> {
     const res = ctx.res as ServerResponse
+    const b = ctx.behavior
     if (res.destroyed) {
       // The client went away while waiting: the fetch still served storage and the other waiters.
       if (result.kind === 'stream') result.response.stream.destroy()
+      this.#done(res, 'aborted', b, 0, 0)
       return
     }
     const now = this.#clock.now()
-    const b = ctx.behavior
     switch (result.kind) {
       case 'stored':
-        this.#counters.bytesServed += sendStored(ctx.req, res, result.stored, b, now, result.xCache, result.extra)
-        this.#published(result.xCache === 'REVALIDATED' ? 'revalidated' : 'miss', b, result.stored.status)
+        this.#done(res, result.xCache === 'REVALIDATED' ? 'revalidated' : 'miss', b, result.stored.status,
+          sendStored(ctx.req, res, result.stored, b, now, result.xCache, result.extra))
         return
       case 'stale':
         this.#counters.sie++
-        this.#counters.bytesServed += sendStored(ctx.req, res, result.stored, b, now, 'STALE')
-        this.#published('stale', b, result.stored.status)
+        this.#done(res, 'stale', b, result.stored.status, sendStored(ctx.req, res, result.stored, b, now, 'STALE'))
         return
       case 'stream':
-        this.#counters.bytesServed += await sendStream(ctx.req, res, result.response, result.headers, result.head, 'MISS')
-        this.#published('miss', b, result.response.status)
+        this.#done(res, 'miss', b, result.response.status, await sendStream(ctx.req, res, result.response, result.headers, result.head, 'MISS'))
         return
       case 'error':
         this.#originError(res, result.error)
-        this.#published('error', b, 0)
+        this.#done(res, 'error', b, res.statusCode, 0)
     }
   }
 
   async #answerFollower(ctx: Ctx, shared: SharedResult): Promise<void> {
     const res = ctx.res as ServerResponse
-    if (res.destroyed) return
+    if (res.destroyed) {
+      this.#done(res, 'aborted', ctx.behavior, 0, 0)
+      return
+    }
     const now = this.#clock.now()
     switch (shared.kind) {
       case 'stored': {
         const s = shared.stored
         if (s.vary === undefined || varyKey(s.vary, ctx.req.headers) === shared.varyValue) {
-          this.#counters.bytesServed += sendStored(ctx.req, res, s, ctx.behavior, now, 'COLLAPSED')
-          this.#published('collapsed', ctx.behavior, s.status)
+          this.#done(res, 'collapsed', ctx.behavior, s.status, sendStored(ctx.req, res, s, ctx.behavior, now, 'COLLAPSED'))
           return
         }
         break
       }
       case 'stale':
         this.#counters.sie++
-        this.#counters.bytesServed += sendStored(ctx.req, res, shared.stored, ctx.behavior, now, 'STALE')
-        this.#published('stale', ctx.behavior, shared.stored.status)
+        this.#done(res, 'stale', ctx.behavior, shared.stored.status, sendStored(ctx.req, res, shared.stored, ctx.behavior, now, 'STALE'))
         return
       case 'error':
         this.#originError(res, shared.error)
-        this.#published('error', ctx.behavior, 0)
+        this.#done(res, 'error', ctx.behavior, res.statusCode, 0)
         return
       case 'pass':
+      case 'retry':
         break
     }
     // The shared response is not for this request (private, too large, another variant): fetch alone.
@@ -453,74 +463,24 @@ export class Edge {
   #revalidateInBackground(req: IncomingMessage, behavior: CompiledBehavior, urlPart: string, key: string, stored: StoredResponse): void {
     if (this.#flights.has(key)) return
     const ctx: Ctx = { req, res: undefined, behavior, fetchMethod: req.method === 'OPTIONS' ? 'OPTIONS' : 'GET', urlPart, key, requestNoStore: false }
-    let resolveShared!: (result: SharedResult) => void
-    this.#flights.set(key, new Promise<SharedResult>((resolve) => { resolveShared = resolve }))
-    this.#fetcher.fetch(ctx, stored).then((result) => {
+    const flight = this.#flights.start(key, urlPart)
+    this.#fetcher.fetch(ctx, stored, flight).then((result) => {
       if (result.kind === 'stream') result.response.stream.destroy()
-      resolveShared(toShared(result))
+      this.#flights.finish(flight, flight.cancelled ? { kind: 'retry' } : toShared(result))
     }, (error: unknown) => {
       this.#logger.error({ error: (error as Error).message }, 'edge: background revalidation failed')
-      resolveShared({ kind: 'pass' })
-    }).finally(() => this.#flights.delete(key))
-  }
-
-  /**
-   * One origin fetch for a cacheable request: conditional when a stored response has validators,
-   * stale-if-error on failure, stored when allowed and small enough, streamed otherwise.
-   */
-  #markHitForPass(key: string): void {
-    if (this.options.hitForPass <= 0) return
-    if (this.#hitForPass.size >= MAX_HIT_FOR_PASS) this.#hitForPass.clear()
-    this.#hitForPass.set(key, this.#clock.now() + this.options.hitForPass)
-  }
-
-  /** Forwards a request without the cache; after a successful unsafe method, invalidates per RFC 9111 §4.4. */
-  async #pass(req: IncomingMessage, res: ServerResponse, behavior: CompiledBehavior, path: string, rawQuery: string, hasBody: boolean): Promise<void> {
-    this.#counters.passes++
-    const method = req.method ?? 'GET'
-    const query = behavior.query(rawQuery)
-    const headers = forwardHeaders(req, behavior, true, this.#forward)
-    let response: OriginResponse
-    try {
-      response = await this.#origin.send({ method, path: query === '' ? path : `${path}?${query}`, headers, body: hasBody ? req : undefined })
-    } catch (error) {
-      if (!(error instanceof OriginUnavailableError)) throw error
-      if (error.reason === 'breaker-open') this.#counters.originRejected++
-      this.#originError(res, error)
-      this.#published('error', behavior, 0)
-      return
-    }
-    const cleaned = stripHopByHop(response.headers)
-    if (!SAFE_METHODS.has(method) && response.status >= 200 && response.status < 400) {
-      const paths = [query === '' ? path : `${path}?${query}`]
-      for (const name of ['location', 'content-location']) {
-        const value = getAll(cleaned, name)[0]
-        const target = value === undefined ? undefined : sameOriginPath(value, req)
-        if (target !== undefined) paths.push(target)
-      }
-      await this.#invalidateAfterUnsafe(paths)
-    }
-    res.on('close', () => { if (!res.writableFinished) response.stream.destroy() })
-    this.#counters.bytesServed += await sendStream(req, res, response, cleaned, undefined, 'PASS')
-    this.#published('pass', behavior, response.status)
-  }
-
-  async #invalidateAfterUnsafe(paths: readonly string[]): Promise<void> {
-    const unique = [...new Set(paths)]
-    await this.#purger.apply(this.#purger.selector([], unique, [], false), false, 'unsafe-method')
-    const bus = this.options.bus
-    if (bus === undefined || !this.options.publishUnsafeInvalidations) return
-    bus.publish({ urls: unique, origin: this.id, at: this.#clock.now() }).catch((error: unknown) => {
-      this.#logger.warn({ error: (error as Error).message }, 'edge: could not publish an invalidation after an unsafe method')
+      this.#flights.finish(flight, { kind: 'pass' })
     })
   }
 
+  #pass(req: IncomingMessage, res: ServerResponse, behavior: CompiledBehavior, path: string, rawQuery: string, hasBody: boolean): void {
+    passThrough(this.#passDeps, req, res, behavior, path, rawQuery, hasBody)
+      .then((outcome) => this.#done(res, outcome.result, behavior, outcome.status, outcome.bytes),
+        (error: unknown) => this.#internalError(res, error))
+  }
+
   #originError(res: ServerResponse, error: OriginUnavailableError): void {
-    if (error.reason === 'timeout') return sendError(res, 504, 'origin timeout')
-    if (error.reason === 'breaker-open') {
-      return sendError(res, 503, 'origin unavailable (circuit open)', [['retry-after', String(Math.ceil(this.options.breakerCooldown / 1000))]])
-    }
-    sendError(res, 502, 'origin unreachable')
+    sendOriginError(res, error, this.options.breakerCooldown)
   }
 
   #reject(res: ServerResponse, status: number, message: string, extra?: readonly [string, string][]): void {
@@ -528,6 +488,7 @@ export class Edge {
     // Whatever body the client sent is not read: close the connection after answering.
     res.shouldKeepAlive = false
     sendError(res, status, message, extra)
+    this.#done(res, 'rejected', undefined, status, 0)
   }
 
   #internalError(res: ServerResponse, error: unknown): void {
@@ -537,26 +498,17 @@ export class Edge {
     } catch {
       res.destroy()
     }
+    this.#done(res, 'error', undefined, 502, 0)
   }
 
-  #published(result: EdgeResult, behavior: CompiledBehavior, status: number): void {
-    if (edgeChannels.request.hasSubscribers) edgeChannels.request.publish({ result, behavior: behavior.options.pathPattern, status })
-  }
-
-  async #openRedis(storage: Extract<EdgeOptions['storage'], { type: 'redis' }>): Promise<void> {
-    const { RedisStorage } = await import('./redis-storage.js')
-    const { parseDuration } = await import('../core/duration.js')
-    const l1 = this.options.bus === undefined ? undefined : new MemoryStorage(storage.l1MaxBytes ?? EDGE_DEFAULTS.redisL1MaxBytes, this.#clock)
-    this.#storage = new RedisStorage({
-      ...(storage.redis === undefined ? {} : { redis: storage.redis }),
-      ...(storage.cluster === undefined ? {} : { cluster: storage.cluster }),
-      ...(storage.client === undefined ? {} : { client: storage.client }),
-      namespace: storage.namespace ?? EDGE_DEFAULTS.redisNamespace,
-      clock: this.#clock,
-      timeoutMs: storage.timeout === undefined ? EDGE_DEFAULTS.redisTimeoutMs : parseDuration(storage.timeout, 'storage.timeout'),
-      logger: this.#logger,
-      l1,
-    })
+  /** Every answered request passes here once: its result counter, bytes, access log, diagnostics. */
+  #done(res: ServerResponse, result: EdgeResult, behavior: CompiledBehavior | undefined, status: number, bytes: number): void {
+    const c = this.#counters
+    c.results[result]++
+    c.bytesServed += bytes
+    this.#accessLog?.answered(res, result, bytes)
+    // The edge's own endpoints are counted, not published: subscribers watch the cache.
+    if (result !== 'admin' && edgeChannels.request.hasSubscribers) edgeChannels.request.publish({ result, behavior: behavior?.options.pathPattern, status })
   }
 }
 

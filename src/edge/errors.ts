@@ -1,10 +1,14 @@
 import { TierCacheError } from '../core/errors.js'
 import type { ErrorContext } from '../core/errors.js'
 
-/** A purge was refused (`E_PURGE_UNAUTHORIZED`), malformed (`E_PURGE_INVALID`) or could not be delivered (`E_PURGE_FAILED`). */
+/**
+ * A purge was refused (`E_PURGE_UNAUTHORIZED`), malformed (`E_PURGE_INVALID`), too large
+ * (`E_PURGE_TOO_LARGE`), over the rate limit (`E_PURGE_RATE_LIMITED`) or could not be delivered
+ * (`E_PURGE_FAILED`).
+ */
 export class PurgeError extends TierCacheError {
   override readonly name = 'PurgeError'
-  constructor(code: 'E_PURGE_UNAUTHORIZED' | 'E_PURGE_INVALID' | 'E_PURGE_FAILED', message: string, context: ErrorContext = {}, cause?: unknown) {
+  constructor(code: 'E_PURGE_UNAUTHORIZED' | 'E_PURGE_INVALID' | 'E_PURGE_TOO_LARGE' | 'E_PURGE_RATE_LIMITED' | 'E_PURGE_FAILED', message: string, context: ErrorContext = {}, cause?: unknown) {
     super(code, message, context, cause === undefined ? undefined : { cause })
   }
 }

@@ -4,7 +4,7 @@ import type { CompiledBehavior } from './behavior.js'
 import type { EdgeStorage } from './edge-storage.js'
 import { forwardHeaders, responseTags } from './forward.js'
 import type { ForwardContext } from './forward.js'
-import { decideStorage, FLAG_MUST_REVALIDATE } from './freshness.js'
+import { ageHeader, decideStorage, FLAG_MUST_REVALIDATE } from './freshness.js'
 import type { RequestFacts } from './freshness.js'
 import type { HeaderList, HeaderPair } from './header-list.js'
 import { getAll, mergeNotModified, stripHopByHop } from './header-list.js'
@@ -13,7 +13,9 @@ import type { EdgeCounters } from './metrics.js'
 import type { ResolvedEdgeOptions } from './options.js'
 import { OriginUnavailableError, readBody } from './origin-client.js'
 import type { OriginClient, OriginResponse } from './origin-client.js'
+import type { Flight } from './flights.js'
 import type { PurgeFence } from './purge-fence.js'
+import { forwardInterim } from './respond.js'
 import type { XCache } from './respond.js'
 import { StoredResponse, VARIANT_SEPARATOR, VaryMarker } from './stored-response.js'
 import { varyKey } from './vary.js'
@@ -36,6 +38,8 @@ export type SharedResult =
   | { readonly kind: 'stale'; readonly stored: StoredResponse }
   | { readonly kind: 'pass' }
   | { readonly kind: 'error'; readonly error: OriginUnavailableError }
+  /** A purge cancelled the fetch: wait on (or start) a new one. */
+  | { readonly kind: 'retry' }
 
 /** What the request that fetched receives. */
 export type LeaderResult =
@@ -89,7 +93,8 @@ export class OriginFetcher {
     this.#deps = deps
   }
 
-  async fetch(ctx: Ctx, stale: StoredResponse | undefined): Promise<LeaderResult> {
+  /** `flight`, when given, can cancel the fetch (a purge) and learns the response's tags. */
+  async fetch(ctx: Ctx, stale: StoredResponse | undefined, flight?: Flight): Promise<LeaderResult> {
     const { req, behavior } = ctx
     const headers = forwardHeaders(req, behavior, false, this.#deps.forward)
     const conditional = stale !== undefined && (stale.etag !== undefined || stale.lastModified !== undefined)
@@ -101,7 +106,11 @@ export class OriginFetcher {
     }
     let response: OriginResponse
     try {
-      response = await this.#deps.origin.send({ method: ctx.fetchMethod, path: ctx.urlPart, headers })
+      const res = ctx.res
+      response = await this.#deps.origin.send({
+        method: ctx.fetchMethod, path: ctx.urlPart, headers, signal: flight?.controller.signal,
+        onInformation: res === undefined ? undefined : (status, raw) => { forwardInterim(res, status, raw) },
+      })
     } catch (error) {
       if (!(error instanceof OriginUnavailableError)) throw error
       if (error.reason === 'breaker-open') this.#deps.counters.originRejected++
@@ -110,6 +119,7 @@ export class OriginFetcher {
     const status = response.status
     const cleaned = stripHopByHop(response.headers)
     if (!cleaned.some((h) => h[0] === 'date')) cleaned.push(['date', formatHttpDate(response.responseTime)])
+    if (flight !== undefined) flight.tags = responseTags(cleaned)
     if (status === 304 && conditional) {
       response.stream.resume()
       this.#deps.counters.notModified++
@@ -134,7 +144,8 @@ export class OriginFetcher {
     try {
       read = await readBody(response.stream, this.#deps.options.maxObjectBytes)
     } catch (error) {
-      const failure = new OriginUnavailableError('network', `origin body failed: ${(error as Error).message}`, error)
+      // A stalled body (the body timeout) stays a timeout: 504, not 502.
+      const failure = error instanceof OriginUnavailableError ? error : new OriginUnavailableError('network', `origin body failed: ${(error as Error).message}`, error)
       return this.#staleOr(stale, { kind: 'error', error: failure })
     }
     if (!read.complete) {
@@ -185,10 +196,8 @@ export class OriginFetcher {
     const now = this.#deps.clock.now()
     // The fence: a response generated before a matching purge must not be stored after it. An
     // upstream cache's Age moves the generation time back (one extra second for Age's resolution).
-    const ageLines = getAll(headers, 'age')
-    const upstream = ageLines.length === 1 && /^\d+$/.test((ageLines[0] as string).trim())
-      ? response.responseTime - Number(ageLines[0]) * 1000 - 1000
-      : undefined
+    const age = ageHeader(headers)
+    const upstream = age === undefined ? undefined : response.responseTime - age * 1000 - 1000
     if (!this.#deps.fence.admits(ticket, upstream, stored.url, stored.tags, now)) {
       this.#deps.counters.notStoredBecause('purged-while-fetching')
       return

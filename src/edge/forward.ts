@@ -2,10 +2,10 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from '
 import { MAX_KEY_BYTES } from '../core/key.js'
 import type { CompiledBehavior } from './behavior.js'
 import type { HeaderList } from './header-list.js'
+import { HOP_AUTH_HEADER, HOP_HEADER, hopProof } from './hop-auth.js'
 import { getAll } from './header-list.js'
 
-/** The request header naming the tiercache hops a request went through (first hop first). */
-export const HOP_HEADER = 'x-tiercache-hop'
+export { HOP_HEADER } from './hop-auth.js'
 
 /**
  * Headers forwarded when the request passes through uncached (unsafe methods, bodies, ranges):
@@ -23,6 +23,8 @@ export interface ForwardContext {
   readonly surrogateId: string
   readonly edgeId: string
   readonly xForwardedFor: boolean
+  /** When set, the hop list is sent with its proof (see hop-auth.ts). */
+  readonly hopSecret: string | undefined
 }
 
 function connectionTokens(headers: IncomingHttpHeaders): Set<string> | undefined {
@@ -55,11 +57,14 @@ export function forwardHeaders(req: IncomingMessage, behavior: CompiledBehavior,
     }
     if (inc['transfer-encoding'] !== undefined) delete out['content-length']
   }
+  // Only a request from a proven hop still has the hop header here: the edge strips it otherwise.
   const hop = inc[HOP_HEADER]
   // RFC 9110 §7.6.3: a gateway sends Via on requests it forwards. The hop header carries node ids
   // so a shield sees the first hop and a loop is detected.
   out.via = hop !== undefined && inc.via !== undefined ? `${inc.via}, 1.1 ${ctx.surrogateId}` : `1.1 ${ctx.surrogateId}`
-  out[HOP_HEADER] = hop === undefined ? ctx.edgeId : `${Array.isArray(hop) ? hop.join(', ') : hop}, ${ctx.edgeId}`
+  const hops = hop === undefined ? ctx.edgeId : `${Array.isArray(hop) ? hop.join(', ') : hop}, ${ctx.edgeId}`
+  out[HOP_HEADER] = hops
+  if (ctx.hopSecret !== undefined) out[HOP_AUTH_HEADER] = hopProof(ctx.hopSecret, hops)
   out['surrogate-capability'] = `${ctx.surrogateId}="Surrogate/1.0"`
   if (ctx.xForwardedFor) {
     const address = req.socket.remoteAddress ?? 'unknown'

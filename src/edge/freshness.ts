@@ -1,11 +1,11 @@
 import type { Directives } from './cache-control.js'
 import {
-  EMPTY_DIRECTIVES, deltaSeconds, parseDirectives, parseSurrogateControl, qualifiedFields, surrogateMaxAge,
+  EMPTY_DIRECTIVES, MAX_DELTA_SECONDS, deltaSeconds, parseCdnCacheControl, parseDirectives, parseSurrogateControl, qualifiedFields, surrogateMaxAge,
 } from './cache-control.js'
 import type { HeaderList } from './header-list.js'
 import { getAll, getJoined } from './header-list.js'
 import { parseHttpDate } from './http-date.js'
-import type { ResolvedBehavior } from './options.js'
+import type { ResolvedBehavior } from './behavior-options.js'
 import type { VaryNames } from './vary.js'
 import { parseVary } from './vary.js'
 
@@ -84,21 +84,28 @@ export function controllingDirectives(headers: HeaderList, surrogateId: string):
   if (sc.has('max-age') || sc.has('no-store')) {
     return { source: 'surrogate-control', directives: sc, surrogateExtension: surrogateMaxAge(sc)?.[1] ?? 0 }
   }
-  const cdn = parseDirectives(getJoined(headers, 'cdn-cache-control'))
-  if (cdn.size > 0) return { source: 'cdn-cache-control', directives: cdn, surrogateExtension: 0 }
+  const cdn = parseCdnCacheControl(getJoined(headers, 'cdn-cache-control'))
+  if (cdn !== undefined && cdn.size > 0) return { source: 'cdn-cache-control', directives: cdn, surrogateExtension: 0 }
   return { source: 'cache-control', directives: parseDirectives(getJoined(headers, 'cache-control')), surrogateExtension: 0 }
 }
 
 /**
- * `age_value` (RFC 9111 §5.1): one line holding a non-negative integer. Anything else (a list, a
- * second line, a fraction, a parameter) is invalid and the response is treated as stale: NaN.
+ * The `Age` header's value in seconds, or undefined when there is none to use (RFC 9111 §5.1): a
+ * list, on one line or several, counts by its first member; a value that is then not a
+ * non-negative integer (`abc`, `-7200`, `7200.0`, `0;x=1`) is ignored, as if the field were absent.
  */
-export function ageValue(headers: HeaderList): number {
+export function ageHeader(headers: HeaderList): number | undefined {
   const lines = getAll(headers, 'age')
-  if (lines.length === 0) return 0
-  if (lines.length > 1) return Number.NaN
-  const text = (lines[0] as string).trim()
-  return /^\d+$/.test(text) ? Number(text) : Number.NaN
+  if (lines.length === 0) return undefined
+  const first = ((lines[0] as string).split(',')[0] as string).trim()
+  if (!/^\d+$/.test(first)) return undefined
+  const n = Number(first)
+  return n > MAX_DELTA_SECONDS ? MAX_DELTA_SECONDS : n
+}
+
+/** `age_value` (RFC 9111 §4.2.3): the `Age` header's value, 0 when absent or ignored (see {@link ageHeader}). */
+export function ageValue(headers: HeaderList): number {
+  return ageHeader(headers) ?? 0
 }
 
 /** `corrected_initial_age` in ms (RFC 9111 §4.2.3); NaN when `Age` is invalid. */

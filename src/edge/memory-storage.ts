@@ -8,6 +8,18 @@ import { recordEntry } from './edge-storage.js'
 import type { EdgeRecord } from './stored-response.js'
 
 /**
+ * Records changed per turn of the event loop in a large purge: removing one from the store costs
+ * about 10 µs, so a slice holds the loop for a few milliseconds at most.
+ */
+export const PURGE_SLICE = 256
+/** URLs a prefix purge walks per turn of the event loop (a string comparison each per prefix). */
+const URL_SLICE = 4_096
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
+
+/**
  * In-process storage: an L1 store (byte-bounded, built by the shared factory) plus a tag index and
  * a URL index so purges by tag and by URL cost what they remove, not the size of the cache.
  * Prefix purges walk the URL index (one entry per URL, not per variant).
@@ -54,8 +66,41 @@ export class MemoryStorage implements EdgeStorage {
     this.#store.delete(key)
   }
 
-  purge(selector: PurgeSelector, soft: boolean, now: number): number {
+  /**
+   * Small purges (tags and URLs naming up to {@link PURGE_SLICE} records) are applied at once. A
+   * prefix purge, or one touching more records, is applied in slices with a turn of the event loop
+   * between them, so cache hits keep being served while it walks the URL index and removes records.
+   */
+  purge(selector: PurgeSelector, soft: boolean, now: number): number | Promise<number> {
     const keys = this.#select(selector)
+    const prefixes = selector.prefixes ?? []
+    if (prefixes.length === 0 && keys.size <= PURGE_SLICE) return this.#apply([...keys], soft, now)
+    return this.#purgeInSlices(keys, prefixes, soft, now)
+  }
+
+  async #purgeInSlices(keys: Set<string>, prefixes: readonly string[], soft: boolean, now: number): Promise<number> {
+    if (prefixes.length > 0) {
+      // A snapshot: URLs stored while the walk runs came from fills the purge fence already judged.
+      const urls = [...this.#byUrl.keys()]
+      for (let i = 0; i < urls.length; i += URL_SLICE) {
+        if (i > 0) await nextTurn()
+        const end = Math.min(i + URL_SLICE, urls.length)
+        for (let j = i; j < end; j++) {
+          const url = urls[j] as string
+          if (prefixes.some((p) => url.startsWith(p))) for (const key of this.#byUrl.get(url) ?? []) keys.add(key)
+        }
+      }
+    }
+    const all = [...keys]
+    let n = 0
+    for (let i = 0; i < all.length; i += PURGE_SLICE) {
+      if (i > 0) await nextTurn()
+      n += this.#apply(all.slice(i, i + PURGE_SLICE), soft, now)
+    }
+    return n
+  }
+
+  #apply(keys: readonly string[], soft: boolean, now: number): number {
     let n = 0
     for (const key of keys) {
       if (!soft) {
@@ -74,7 +119,7 @@ export class MemoryStorage implements EdgeStorage {
 
   stats(): EdgeStorageStats {
     const s = this.#store.stats()
-    return { type: 'memory', entries: s.entries, bytes: s.bytes, maxBytes: s.maxBytes, evictions: s.evictions, errors: 0 }
+    return { type: 'memory', entries: s.entries, bytes: s.bytes, maxBytes: s.maxBytes, evictions: s.evictions, errors: 0, skipped: 0, breaker: 'closed' }
   }
 
   close(): Promise<void> {
@@ -85,18 +130,13 @@ export class MemoryStorage implements EdgeStorage {
     return Promise.resolve()
   }
 
-  #select(selector: PurgeSelector): string[] {
-    if (selector.all === true) return [...this.#indexed.keys()]
+  /** The keys a purge names directly: by tag, by URL, or every key. Prefixes are walked by the caller. */
+  #select(selector: PurgeSelector): Set<string> {
+    if (selector.all === true) return new Set(this.#indexed.keys())
     const keys = new Set<string>()
     for (const tag of selector.tags ?? []) for (const key of this.#byTag.get(tag) ?? []) keys.add(key)
     for (const url of selector.urls ?? []) for (const key of this.#byUrl.get(url) ?? []) keys.add(key)
-    const prefixes = selector.prefixes ?? []
-    if (prefixes.length > 0) {
-      for (const [url, set] of this.#byUrl) {
-        if (prefixes.some((p) => url.startsWith(p))) for (const key of set) keys.add(key)
-      }
-    }
-    return [...keys]
+    return keys
   }
 
   #index(key: string, record: EdgeRecord): void {

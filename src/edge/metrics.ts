@@ -23,7 +23,10 @@ export const EDGE_CHANNEL_NAMES = ['tiercache:edge:request', 'tiercache:edge:ori
 
 /** How a client request was answered (a bounded label set). */
 export type EdgeResult =
-  | 'hit' | 'miss' | 'stale' | 'revalidated' | 'collapsed' | 'pass' | 'error' | 'admin' | 'rejected'
+  | 'hit' | 'miss' | 'stale' | 'revalidated' | 'collapsed' | 'pass' | 'error' | 'admin' | 'rejected' | 'aborted'
+
+/** Every {@link EdgeResult}, in the order metrics list them. */
+export const EDGE_RESULTS: readonly EdgeResult[] = ['hit', 'miss', 'stale', 'revalidated', 'collapsed', 'pass', 'error', 'admin', 'rejected', 'aborted']
 
 /** Upper bounds (ms) of the origin latency histogram. */
 export const LATENCY_BUCKETS_MS: readonly number[] = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]
@@ -32,6 +35,8 @@ export const LATENCY_BUCKETS_MS: readonly number[] = [1, 2.5, 5, 10, 25, 50, 100
 export interface EdgeStats {
   readonly id: string
   readonly requests: number
+  /** Every request counted once, by how it was answered (they sum to the requests answered). */
+  readonly results: Readonly<Record<EdgeResult, number>>
   /** Served from storage without contacting the origin. */
   readonly hits: number
   /** Needed the origin (including revalidations and collapsed followers' leaders). */
@@ -50,9 +55,16 @@ export interface EdgeStats {
   readonly stored: number
   /** Responses not stored, by reason. */
   readonly notStored: Readonly<Record<string, number>>
+  /** Requests sent to the origin; of which errors (no response) and timeouts (no headers in time). */
   readonly originRequests: number
   readonly originErrors: number
   readonly originTimeouts: number
+  /** Origin bodies abandoned because they stalled longer than `originBodyTimeout`. */
+  readonly originBodyTimeouts: number
+  /** Fills cancelled by a purge of what they were fetching. */
+  readonly fillsCancelled: number
+  /** Requests refused with 503 because a fill already had `maxWaitersPerFill` waiters. */
+  readonly waitersRefused: number
   /** Requests refused while the origin breaker was open. */
   readonly originRejected: number
   readonly breaker: BreakerState
@@ -60,8 +72,12 @@ export interface EdgeStats {
   readonly bytesServed: number
   readonly bytesFromOrigin: number
   readonly originLatency: { readonly count: number; readonly sumMs: number; readonly buckets: readonly number[] }
+  /** Purges applied (API, bus, unsafe methods), and the batches they were applied in. */
   readonly purges: number
+  readonly purgeBatches: number
   readonly purgedEntries: number
+  /** Purge API requests refused with 429 (rate limit). */
+  readonly purgesRateLimited: number
   /** Requests refused before reaching the cache (malformed, too large, method not allowed, loops). */
   readonly rejected: number
   readonly purgeRefused: number
@@ -85,7 +101,15 @@ export class EdgeCounters {
   originRequests = 0
   originErrors = 0
   originTimeouts = 0
+  originBodyTimeouts = 0
   originRejected = 0
+  fillsCancelled = 0
+  waitersRefused = 0
+  purgeBatches = 0
+  purgesRateLimited = 0
+  readonly results: Record<EdgeResult, number> = {
+    hit: 0, miss: 0, stale: 0, revalidated: 0, collapsed: 0, pass: 0, error: 0, admin: 0, rejected: 0, aborted: 0,
+  }
   bytesServed = 0
   bytesFromOrigin = 0
   latencyCount = 0
@@ -120,13 +144,8 @@ export function prometheusText(s: EdgeStats): string {
   const gauge = (name: string, help: string, value: number): void => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`)
   }
-  counter('tiercache_edge_requests_total', 'Client requests by how they were answered.', [
-    ['{result="hit"}', s.hits],
-    ['{result="miss"}', s.misses],
-    ['{result="stale"}', s.staleServed],
-    ['{result="pass"}', s.passes],
-    ['{result="rejected"}', s.rejected],
-  ])
+  counter('tiercache_edge_requests_total', 'Client requests by how they were answered; each request is counted once.',
+    EDGE_RESULTS.map((r) => [`{result="${r}"}`, s.results[r]]))
   counter('tiercache_edge_stale_served_total', 'Stale responses served.', [
     ['{reason="stale-while-revalidate"}', s.staleWhileRevalidate],
     ['{reason="stale-if-error"}', s.staleIfError],
@@ -135,14 +154,20 @@ export function prometheusText(s: EdgeStats): string {
   counter('tiercache_edge_collapsed_total', 'Requests that shared another request\'s origin fetch.', [['', s.collapsed]])
   counter('tiercache_edge_stored_total', 'Responses stored.', [['', s.stored]])
   counter('tiercache_edge_not_stored_total', 'Responses not stored, by reason.', Object.entries(s.notStored).map(([r, n]) => [`{reason="${r}"}`, n]))
-  counter('tiercache_edge_origin_requests_total', 'Requests sent to the origin, by outcome.', [
-    ['{outcome="sent"}', s.originRequests],
+  // Each request sent is counted once: it got response headers, failed, or timed out waiting for them.
+  counter('tiercache_edge_origin_requests_total', 'Requests sent to the origin, by outcome; each request is counted once.', [
+    ['{outcome="response"}', s.originRequests - s.originErrors - s.originTimeouts],
     ['{outcome="error"}', s.originErrors],
     ['{outcome="timeout"}', s.originTimeouts],
-    ['{outcome="rejected-breaker-open"}', s.originRejected],
   ])
+  counter('tiercache_edge_origin_rejected_total', 'Origin requests not sent because the origin breaker was open.', [['', s.originRejected]])
+  counter('tiercache_edge_origin_body_timeouts_total', 'Origin bodies abandoned after stalling longer than originBodyTimeout.', [['', s.originBodyTimeouts]])
+  counter('tiercache_edge_fills_cancelled_total', 'Fills cancelled by a purge of what they were fetching.', [['', s.fillsCancelled]])
+  counter('tiercache_edge_waiters_refused_total', 'Requests refused because a fill had maxWaitersPerFill waiters.', [['', s.waitersRefused]])
   counter('tiercache_edge_bytes_total', 'Body bytes.', [['{direction="served"}', s.bytesServed], ['{direction="from-origin"}', s.bytesFromOrigin]])
   counter('tiercache_edge_purges_total', 'Purges applied.', [['', s.purges]])
+  counter('tiercache_edge_purge_batches_total', 'Batches purges were applied in.', [['', s.purgeBatches]])
+  counter('tiercache_edge_purges_rate_limited_total', 'Purge API requests refused by the rate limit.', [['', s.purgesRateLimited]])
   counter('tiercache_edge_purged_entries_total', 'Entries removed or marked stale by purges.', [['', s.purgedEntries]])
   counter('tiercache_edge_purge_refused_total', 'Purge API requests refused (bad or missing token).', [['', s.purgeRefused]])
   counter('tiercache_edge_bus_gaps_total', 'Invalidation stream gaps (everything was marked stale).', [['', s.busGaps]])

@@ -6,57 +6,10 @@ import type { Logger } from '../ports/logger.js'
 import type { L1Policy } from '../l1/create-l1-store.js'
 import { L1_POLICIES } from '../l1/create-l1-store.js'
 import type { InvalidationBus } from '../ports/bus.js'
-
-/**
- * One cache behavior: CloudFront's model (ordered path patterns; the first match wins; `*` is the
- * default). The headers, query strings and cookies named here are the cache key AND the only ones
- * forwarded to the origin, so nothing the origin sees is missing from the key (no unkeyed-input
- * cache poisoning).
- */
-export interface BehaviorOptions {
-  /** CloudFront syntax: `*` matches any run of characters (including `/`), `?` exactly one. Case-sensitive. `*` alone is the default behavior. */
-  pathPattern: string
-  /** Lower bound on an explicit freshness lifetime. Default 0. */
-  minTtl?: Duration
-  /**
-   * Freshness given to responses without explicit freshness information (no `s-maxage`, `max-age`,
-   * `Expires`), for heuristically cacheable statuses (RFC 9111 §4.2.2). Default 0: not cached.
-   */
-  defaultTtl?: Duration
-  /** Upper bound on any freshness lifetime. Default 365 days. */
-  maxTtl?: Duration
-  /**
-   * Heuristic freshness as a fraction of (Date − Last-Modified) when `defaultTtl` is 0 (RFC 9111
-   * §4.2.2 suggests 0.1). Default 0: off.
-   */
-  heuristic?: number
-  /** Query strings in the key and forwarded: `'none'` (stripped), `'all'`, or a list of names. Default `'none'`. */
-  queryStrings?: 'none' | 'all' | readonly string[]
-  /** Request headers in the key and forwarded (case-insensitive names). Default none. */
-  headers?: readonly string[]
-  /** Cookies in the key and forwarded: `'none'`, `'all'`, or a list of names. Default `'none'`. */
-  cookies?: 'none' | 'all' | readonly string[]
-  /**
-   * Request headers forwarded WITHOUT being part of the key. Only for headers the origin's response
-   * never depends on (trace ids): anything else here is a cache-poisoning hole. Default none.
-   */
-  forwardHeaders?: readonly string[]
-  /** Methods accepted (others get 403), or `'all'`. Default `'all'`. */
-  allowedMethods?: 'all' | readonly string[]
-  /** Methods whose responses are cached. Default `['GET', 'HEAD']`. */
-  cachedMethods?: readonly ('GET' | 'HEAD' | 'OPTIONS')[]
-  /** Compress eligible responses (gzip, br) for clients that accept it. Default false. */
-  compress?: boolean
-  /** Store responses carrying `Set-Cookie` (and replay the cookie to everyone). Default false. */
-  cacheSetCookie?: boolean
-  /**
-   * How long past freshness a stored response may be served when the origin fails (RFC 9111 §4.2.4
-   * "out-of-band contract"; a response's own `stale-if-error` overrides it). Default 1 day.
-   */
-  staleIfError?: Duration
-  /** Default stale-while-revalidate window when the response names none. Default 0. */
-  staleWhileRevalidate?: Duration
-}
+import type { BehaviorOptions, ResolvedBehavior } from './behavior-options.js'
+import { BEHAVIOR_DEFAULTS, DEFAULT_BEHAVIORS, resolveBehavior } from './behavior-options.js'
+import { TOKEN, bool, duration, objectOption, positiveInt } from './option-values.js'
+import { refuseUnknownKeys } from './unknown-keys.js'
 
 /** Where the edge keeps responses. */
 export type EdgeStorageOptions =
@@ -79,13 +32,51 @@ export type EdgeStorageOptions =
     readonly l1MaxBytes?: number
     /** Per-call budget for Redis. Default 100 ms. */
     readonly timeout?: Duration
+    /** Consecutive failed Redis calls that open the storage breaker (calls then skip Redis). Default 5. */
+    readonly breakerThreshold?: number
+    /** How long the storage breaker stays open before one probe call. Default 2 s. */
+    readonly breakerCooldown?: Duration
   }
+
+/** Limits of the purge API. */
+export interface EdgePurgeOptions {
+  /** Largest purge body read; a larger one gets `413`. Default 64 KiB. */
+  readonly maxBodyBytes?: number
+  /** Purge API requests admitted per second (token bucket); past it, `429` + `Retry-After`. Default 100. */
+  readonly ratePerSecond?: number
+  /** Purge API requests admitted at once before the rate applies. Default 200. */
+  readonly burst?: number
+}
+
+/** The admin listener: metrics, stats and health on their own address. */
+export interface EdgeAdminOptions {
+  /** Port of the admin listener (0 = any free port). */
+  readonly port?: number
+  /** Address of the admin listener. Default `'127.0.0.1'` (loopback only). */
+  readonly host?: string
+}
+
+/** One access log entry: what the edge did with one request. */
+export interface AccessLogEntry {
+  /** Epoch ms when the request arrived (edge clock). */
+  readonly time: number
+  readonly method: string
+  /** The path, and the names of its query parameters without their values (`/search?q&token`): values may be secrets. */
+  readonly path: string
+  readonly status: number
+  /** `X-Cache` outcome: HIT, MISS, STALE, REVALIDATED, COLLAPSED, PASS, ERROR, REJECTED, ADMIN. */
+  readonly cache: string
+  /** Body bytes sent. */
+  readonly bytes: number
+  /** From the request's arrival to the end of the response (or the connection's close), ms. */
+  readonly durationMs: number
+}
 
 /** Options of {@link createEdge}. Validated once by {@link resolveEdgeOptions}. */
 export interface EdgeOptions {
   /** The origin (or shield) base URL: `http://host:port`. Required. */
   origin: string | URL
-  /** Cache behaviors in priority order. Default {@link DEFAULT_BEHAVIORS} (the brief's distribution). */
+  /** Cache behaviors in priority order. Default {@link DEFAULT_BEHAVIORS} (a CloudFront-style distribution). */
   behaviors?: readonly BehaviorOptions[]
   storage?: EdgeStorageOptions
   /** Responses larger than this are streamed through, never buffered or stored. Default 8 MiB. */
@@ -128,6 +119,37 @@ export interface EdgeOptions {
   xForwardedFor?: boolean
   /** How long recent purges are remembered to fence fills that started before them. Default 30 s. */
   purgeFence?: Duration
+  /**
+   * Longest silence allowed between two chunks of an origin body (and before the first one). A
+   * body that stalls longer is abandoned: a fill answers its waiters stale (stale-if-error) or
+   * `504`, a streamed response is cut off. Default 10 s.
+   */
+  originBodyTimeout?: Duration
+  /**
+   * Most requests that may wait on one collapsed origin fetch; more get `503` + `Retry-After`, so
+   * a stalled fill cannot pile up requests without bound. Default 1,000.
+   */
+  maxWaitersPerFill?: number
+  /**
+   * Shared secret of a shield chain (at least 16 characters). An edge sends an HMAC of its hop list
+   * with it; the edge behind accepts `X-Tiercache-Hop` (and passes surrogate keys, `Cache-Tag` and
+   * `Surrogate-Control` on) only from a request that proves it. Without it, hop headers from
+   * clients are stripped and nobody gets those fields. Default none.
+   */
+  hopSecret?: string
+  /** Limits of the purge API (body size, rate). */
+  purge?: EdgePurgeOptions
+  /**
+   * A separate listener for metrics, stats and health (loopback by default), started by `listen()`.
+   * On the public port those endpoints need the purge token. Default none.
+   */
+  admin?: EdgeAdminOptions
+  /**
+   * Access log: one entry per request (method, path without query values, status, cache outcome,
+   * bytes, duration). `true` writes each through `logger.info(entry, 'edge access')` (one JSON line
+   * with pino); a function receives each entry. Default false.
+   */
+  accessLog?: boolean | ((entry: AccessLogEntry) => void)
 }
 
 /** Where the defaults live; each is documented on its option. */
@@ -148,65 +170,17 @@ export const EDGE_DEFAULTS = {
   hitForPassMs: 10_000,
   adminPrefix: '/.tiercache/',
   purgeFenceMs: 30_000,
-  maxTtlMs: 365 * 86_400_000,
-  staleIfErrorMs: 86_400_000,
+  maxTtlMs: BEHAVIOR_DEFAULTS.maxTtlMs,
+  staleIfErrorMs: BEHAVIOR_DEFAULTS.staleIfErrorMs,
+  redisBreakerThreshold: 5,
+  redisBreakerCooldownMs: 2_000,
+  originBodyTimeoutMs: 10_000,
+  maxWaitersPerFill: 1_000,
+  purgeMaxBodyBytes: 64 * 1024,
+  purgeRatePerSecond: 100,
+  purgeBurst: 200,
+  adminHost: '127.0.0.1',
 } as const
-
-const ALL_CLOUDFRONT_METHODS = ['GET', 'HEAD', 'OPTIONS', 'PUT', 'POST', 'PATCH', 'DELETE'] as const
-
-/**
- * The brief's CloudFront distribution: a default behavior (TTL 0 / 1 day / 1 year, no query
- * strings, headers or cookies forwarded, compression on, every method) and `/api/*` (GET and HEAD
- * only, all query strings, keyed on Authorization, Accept and Accept-Language, TTL 0 / 0 / 300 s).
- * The brief lists CloudFront's 7 methods for the default behavior; this edge forwards every method.
- */
-export const DEFAULT_BEHAVIORS: readonly BehaviorOptions[] = Object.freeze([
-  Object.freeze({
-    pathPattern: '/api/*',
-    allowedMethods: Object.freeze(['GET', 'HEAD']),
-    cachedMethods: Object.freeze(['GET', 'HEAD'] as const),
-    queryStrings: 'all',
-    cookies: 'none',
-    headers: Object.freeze(['Authorization', 'Accept', 'Accept-Language']),
-    minTtl: 0,
-    defaultTtl: 0,
-    maxTtl: '300s',
-  } satisfies BehaviorOptions),
-  Object.freeze({
-    pathPattern: '*',
-    allowedMethods: 'all',
-    cachedMethods: Object.freeze(['GET', 'HEAD'] as const),
-    queryStrings: 'none',
-    cookies: 'none',
-    headers: Object.freeze([] as string[]),
-    minTtl: 0,
-    defaultTtl: '1d',
-    maxTtl: '365d',
-    compress: true,
-  } satisfies BehaviorOptions),
-])
-
-/** The CloudFront methods, for reference in docs and tests. */
-export const CLOUDFRONT_METHODS: readonly string[] = ALL_CLOUDFRONT_METHODS
-
-/** A behavior after validation: times in ms, names lowercased, sets built. */
-export interface ResolvedBehavior {
-  readonly pathPattern: string
-  readonly minTtl: number
-  readonly defaultTtl: number
-  readonly maxTtl: number
-  readonly heuristic: number
-  readonly queryStrings: 'none' | 'all' | readonly string[]
-  readonly headers: readonly string[]
-  readonly cookies: 'none' | 'all' | readonly string[]
-  readonly forwardHeaders: readonly string[]
-  readonly allowedMethods: 'all' | ReadonlySet<string>
-  readonly cachedMethods: ReadonlySet<string>
-  readonly compress: boolean
-  readonly cacheSetCookie: boolean
-  readonly staleIfError: number
-  readonly staleWhileRevalidate: number
-}
 
 /** Every option after validation, defaults applied. */
 export interface ResolvedEdgeOptions {
@@ -234,119 +208,30 @@ export interface ResolvedEdgeOptions {
   readonly publishUnsafeInvalidations: boolean
   readonly xForwardedFor: boolean
   readonly purgeFence: number
+  readonly originBodyTimeout: number
+  readonly maxWaitersPerFill: number
+  readonly hopSecret: string | undefined
+  readonly purge: { readonly maxBodyBytes: number; readonly ratePerSecond: number; readonly burst: number }
+  /** Undefined when no admin listener is configured. */
+  readonly admin: { readonly port: number; readonly host: string } | undefined
+  readonly accessLog: false | true | ((entry: AccessLogEntry) => void)
 }
 
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-// Headers that can never be keyed or forwarded as application headers: connection-level, or
-// handled by the edge itself.
-const RESERVED_HEADERS = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer',
-  'proxy-authorization', 'content-length', 'cookie', 'x-tiercache-hop', 'via',
-])
-
-function positiveInt(value: unknown, option: string, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) throw new InvalidOptionError(option, 'a positive integer', value)
-  return value
-}
-
-function bool(value: unknown, option: string, fallback: boolean): boolean {
-  if (value === undefined) return fallback
-  if (typeof value !== 'boolean') throw new InvalidOptionError(option, 'a boolean', value)
-  return value
-}
-
-function duration(value: unknown, option: string, fallback: number): number {
-  return value === undefined ? fallback : parseDuration(value, option)
-}
-
-function nameList(value: unknown, option: string): string[] {
-  if (value === undefined) return []
-  if (!Array.isArray(value)) throw new InvalidOptionError(option, 'an array of header names', value)
-  const out: string[] = []
-  for (const [i, item] of (value as unknown[]).entries()) {
-    if (typeof item !== 'string' || !HEADER_NAME.test(item)) throw new InvalidOptionError(`${option}[${i}]`, 'a header name', item)
-    const name = item.toLowerCase()
-    if (RESERVED_HEADERS.has(name)) throw new InvalidOptionError(`${option}[${i}]`, 'a header the edge may forward (not hop-by-hop, Cookie or Content-Length)', item)
-    if (!out.includes(name)) out.push(name)
-  }
-  return out.sort()
-}
-
-function selection(value: unknown, option: string, what: string): 'none' | 'all' | readonly string[] {
-  if (value === undefined || value === 'none') return 'none'
-  if (value === 'all') return 'all'
-  if (Array.isArray(value) && (value as unknown[]).every((v) => typeof v === 'string' && v !== '')) {
-    return [...new Set(value as string[])].sort()
-  }
-  throw new InvalidOptionError(option, `'none', 'all' or an array of ${what} names`, value)
-}
-
-/** Validates one behavior. */
-export function resolveBehavior(input: unknown, option: string): ResolvedBehavior {
-  if (typeof input !== 'object' || input === null) throw new InvalidOptionError(option, 'a behavior object', input)
-  const b = input as Record<string, unknown>
-  const known = new Set(['pathPattern', 'minTtl', 'defaultTtl', 'maxTtl', 'heuristic', 'queryStrings', 'headers', 'cookies',
-    'forwardHeaders', 'allowedMethods', 'cachedMethods', 'compress', 'cacheSetCookie', 'staleIfError', 'staleWhileRevalidate'])
-  for (const key of Object.keys(b)) if (!known.has(key)) throw new InvalidOptionError(`${option}.${key}`, 'a known behavior option', key)
-  const pattern = b.pathPattern
-  if (typeof pattern !== 'string' || (pattern !== '*' && !pattern.startsWith('/')) || pattern.length > 255) {
-    throw new InvalidOptionError(`${option}.pathPattern`, "'*' or a path pattern starting with '/' (at most 255 characters)", pattern)
-  }
-  const minTtl = duration(b.minTtl, `${option}.minTtl`, 0)
-  const defaultTtl = duration(b.defaultTtl, `${option}.defaultTtl`, 0)
-  const maxTtl = duration(b.maxTtl, `${option}.maxTtl`, EDGE_DEFAULTS.maxTtlMs)
-  if (!(minTtl <= defaultTtl || defaultTtl === 0) || minTtl > maxTtl || defaultTtl > maxTtl) {
-    throw new InvalidOptionError(`${option}`, 'minTtl <= defaultTtl <= maxTtl', `${minTtl}/${defaultTtl}/${maxTtl} ms`)
-  }
-  const heuristic = b.heuristic ?? 0
-  if (typeof heuristic !== 'number' || !(heuristic >= 0 && heuristic <= 1)) {
-    throw new InvalidOptionError(`${option}.heuristic`, 'a fraction between 0 and 1', heuristic)
-  }
-  let allowedMethods: 'all' | ReadonlySet<string> = 'all'
-  if (b.allowedMethods !== undefined && b.allowedMethods !== 'all') {
-    if (!Array.isArray(b.allowedMethods) || !(b.allowedMethods as unknown[]).every((m) => typeof m === 'string' && METHOD.test(m))) {
-      throw new InvalidOptionError(`${option}.allowedMethods`, "'all' or an array of method names", b.allowedMethods)
-    }
-    allowedMethods = new Set((b.allowedMethods as string[]).map((m) => m.toUpperCase()))
-  }
-  let cachedMethods: ReadonlySet<string> = new Set(['GET', 'HEAD'])
-  if (b.cachedMethods !== undefined) {
-    if (!Array.isArray(b.cachedMethods) || !(b.cachedMethods as unknown[]).every((m) => m === 'GET' || m === 'HEAD' || m === 'OPTIONS')) {
-      throw new InvalidOptionError(`${option}.cachedMethods`, "an array of 'GET', 'HEAD', 'OPTIONS'", b.cachedMethods)
-    }
-    cachedMethods = new Set(b.cachedMethods as string[])
-  }
-  if (allowedMethods !== 'all') {
-    for (const m of cachedMethods) {
-      if (!allowedMethods.has(m)) throw new InvalidOptionError(`${option}.cachedMethods`, `a subset of allowedMethods (${m} is not allowed)`, b.cachedMethods)
-    }
-  }
-  const headers = nameList(b.headers, `${option}.headers`)
-  const forwardHeaders = nameList(b.forwardHeaders, `${option}.forwardHeaders`).filter((h) => !headers.includes(h))
-  return Object.freeze({
-    pathPattern: pattern,
-    minTtl,
-    defaultTtl,
-    maxTtl,
-    heuristic,
-    queryStrings: selection(b.queryStrings, `${option}.queryStrings`, 'query string'),
-    headers,
-    cookies: selection(b.cookies, `${option}.cookies`, 'cookie'),
-    forwardHeaders,
-    allowedMethods,
-    cachedMethods,
-    compress: bool(b.compress, `${option}.compress`, false),
-    cacheSetCookie: bool(b.cacheSetCookie, `${option}.cacheSetCookie`, false),
-    staleIfError: duration(b.staleIfError, `${option}.staleIfError`, EDGE_DEFAULTS.staleIfErrorMs),
-    staleWhileRevalidate: duration(b.staleWhileRevalidate, `${option}.staleWhileRevalidate`, 0),
-  })
-}
+const OPTION_KEYS: readonly string[] = [
+  'origin', 'behaviors', 'storage', 'maxObjectBytes', 'bus', 'purgeToken', 'id', 'surrogateId', 'clock', 'logger', 'originTimeout',
+  'breakerThreshold', 'breakerCooldown', 'originMaxSockets', 'maxHeaderBytes', 'maxUrlBytes', 'honorRequestCacheControl', 'keepStale',
+  'hitForPass', 'adminPrefix', 'metricsEndpoint', 'publishUnsafeInvalidations', 'xForwardedFor', 'purgeFence', 'originBodyTimeout',
+  'maxWaitersPerFill', 'hopSecret', 'purge', 'admin', 'accessLog',
+]
+const MEMORY_STORAGE_KEYS: readonly string[] = ['type', 'maxBytes', 'policy']
+const REDIS_STORAGE_KEYS: readonly string[] = ['type', 'redis', 'cluster', 'client', 'namespace', 'l1MaxBytes', 'timeout', 'breakerThreshold', 'breakerCooldown']
+const PURGE_KEYS: readonly string[] = ['maxBodyBytes', 'ratePerSecond', 'burst']
+const ADMIN_KEYS: readonly string[] = ['port', 'host']
 
 /** Validates every option once; errors name the option, what was expected and what arrived. */
 export function resolveEdgeOptions(options: EdgeOptions): ResolvedEdgeOptions {
   if (typeof options !== 'object' || (options as unknown) === null) throw new InvalidOptionError('options', 'an object', options)
+  refuseUnknownKeys(options, OPTION_KEYS, '')
   let origin: URL
   try {
     origin = options.origin instanceof URL ? options.origin : new URL(String(options.origin))
@@ -368,9 +253,12 @@ export function resolveEdgeOptions(options: EdgeOptions): ResolvedEdgeOptions {
   if (typeof storage !== 'object' || (storage.type !== undefined && storage.type !== 'memory' && storage.type !== 'redis')) {
     throw new InvalidOptionError('storage.type', "'memory' or 'redis'", (storage as { type?: unknown }).type)
   }
+  refuseUnknownKeys(storage, storage.type === 'redis' ? REDIS_STORAGE_KEYS : MEMORY_STORAGE_KEYS, 'storage')
   if (storage.type === 'redis') {
     positiveInt(storage.l1MaxBytes, 'storage.l1MaxBytes', 1)
     if (storage.timeout !== undefined) parseDuration(storage.timeout, 'storage.timeout')
+    positiveInt(storage.breakerThreshold, 'storage.breakerThreshold', 1)
+    if (storage.breakerCooldown !== undefined) parseDuration(storage.breakerCooldown, 'storage.breakerCooldown')
   } else {
     positiveInt(storage.maxBytes, 'storage.maxBytes', 1)
     if (storage.policy !== undefined && !L1_POLICIES.includes(storage.policy)) {
@@ -383,9 +271,9 @@ export function resolveEdgeOptions(options: EdgeOptions): ResolvedEdgeOptions {
     throw new InvalidOptionError('purgeToken', 'a string of at least 16 characters', purgeToken === undefined ? undefined : `${typeof purgeToken} (hidden)`)
   }
   const id = options.id ?? `edge-${Math.random().toString(36).slice(2, 10)}`
-  if (typeof id !== 'string' || !HEADER_NAME.test(id)) throw new InvalidOptionError('id', 'a token (letters, digits, -._~)', id)
+  if (typeof id !== 'string' || !TOKEN.test(id)) throw new InvalidOptionError('id', 'a token (letters, digits, -._~)', id)
   const surrogateId = options.surrogateId ?? EDGE_DEFAULTS.surrogateId
-  if (typeof surrogateId !== 'string' || !HEADER_NAME.test(surrogateId)) throw new InvalidOptionError('surrogateId', 'a token', surrogateId)
+  if (typeof surrogateId !== 'string' || !TOKEN.test(surrogateId)) throw new InvalidOptionError('surrogateId', 'a token', surrogateId)
   const adminPrefix = options.adminPrefix ?? EDGE_DEFAULTS.adminPrefix
   if (typeof adminPrefix !== 'string' || !/^\/[^?#]*\/$/.test(adminPrefix)) {
     throw new InvalidOptionError('adminPrefix', "a path starting and ending with '/'", adminPrefix)
@@ -394,6 +282,29 @@ export function resolveEdgeOptions(options: EdgeOptions): ResolvedEdgeOptions {
   if (bus !== undefined && (typeof bus !== 'object' || typeof (bus as { publish?: unknown }).publish !== 'function')) {
     throw new InvalidOptionError('bus', 'an InvalidationBus', describe(bus))
   }
+  const hopSecret = options.hopSecret
+  if (hopSecret !== undefined && (typeof hopSecret !== 'string' || hopSecret.length < 16)) {
+    throw new InvalidOptionError('hopSecret', 'a string of at least 16 characters', `${typeof hopSecret} (hidden)`)
+  }
+  const purgeInput = objectOption(options.purge, 'purge') ?? {}
+  refuseUnknownKeys(purgeInput, PURGE_KEYS, 'purge')
+  const purge = Object.freeze({
+    maxBodyBytes: positiveInt(purgeInput.maxBodyBytes, 'purge.maxBodyBytes', EDGE_DEFAULTS.purgeMaxBodyBytes),
+    ratePerSecond: positiveInt(purgeInput.ratePerSecond, 'purge.ratePerSecond', EDGE_DEFAULTS.purgeRatePerSecond),
+    burst: positiveInt(purgeInput.burst, 'purge.burst', EDGE_DEFAULTS.purgeBurst),
+  })
+  const adminInput = objectOption(options.admin, 'admin')
+  let admin: { port: number; host: string } | undefined
+  if (adminInput !== undefined) {
+    refuseUnknownKeys(adminInput, ADMIN_KEYS, 'admin')
+    const port = adminInput.port ?? 0
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidOptionError('admin.port', 'an integer 0..65535', port)
+    const host = adminInput.host ?? EDGE_DEFAULTS.adminHost
+    if (typeof host !== 'string' || host === '') throw new InvalidOptionError('admin.host', 'a listen address such as "127.0.0.1"', host)
+    admin = Object.freeze({ port, host })
+  }
+  const accessLog = options.accessLog ?? false
+  if (typeof accessLog !== 'boolean' && typeof accessLog !== 'function') throw new InvalidOptionError('accessLog', 'a boolean or a function', accessLog)
   return Object.freeze({
     origin,
     behaviors: Object.freeze(behaviors),
@@ -419,5 +330,11 @@ export function resolveEdgeOptions(options: EdgeOptions): ResolvedEdgeOptions {
     publishUnsafeInvalidations: bool(options.publishUnsafeInvalidations, 'publishUnsafeInvalidations', true),
     xForwardedFor: bool(options.xForwardedFor, 'xForwardedFor', false),
     purgeFence: duration(options.purgeFence, 'purgeFence', EDGE_DEFAULTS.purgeFenceMs),
+    originBodyTimeout: duration(options.originBodyTimeout, 'originBodyTimeout', EDGE_DEFAULTS.originBodyTimeoutMs),
+    maxWaitersPerFill: positiveInt(options.maxWaitersPerFill, 'maxWaitersPerFill', EDGE_DEFAULTS.maxWaitersPerFill),
+    hopSecret,
+    purge,
+    admin,
+    accessLog,
   })
 }

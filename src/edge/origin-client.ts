@@ -29,6 +29,17 @@ export interface OriginRequest {
   readonly headers: OutgoingHttpHeaders
   /** The client's body, streamed through (never buffered). */
   readonly body?: Readable | undefined
+  /** Aborting it cancels the exchange: before the response the request fails, after it the body stream errors. */
+  readonly signal?: AbortSignal | undefined
+  /** Interim (1xx) responses as they arrive (RFC 9110 §15.2: passed on to the client, never stored). */
+  readonly onInformation?: ((status: number, rawHeaders: readonly string[]) => void) | undefined
+}
+
+/** What the origin client reports: origin latency and outcomes, body stalls. */
+export interface OriginEvents {
+  onLatency(ms: number, status: number | undefined, outcome: 'response' | OriginFailure): void
+  /** A response body went silent for longer than the body timeout and was abandoned. */
+  onBodyTimeout(): void
 }
 
 /** The origin's answer: status, raw header lines, the body stream and the exchange times. */
@@ -42,9 +53,10 @@ export interface OriginResponse {
 
 /**
  * Sends requests to the origin over a keep-alive pool. The header wait is bounded by `timeoutMs`
- * on the injected clock (tests move it); a circuit breaker stops sending after consecutive
- * failures to reach the origin (timeouts, refused or unreachable connections), so a dead origin
- * costs requests nothing but the stale-or-error decision.
+ * and the silence between body chunks by `bodyTimeoutMs`, both on the injected clock (tests move
+ * it); a circuit breaker stops sending after consecutive failures to reach the origin (timeouts,
+ * refused or unreachable connections, stalled bodies), so a dead origin costs requests nothing but
+ * the stale-or-error decision.
  */
 export class OriginClient {
   readonly #origin: URL
@@ -53,10 +65,10 @@ export class OriginClient {
   readonly #clock: Clock
   readonly #timeoutMs: number
   readonly #breaker: CircuitBreaker
-  readonly #onLatency: (ms: number, status: number | undefined, outcome: 'response' | OriginFailure) => void
+  readonly #bodyTimeoutMs: number
+  readonly #events: OriginEvents
 
-  constructor(origin: URL, clock: Clock, timeoutMs: number, breaker: CircuitBreaker, maxSockets: number,
-    onLatency: (ms: number, status: number | undefined, outcome: 'response' | OriginFailure) => void) {
+  constructor(origin: URL, clock: Clock, timeoutMs: number, bodyTimeoutMs: number, breaker: CircuitBreaker, maxSockets: number, events: OriginEvents) {
     this.#origin = origin
     const secure = origin.protocol === 'https:'
     this.#agent = secure
@@ -66,7 +78,8 @@ export class OriginClient {
     this.#clock = clock
     this.#timeoutMs = timeoutMs
     this.#breaker = breaker
-    this.#onLatency = onLatency
+    this.#bodyTimeoutMs = bodyTimeoutMs
+    this.#events = events
   }
 
   /** The `Host` value for the origin. */
@@ -75,6 +88,7 @@ export class OriginClient {
   }
 
   send(spec: OriginRequest): Promise<OriginResponse> {
+    if (spec.signal?.aborted === true) return Promise.reject(cancelled())
     if (!this.#breaker.allow()) {
       spec.body?.resume()
       return Promise.reject(new OriginUnavailableError('breaker-open', 'origin circuit breaker is open'))
@@ -106,7 +120,7 @@ export class OriginClient {
         if (done) return
         done = true
         this.#breaker.failure()
-        this.#onLatency(performance.now() - started, undefined, 'timeout')
+        this.#events.onLatency(performance.now() - started, undefined, 'timeout')
         req.destroy()
         spec.body?.unpipe(req)
         reject(new OriginUnavailableError('timeout', `origin did not answer within ${this.#timeoutMs}ms`))
@@ -119,7 +133,17 @@ export class OriginClient {
         done = true
         this.#clock.clearTimeout(timer)
         this.#breaker.success()
-        this.#onLatency(performance.now() - started, res.statusCode, 'response')
+        this.#events.onLatency(performance.now() - started, res.statusCode, 'response')
+        // The body may be destroyed with an error (stall, purge) while nobody reads it (a body
+        // drained with resume()): an 'error' with no listener would end the process.
+        res.on('error', ignore)
+        this.#watchBody(res, req)
+        if (spec.signal !== undefined) {
+          const signal = spec.signal
+          const onAbort = (): void => { res.destroy(cancelled()) }
+          signal.addEventListener('abort', onAbort, { once: true })
+          res.once('close', () => signal.removeEventListener('abort', onAbort))
+        }
         resolve({
           status: res.statusCode ?? 502,
           headers: fromRawHeaders(res.rawHeaders),
@@ -128,6 +152,23 @@ export class OriginClient {
           responseTime: this.#clock.now(),
         })
       })
+      if (spec.onInformation !== undefined) {
+        const onInformation = spec.onInformation
+        req.on('information', (info: http.InformationEvent) => { if (!done) onInformation(info.statusCode, info.rawHeaders) })
+      }
+      if (spec.signal !== undefined) {
+        const signal = spec.signal
+        const onAbort = (): void => {
+          if (done) return
+          done = true
+          this.#clock.clearTimeout(timer)
+          req.destroy()
+          spec.body?.unpipe(req)
+          reject(cancelled())
+        }
+        signal.addEventListener('abort', onAbort, { once: true })
+        req.once('close', () => signal.removeEventListener('abort', onAbort))
+      }
       req.on('error', (error: NodeJS.ErrnoException) => {
         if (done) return
         done = true
@@ -141,7 +182,7 @@ export class OriginClient {
         // Only a failure to reach the origin at all counts toward the breaker; a connection the
         // origin resets after taking a request is that request's failure, not an outage.
         if (!connected) this.#breaker.failure()
-        this.#onLatency(performance.now() - started, undefined, 'network')
+        this.#events.onLatency(performance.now() - started, undefined, 'network')
         reject(new OriginUnavailableError('network', `origin request failed: ${error.message}`, error))
       })
       if (spec.body === undefined) {
@@ -156,6 +197,45 @@ export class OriginClient {
   close(): void {
     this.#agent.destroy()
   }
+
+  /**
+   * The body idle timeout: the time since the last bytes arrived on the response's socket, counted
+   * only while the body is being read (a consumer that pauses it for back-pressure, or has not
+   * started reading, is not the origin's silence). A stalled body is destroyed with a timeout
+   * error, which a fill turns into stale-or-504 and a streamed response into a cut-off one.
+   */
+  #watchBody(res: IncomingMessage, req: http.ClientRequest): void {
+    const socket = req.socket
+    if (socket === null || res.complete) return
+    const idleMs = this.#bodyTimeoutMs
+    let last = this.#clock.now()
+    const touch = (): void => { last = this.#clock.now() }
+    socket.on('data', touch)
+    let timer: ReturnType<Clock['setTimeout']>
+    const check = (): void => {
+      const now = this.#clock.now()
+      if (res.readableFlowing !== true) last = now
+      const idle = now - last
+      if (idle < idleMs) {
+        timer = this.#clock.setTimeout(check, idleMs - idle)
+        return
+      }
+      this.#breaker.failure()
+      this.#events.onBodyTimeout()
+      res.destroy(new OriginUnavailableError('timeout', `origin body stalled: nothing for ${idleMs}ms`))
+    }
+    timer = this.#clock.setTimeout(check, idleMs)
+    res.once('close', () => {
+      this.#clock.clearTimeout(timer)
+      socket.off('data', touch)
+    })
+  }
+}
+
+function ignore(): void {}
+
+function cancelled(): OriginUnavailableError {
+  return new OriginUnavailableError('network', 'origin fetch cancelled: a purge removed what it was filling')
 }
 
 /** A body read up to a limit: all of it, or the part read before the limit and the rest still flowing. */

@@ -17,7 +17,8 @@ export interface PurgeRemoteOptions {
 
 /**
  * Asks an edge to purge (it applies the purge and publishes it on the bus, so every edge and app
- * cache follows). Throws {@link PurgeError}: `E_PURGE_UNAUTHORIZED`, `E_PURGE_INVALID`, `E_PURGE_FAILED`.
+ * cache follows). Throws {@link PurgeError}: `E_PURGE_UNAUTHORIZED`, `E_PURGE_INVALID`, `E_PURGE_TOO_LARGE`,
+ * `E_PURGE_RATE_LIMITED`, `E_PURGE_FAILED`.
  */
 export async function purgeRemote(options: PurgeRemoteOptions): Promise<{ entries: number; published: boolean; id: string }> {
   const url = new URL(`${options.adminPrefix ?? '/.tiercache/'}purge`, options.edge)
@@ -41,6 +42,11 @@ export async function purgeRemote(options: PurgeRemoteOptions): Promise<{ entrie
   const text = await response.text()
   if (response.status === 401) throw new PurgeError('E_PURGE_UNAUTHORIZED', `${url.origin} refused the purge token`, { edge: url.origin })
   if (response.status === 400) throw new PurgeError('E_PURGE_INVALID', `${url.origin} refused the purge: ${text.trim().slice(0, 200)}`, { edge: url.origin })
+  if (response.status === 413) throw new PurgeError('E_PURGE_TOO_LARGE', `${url.origin} refused the purge as too large; split it`, { edge: url.origin })
+  if (response.status === 429) {
+    throw new PurgeError('E_PURGE_RATE_LIMITED', `${url.origin} is rate-limiting purges; retry in ${response.headers.get('retry-after') ?? '1'} s`,
+      { edge: url.origin, retryAfter: Number(response.headers.get('retry-after') ?? 1) })
+  }
   if (response.status !== 200) throw new PurgeError('E_PURGE_FAILED', `${url.origin} answered ${response.status}: ${text.trim().slice(0, 200)}`, { edge: url.origin })
   return JSON.parse(text) as { entries: number; published: boolean; id: string }
 }

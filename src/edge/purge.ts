@@ -81,6 +81,16 @@ export function bearerMatches(authorization: string | undefined, token: string |
   const m = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization)
   const candidate = m?.[1] ?? ''
   const a = createHash('sha256').update(candidate).digest()
-  const b = createHash('sha256').update(token).digest()
-  return timingSafeEqual(a, b) && m !== null
+  return timingSafeEqual(a, tokenDigest(token)) && m !== null
+}
+
+// The configured token's digest, computed once: a purge flood pays one hash per request, not two.
+let digestOf: string | undefined
+let digest: Buffer = Buffer.alloc(32)
+function tokenDigest(token: string): Buffer {
+  if (token !== digestOf) {
+    digest = createHash('sha256').update(token).digest()
+    digestOf = token
+  }
+  return digest
 }

@@ -1,11 +1,14 @@
 import type { Clock } from '../ports/clock.js'
 import type { Logger } from '../ports/logger.js'
-import type { BusListener, DeliveredMessage } from '../ports/bus.js'
+import type { BusListener, DeliveredMessage, InvalidationBus } from '../ports/bus.js'
 import type { BehaviorTable } from './behavior.js'
 import type { EdgeStorage, PurgeSelector } from './edge-storage.js'
 import type { EdgeCounters } from './metrics.js'
 import { edgeChannels } from './metrics.js'
+import { PurgeError } from './errors.js'
 import { PurgeFence } from './purge-fence.js'
+import type { PurgeRequest } from './purge.js'
+import { PurgeQueue } from './purge-queue.js'
 
 /** Where a purge came from (a bounded metric label). */
 export type PurgeSource = 'api' | 'bus' | 'unsafe-method' | 'gap'
@@ -20,20 +23,25 @@ export interface PurgerDeps {
   readonly fenceWindowMs: number
   /** Storage once it is open. */
   storage(): Promise<EdgeStorage>
+  /** Cancels the fills in flight that the purge touches (they would fetch what was just purged). */
+  cancelFills(selector: PurgeSelector): void
 }
 
 /**
  * Applies purges to this node's storage, whatever their source (purge API, bus, unsafe methods),
- * records them in the fence, and turns a bus gap into "everything stored is stale".
+ * in batches off the request path (see purge-queue.ts), records them in the fence, cancels the
+ * fills they touch, and turns a bus gap into "everything stored is stale".
  */
 export class Purger {
   readonly fence: PurgeFence
   readonly #deps: PurgerDeps
+  readonly #queue: PurgeQueue
   #staleBefore = 0
 
   constructor(deps: PurgerDeps) {
     this.#deps = deps
     this.fence = new PurgeFence(deps.fenceWindowMs)
+    this.#queue = new PurgeQueue((selector, soft, count) => this.#applyBatch(selector, soft, count))
   }
 
   /** Responses received at or before this time are stale (set by a bus gap). */
@@ -51,15 +59,46 @@ export class Purger {
     return { tags, urls: urlParts, prefixes, all }
   }
 
+  /** Queues a purge for the next batch; resolves with the entries that batch changed. */
   async apply(selector: PurgeSelector, soft: boolean, source: PurgeSource): Promise<number> {
+    const entries = await this.#queue.submit(selector, soft)
+    if (edgeChannels.purge.hasSubscribers) edgeChannels.purge.publish({ source, soft, entries })
+    return entries
+  }
+
+  async #applyBatch(selector: PurgeSelector, soft: boolean, count: number): Promise<number> {
     const { clock, counters } = this.#deps
     const now = clock.now()
     this.fence.record(selector, now)
+    this.#deps.cancelFills(selector)
     const entries = await (await this.#deps.storage()).purge(selector, soft, now)
-    counters.purges++
+    counters.purges += count
+    counters.purgeBatches++
     counters.purgedEntries += entries
-    if (edgeChannels.purge.hasSubscribers) edgeChannels.purge.publish({ source, soft, entries })
     return entries
+  }
+
+  /**
+   * A purge from the API: applied here, then published on the bus (when there is one) so every
+   * edge node and app cache applies it. Throws `E_PURGE_FAILED` when the bus refused the message
+   * (the local purge is done).
+   */
+  async purgeAndPublish(p: PurgeRequest, bus: InvalidationBus | undefined): Promise<{ entries: number; published: boolean }> {
+    const entries = await this.apply(this.selector(p.tags, p.urls, p.prefixes, false), p.soft, 'api')
+    if (bus === undefined) return { entries, published: false }
+    try {
+      await bus.publish({
+        ...(p.tags.length > 0 ? { tags: p.tags } : {}),
+        ...(p.urls.length > 0 ? { urls: p.urls } : {}),
+        ...(p.prefixes.length > 0 ? { prefixes: p.prefixes } : {}),
+        soft: p.soft,
+        origin: this.#deps.id,
+        at: this.#deps.clock.now(),
+      })
+    } catch (error) {
+      throw new PurgeError('E_PURGE_FAILED', `purged on ${this.#deps.id} but could not publish on the bus: ${(error as Error).message}`, { entries }, error)
+    }
+    return { entries, published: true }
   }
 
   /** The bus listener of this node. */

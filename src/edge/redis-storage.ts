@@ -1,6 +1,6 @@
 import type { Clock } from '../ports/clock.js'
-import { CircuitBreaker } from '../core/circuit-breaker.js'
 import type { Logger } from '../ports/logger.js'
+import { TierGuard } from '../core/tier-guard.js'
 import type { RedisSource } from '../redis/connection.js'
 import { RedisStore } from '../redis/redis-store.js'
 import type { EdgeStorage, EdgeStorageStats, PurgeSelector } from './edge-storage.js'
@@ -14,6 +14,9 @@ export interface RedisStorageOptions extends RedisSource {
   readonly namespace: string
   readonly clock: Clock
   readonly timeoutMs: number
+  /** Consecutive failures that open the breaker, and how long it stays open. */
+  readonly breakerThreshold: number
+  readonly breakerCooldownMs: number
   readonly logger: Logger
   /** Optional in-process tier in front (kept coherent by the bus). */
   readonly l1?: MemoryStorage | undefined
@@ -25,19 +28,19 @@ export interface RedisStorageOptions extends RedisSource {
  * tag and each URL has an index set (`tc1:<ns>:t:{tag}`, `tc1:<ns>:u:{url}`) listing the keys
  * that carry it; sets expire with their last member.
  *
- * A failing Redis degrades to misses: every call has a time budget and a circuit breaker, errors
- * are counted and logged once per state change, never thrown at a request.
+ * A failing Redis degrades to misses: every call goes through the core's {@link TierGuard} (a
+ * time budget, a circuit breaker, a log line per state change), as a thunk, so an open breaker sends
+ * nothing to Redis and a call that throws synchronously (a client that lost its connection) is a
+ * miss like any other failure, never an error for a request.
  */
 export class RedisStorage implements EdgeStorage {
   readonly type = 'redis'
   readonly store: RedisStore
   readonly #clock: Clock
-  readonly #timeoutMs: number
-  readonly #breaker: CircuitBreaker
+  readonly #guard: TierGuard
   readonly #l1: MemoryStorage | undefined
   readonly #tagPrefix: string
   readonly #urlPrefix: string
-  #errors = 0
 
   constructor(options: RedisStorageOptions) {
     this.store = new RedisStore({
@@ -49,21 +52,22 @@ export class RedisStorage implements EdgeStorage {
       clock: options.clock,
     })
     this.#clock = options.clock
-    this.#timeoutMs = options.timeoutMs
     this.#l1 = options.l1
     this.#tagPrefix = `${this.store.keys.prefix}t:{`
     this.#urlPrefix = `${this.store.keys.prefix}u:{`
-    const logger = options.logger
-    this.#breaker = new CircuitBreaker(5, 2_000, options.clock, (from, to) => {
-      if (to === 'open') logger.warn({ from, to }, 'edge: shared storage (Redis) failing, serving from origin')
-      else if (to === 'closed') logger.warn({ from, to }, 'edge: shared storage (Redis) back')
+    this.#guard = new TierGuard('edge storage (Redis)', {
+      timeoutMs: options.timeoutMs,
+      threshold: options.breakerThreshold,
+      cooldownMs: options.breakerCooldownMs,
+      clock: options.clock,
+      logger: options.logger,
     })
   }
 
   get(key: string): EdgeRecord | undefined | Promise<EdgeRecord | undefined> {
     const local = this.#l1?.get(key)
     if (local !== undefined) return local
-    return this.#guard(attempt(() => this.store.get(key)), undefined).then((entry) => {
+    return this.#guard.run(() => this.store.get(key), undefined).then((entry) => {
       const record = entry?.value as EdgeRecord | undefined
       if (record !== undefined && this.#l1 !== undefined) this.#l1.set(key, record)
       return record
@@ -76,7 +80,7 @@ export class RedisStorage implements EdgeStorage {
     const ttl = Math.ceil(record.staleUntil - now)
     if (ttl <= 0) return
     const client = this.store.client
-    await this.#guard((async () => {
+    await this.#guard.run(async () => {
       await this.store.set(key, recordEntry(record, now))
       const indexes = [this.#urlPrefix + record.url + '}']
       if (record.kind === 'response') for (const tag of record.tags) indexes.push(this.#tagPrefix + tag + '}')
@@ -86,26 +90,30 @@ export class RedisStorage implements EdgeStorage {
         await client.pexpire(index, ttl, 'NX')
         await client.pexpire(index, ttl, 'GT')
       }))
-    })(), undefined)
+    }, undefined)
   }
 
   async delete(key: string): Promise<void> {
     this.#l1?.delete(key)
-    await this.#guard(attempt(() => this.store.delete(key)), false)
+    await this.#guard.run(() => this.store.delete(key), false)
   }
 
   async purge(selector: PurgeSelector, soft: boolean, now: number): Promise<number> {
-    const local = this.#l1?.purge(selector, soft, now) ?? 0
-    const shared = await this.#guard(this.#purgeShared(selector, soft, now), 0)
+    const local = (await this.#l1?.purge(selector, soft, now)) ?? 0
+    const shared = await this.#guard.run(() => this.#purgeShared(selector, soft, now), 0)
     return Math.max(local, shared)
   }
 
   stats(): EdgeStorageStats {
     const l1 = this.#l1?.stats()
-    return { type: 'redis', entries: l1?.entries ?? 0, bytes: l1?.bytes ?? 0, maxBytes: l1?.maxBytes ?? 0, evictions: l1?.evictions ?? 0, errors: this.#errors }
+    return {
+      type: 'redis', entries: l1?.entries ?? 0, bytes: l1?.bytes ?? 0, maxBytes: l1?.maxBytes ?? 0, evictions: l1?.evictions ?? 0,
+      errors: this.#guard.stats.errors, skipped: this.#guard.stats.skipped, breaker: this.#guard.breakerState,
+    }
   }
 
   async close(): Promise<void> {
+    this.#guard.close()
     await this.#l1?.close()
     await this.store.close()
   }
@@ -156,49 +164,8 @@ export class RedisStorage implements EdgeStorage {
     }))
     return found
   }
-
-  /** Time budget + breaker: a failing Redis is a miss (or a no-op), counted, never an error for a request. */
-  #guard<T>(work: Promise<T>, fallback: T): Promise<T> {
-    if (!this.#breaker.allow()) {
-      work.catch(() => {})
-      return Promise.resolve(fallback)
-    }
-    return new Promise<T>((resolve) => {
-      let settled = false
-      const timer = this.#clock.setTimeout(() => {
-        if (settled) return
-        settled = true
-        this.#errors++
-        this.#breaker.failure()
-        resolve(fallback)
-      }, this.#timeoutMs)
-      work.then((value) => {
-        if (settled) return
-        settled = true
-        this.#clock.clearTimeout(timer)
-        this.#breaker.success()
-        resolve(value)
-      }, () => {
-        if (settled) return
-        settled = true
-        this.#clock.clearTimeout(timer)
-        this.#errors++
-        this.#breaker.failure()
-        resolve(fallback)
-      })
-    })
-  }
 }
 
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
-}
-
-/** Runs `fn`, turning a synchronous throw (a store that knows it is down) into a rejection. */
-function attempt<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return fn()
-  } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)))
-  }
 }

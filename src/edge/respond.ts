@@ -5,7 +5,8 @@ import { chooseEncoding, encodedBody } from './compression.js'
 import { NOT_IN_304, notModified, selectRange } from './conditional.js'
 import { HOP_HEADER } from './forward.js'
 import type { HeaderList } from './header-list.js'
-import type { OriginResponse } from './origin-client.js'
+import { HOP_BY_HOP } from './header-list.js'
+import type { OriginResponse, OriginUnavailableError } from './origin-client.js'
 import { SURROGATE_ONLY } from './stored-response.js'
 import type { StoredResponse } from './stored-response.js'
 
@@ -147,4 +148,29 @@ export function sendError(res: ServerResponse, status: number, message: string, 
   for (const [name, value] of extra ?? []) flat.push(name, value)
   res.writeHead(status, flat)
   res.end(res.req.method === 'HEAD' ? undefined : body)
+}
+
+/**
+ * Passes an interim (1xx) response from the origin on to the client (RFC 9110 §15.2: a proxy
+ * forwards them; they are never stored). Not to an HTTP/1.0 client, which cannot take them; 100
+ * answers the client's own `Expect` and 101 switches protocols, neither of which this edge forwards.
+ */
+export function forwardInterim(res: ServerResponse, status: number, rawHeaders: readonly string[]): void {
+  const socket = res.socket
+  if (status < 102 || status > 199 || res.headersSent || res.destroyed || socket === null || res.req.httpVersionMinor === 0) return
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Informational'}\r\n`
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (HOP_BY_HOP.has((rawHeaders[i] as string).toLowerCase())) continue
+    head += `${rawHeaders[i] as string}: ${rawHeaders[i + 1] as string}\r\n`
+  }
+  socket.write(`${head}\r\n`)
+}
+
+/** The answer to an origin that did not answer: 504 (timeout), 503 + Retry-After (breaker open), 502. */
+export function sendOriginError(res: ServerResponse, error: OriginUnavailableError, breakerCooldownMs: number): void {
+  if (error.reason === 'timeout') return sendError(res, 504, 'origin timeout')
+  if (error.reason === 'breaker-open') {
+    return sendError(res, 503, 'origin unavailable (circuit open)', [['retry-after', String(Math.ceil(breakerCooldownMs / 1000))]])
+  }
+  sendError(res, 502, 'origin unreachable')
 }

@@ -109,7 +109,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const appPort = await listen(app, appPortWanted, host).catch((error: unknown) => { throw listenError('app', appPortWanted, host, error) })
     closers.push(() => closeServer(app))
     const appUrl = `http://${host}:${appPort}`
-    const edge = createEdge({ origin: appUrl, bus, purgeToken, logger })
+    // The stack shows what the edge does: one access log entry per request, through the logger.
+    const edge = createEdge({ origin: appUrl, bus, purgeToken, logger, accessLog: true })
     closers.push(() => edge.close())
     holder.edge = edge
     const edgeUrl = await edge.listen(edgePortWanted, host).catch((error: unknown) => { throw listenError('edge', edgePortWanted, host, error) })

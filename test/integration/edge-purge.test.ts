@@ -205,17 +205,20 @@ describe('edge: purges on the invalidation bus', () => {
   })
 })
 
+// Every tier of a shield chain holds the same hop secret: that is what lets tags flow to the edges.
+const HOP_SECRET = 'shield-hop-secret-0123456789'
+
 describe('edge: origin shield (edge -> shield -> origin)', () => {
   it('lets edges share one shield: the shield sees the first hop, the origin sees one request, tags flow through', async () => {
     const { origin, clock } = await taggedOrigin()
     const bus = new MemoryBus()
     closers.push(() => bus.close())
-    const shield = await startEdge({ origin: origin.url, clock, bus, id: 'shield-1' })
+    const shield = await startEdge({ origin: origin.url, clock, bus, id: 'shield-1', hopSecret: HOP_SECRET })
     closers.push(() => shield.edge.close())
     const hops: string[] = []
     shield.edge.server.prependListener('request', (req) => { hops.push(String(req.headers['x-tiercache-hop'])) })
-    const e1 = await startEdge({ origin: shield.url, clock, bus, id: 'edge-eu', purgeToken: TOKEN })
-    const e2 = await startEdge({ origin: shield.url, clock, bus, id: 'edge-us' })
+    const e1 = await startEdge({ origin: shield.url, clock, bus, id: 'edge-eu', purgeToken: TOKEN, hopSecret: HOP_SECRET })
+    const e2 = await startEdge({ origin: shield.url, clock, bus, id: 'edge-us', hopSecret: HOP_SECRET })
     closers.push(() => e1.edge.close(), () => e2.edge.close())
     expect((await get(`${e1.url}/items/3`)).text).toBe('/items/3 #1')
     const second = await get(`${e2.url}/items/3`)
@@ -235,9 +238,9 @@ describe('edge: origin shield (edge -> shield -> origin)', () => {
   it('does not store a shield response older than a purge the edge already applied', async () => {
     const { origin, clock } = await taggedOrigin()
     // The shield is on no bus: it keeps serving its copy after the edge purged.
-    const shield = await startEdge({ origin: origin.url, clock, id: 'lagging-shield' })
+    const shield = await startEdge({ origin: origin.url, clock, id: 'lagging-shield', hopSecret: HOP_SECRET })
     closers.push(() => shield.edge.close())
-    const edge = await startEdge({ origin: shield.url, clock, id: 'edge-1', purgeToken: TOKEN })
+    const edge = await startEdge({ origin: shield.url, clock, id: 'edge-1', purgeToken: TOKEN, hopSecret: HOP_SECRET })
     closers.push(() => edge.edge.close())
     await get(`${edge.url}/items/5`)
     await clock.advance(5_000)

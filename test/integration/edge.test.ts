@@ -473,13 +473,13 @@ describe('edge: metrics', () => {
     const { url, edge } = await setup((_req, res) => {
       res.setHeader('cache-control', 'max-age=60')
       res.end('12345')
-    })
+    }, { admin: { port: 0 } })
     await get(`${url}/secret-path-1`)
     await get(`${url}/secret-path-1`)
     const s = edge.stats()
     expect(s).toMatchObject({ requests: 2, hits: 1, misses: 1, stored: 1, bytesServed: 10, bytesFromOrigin: 5, originRequests: 1 })
     expect(s.originLatency.count).toBe(1)
-    const text = (await get(`${url}/.tiercache/metrics`)).text
+    const text = (await get(`${edge.adminUrl}/.tiercache/metrics`)).text
     expect(text).toContain('tiercache_edge_requests_total{result="hit"} 1')
     expect(text).toContain('tiercache_edge_origin_latency_seconds_count 1')
     expect(text).not.toContain('secret-path')

@@ -3,7 +3,7 @@ import { FLAG_MUST_REVALIDATE, FLAG_NO_CACHE, correctedInitialAge, decideStorage
 import type { RequestFacts } from '../../src/edge/freshness.js'
 import { fromRawHeaders } from '../../src/edge/header-list.js'
 import { formatHttpDate } from '../../src/edge/http-date.js'
-import { DEFAULT_BEHAVIORS, resolveBehavior } from '../../src/edge/options.js'
+import { DEFAULT_BEHAVIORS, resolveBehavior } from '../../src/edge/behavior-options.js'
 
 const NOW = Date.UTC(2026, 0, 1, 12)
 const timing = { requestTime: NOW, responseTime: NOW }
@@ -68,7 +68,8 @@ describe('storage decision (RFC 9111 §3)', () => {
   it('treats invalid freshness information as stale', () => {
     expect(decide(['Expires', '0', 'ETag', '"x"'])).toMatchObject({ store: true, lifetime: 0 })
     expect(decide(['Cache-Control', "max-age='60'", 'ETag', '"x"'], { behavior: brief })).toMatchObject({ store: true, lifetime: 0 })
-    expect(decide(['Cache-Control', 'max-age=3600', 'Age', '0, 0', 'ETag', '"x"'])).toMatchObject({ store: true, lifetime: 0 })
+    // RFC 9111 §5.1: an Age list counts by its first member; it does not make the response stale.
+    expect(decide(['Cache-Control', 'max-age=3600', 'Age', '0, 0', 'ETag', '"x"'])).toMatchObject({ store: true, lifetime: 3_600_000 })
   })
 
   it('marks no-cache, must-revalidate, proxy-revalidate and s-maxage as "never serve stale"', () => {
@@ -110,7 +111,8 @@ describe('age calculation (RFC 9111 §4.2.3)', () => {
     const t = { requestTime: NOW - 2_000, responseTime: NOW }
     expect(correctedInitialAge(fromRawHeaders(['Age', '10', 'Date', formatHttpDate(NOW)]), t)).toBe(12_000)
     expect(correctedInitialAge(fromRawHeaders(['Date', formatHttpDate(NOW - 60_000)]), t)).toBe(60_000)
-    expect(correctedInitialAge(fromRawHeaders(['Age', '1', 'Age', '2']), t)).toBeNaN()
-    expect(correctedInitialAge(fromRawHeaders(['Age', '7200;foo=1']), t)).toBeNaN()
+    // RFC 9111 §5.1: the first member of a list counts; an invalid value is ignored (Age 0).
+    expect(correctedInitialAge(fromRawHeaders(['Age', '1', 'Age', '2']), t)).toBe(3_000)
+    expect(correctedInitialAge(fromRawHeaders(['Age', '7200;foo=1']), t)).toBe(2_000)
   })
 })

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { isTierCacheError } from '../../src/core/errors.js'
 import { BehaviorTable, patternToRegex } from '../../src/edge/behavior.js'
-import { DEFAULT_BEHAVIORS, resolveEdgeOptions } from '../../src/edge/options.js'
+import { DEFAULT_BEHAVIORS } from '../../src/edge/behavior-options.js'
+import { resolveEdgeOptions } from '../../src/edge/options.js'
 
 describe('edge options', () => {
   it('reproduces the brief\'s CloudFront distribution by default', () => {

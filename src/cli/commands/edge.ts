@@ -5,8 +5,9 @@ import type { RedisStreamBus } from '../../redis/stream-bus.js'
 
 const HELP = `usage: tiercache edge --origin URL [--port N] [--host H] [--config file.json]
 
-Runs the RFC 9111 caching reverse proxy in front of URL. Without --config the behaviors are the
-brief's distribution (default TTL 1 day, /api/* keyed on Authorization, Accept, Accept-Language).
+Runs the RFC 9111 caching reverse proxy in front of URL. Without --config the behaviors are a
+CloudFront-style distribution (default TTL 1 day, /api/* keyed on Authorization, Accept,
+Accept-Language).
 
 options:
   --origin URL        origin (or shield) base URL, e.g. http://127.0.0.1:3000 (overrides the file)
@@ -16,6 +17,11 @@ options:
   --id ID             node id (hop header, bus origin)
   --bus URL           follow and publish on the Redis Streams invalidation bus at URL
   --bus-namespace NS  the namespace of that bus (the app caches' namespace; default "default")
+  --admin-port N      serve metrics, stats and health on their own listener (0 = any free port);
+                      on the public port they need the purge token
+  --admin-host H      address of that listener (default 127.0.0.1: loopback only)
+  --access-log        write one JSON line per request to stdout (method, path without query
+                      values, status, cache outcome, bytes, duration)
 
 environment:
   TIERCACHE_PURGE_TOKEN   bearer token of POST /.tiercache/purge (at least 16 characters)
@@ -35,6 +41,9 @@ export async function run(args: string[]): Promise<number> {
         id: { type: 'string' },
         bus: { type: 'string' },
         'bus-namespace': { type: 'string' },
+        'admin-port': { type: 'string' },
+        'admin-host': { type: 'string' },
+        'access-log': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -60,7 +69,15 @@ export async function run(args: string[]): Promise<number> {
       console.error(`tiercache edge: expected --port to be an integer 0..65535, got ${JSON.stringify(values.port)}`)
       return 2
     }
+    const adminPort = values['admin-port'] === undefined ? undefined : Number(values['admin-port'])
+    if (adminPort !== undefined && (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535)) {
+      console.error(`tiercache edge: expected --admin-port to be an integer 0..65535, got ${JSON.stringify(values['admin-port'])}`)
+      return 2
+    }
     const { port: _port, host: fileHost, bus: fileBus, ...options } = file
+    const admin = adminPort === undefined && values['admin-host'] === undefined
+      ? options.admin
+      : { ...options.admin, ...(adminPort === undefined ? {} : { port: adminPort }), ...(values['admin-host'] === undefined ? {} : { host: values['admin-host'] }) }
     const busConfig = values.bus === undefined ? fileBus : { redis: values.bus, namespace: values['bus-namespace'] ?? fileBus?.namespace ?? 'default' }
     let bus: InvalidationBus | undefined
     let stream: RedisStreamBus | undefined
@@ -77,6 +94,8 @@ export async function run(args: string[]): Promise<number> {
     const edge = createEdge({
       ...options,
       origin,
+      ...(admin === undefined ? {} : { admin }),
+      ...(values['access-log'] === true ? { accessLog: (entry) => { process.stdout.write(`${JSON.stringify(entry)}\n`) } } : {}),
       ...(bus === undefined ? {} : { bus }),
       ...(values.id === undefined ? {} : { id: values.id }),
       ...(token === undefined || token === '' ? {} : { purgeToken: token }),
@@ -87,6 +106,7 @@ export async function run(args: string[]): Promise<number> {
     }
     const url = await edge.listen(port, values.host ?? fileHost ?? '127.0.0.1')
     console.log(`tiercache edge ${edge.id} listening on ${url}, origin ${edge.options.origin.origin}${busConfig === undefined ? '' : `, bus ${busConfig.namespace}`}`)
+    if (edge.adminServer !== undefined) console.log(`admin (metrics, stats, health) on ${edge.adminUrl}/.tiercache/`)
     if (edge.options.purgeToken === undefined) console.log('purge API disabled: set TIERCACHE_PURGE_TOKEN or "purgeToken" to enable it')
     await new Promise<void>((resolve) => {
       const stop = (): void => {
