@@ -104,7 +104,8 @@ return n
 `
 
 /**
- * KEYS: stream, epoch, tag keys... ARGV: max stream length, message JSON, tag ttl ms, new epoch id.
+ * KEYS: stream, epoch, tag keys... ARGV: max stream length, message JSON, tag ttl ms, new epoch id,
+ * format version.
  * Bumps every tag version to max(old + 1, Redis time in microseconds) (versions never repeat, even
  * after a tag key expired), then appends the message with the new versions, in one step: no node
  * can read the message before the versions exist, and no version exists without its message.
@@ -121,7 +122,7 @@ for i = 3, #KEYS do
   redis.call('SET', KEYS[i], string.format('%.0f', v), 'PX', ARGV[3])
   versions[#versions + 1] = string.format('%.0f', v)
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'v', '1', 'm', ARGV[2], 'tv', table.concat(versions, ','))
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'v', ARGV[5], 'm', ARGV[2], 'tv', table.concat(versions, ','))
 return {id, unpack(versions)}
 `
 
@@ -146,6 +147,147 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0
 `
 
+/**
+ * Write-through fencing (see ports/write-fence.ts). While write-throughs of a key are in flight, its
+ * lease key holds their tokens as `,<token>,<token>`: a fill lease token never starts with a comma,
+ * so the fill scripts above see the key as held by someone else (a fill in flight loses its lease,
+ * a new fill waits) without knowing about write tokens. `invalidate` and `setEntry` delete the key,
+ * which voids every write token at once: the write-throughs in flight then invalidate instead of
+ * writing (a concurrent invalidation wins).
+ *
+ * Removing one token from the list: `padded` = list .. ',' holds `,<token>,` exactly once (tokens
+ * are random and of one length); the list without it is what surrounds that match, minus the
+ * trailing comma.
+ */
+const REMOVE_TOKEN = `
+local function removeToken(list, token)
+  if not list then return nil end
+  local padded = list .. ','
+  local s, e = string.find(padded, ',' .. token .. ',', 1, true)
+  if not s then return nil end
+  local rest = string.sub(padded, 1, s - 1) .. string.sub(padded, e)
+  return string.sub(rest, 1, string.len(rest) - 1)
+end
+`
+
+/** KEYS: lease. ARGV: token, ttl ms. A fill lease is replaced (its fill read older data); write tokens are kept. */
+const WRITE_BEGIN = `
+local cur = redis.call('GET', KEYS[1])
+local list = ''
+if cur and string.sub(cur, 1, 1) == ',' then list = cur end
+redis.call('SET', KEYS[1], list .. ',' .. ARGV[1], 'PX', ARGV[2])
+return 1
+`
+
+/**
+ * KEYS: entry, lease, tombstone. ARGV: token, envelope, pttl, version ('' for none).
+ * Returns 1 written | 0 token gone (invalidated, set or expired meanwhile) | -1 older than the
+ * stored entry's version or the tombstone. The token is withdrawn in every case.
+ */
+const WRITE_COMMIT = `${REMOVE_TOKEN}
+local rest = removeToken(redis.call('GET', KEYS[2]), ARGV[1])
+if rest == nil then return 0 end
+if rest == '' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], rest, 'KEEPTTL') end
+if ARGV[4] ~= '' then
+  local v = tonumber(ARGV[4])
+  local t = redis.call('GET', KEYS[3])
+  if t and tonumber(t) > v then return -1 end
+  local e = redis.call('GET', KEYS[1])
+  if e and string.len(e) >= 46 and string.byte(e, 1) == 199 then
+    local ev = struct.unpack('<d', e, ${VERSION_LUA_OFFSET})
+    if ev == ev and ev > v then return -1 end
+  end
+end
+if tonumber(ARGV[3]) <= 0 then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+return 1
+`
+
+/** KEYS: lease. ARGV: token. Withdraws the token; returns 1 if it was there. */
+const WRITE_ABORT = `${REMOVE_TOKEN}
+local rest = removeToken(redis.call('GET', KEYS[1]), ARGV[1])
+if rest == nil then return 0 end
+if rest == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], rest, 'KEEPTTL') end
+return 1
+`
+
+/** KEYS: entry. ARGV: version. Deletes the entry only if it carries exactly that source version. */
+const DELETE_IF_VERSION = `
+local e = redis.call('GET', KEYS[1])
+if e and string.len(e) >= 46 and string.byte(e, 1) == 199 then
+  local ev = struct.unpack('<d', e, ${VERSION_LUA_OFFSET})
+  if ev == tonumber(ARGV[1]) then return redis.call('DEL', KEYS[1]) end
+end
+return 0
+`
+
+/**
+ * Write-behind queue (see write-queue.ts for the entry fields).
+ * KEYS: stream, seq. ARGV: max pending (0: none), key, at, serializer id, bytes.
+ * Refuses when the stream holds max pending entries (acknowledged entries are deleted, so its length
+ * is what is pending); otherwise assigns the sequence max(last + 1, Redis time in µs), so that it
+ * keeps growing even after the sequence key was lost, and appends. Returns {0, length} full |
+ * {1, id, seq}.
+ */
+const QUEUE_ENQUEUE = `
+local max = tonumber(ARGV[1])
+if max > 0 then
+  local n = redis.call('XLEN', KEYS[1])
+  if n >= max then return {0, n} end
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local seq = string.format('%.0f', math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, now))
+redis.call('SET', KEYS[2], seq)
+local id = redis.call('XADD', KEYS[1], '*', 'v', '1', 'k', ARGV[2], 's', seq, 't', ARGV[3], 'z', ARGV[4], 'd', ARGV[5])
+return {1, id, seq}
+`
+
+/** KEYS: stream. ARGV: group, ids... Acknowledges and deletes, in one step (never an acknowledged entry left counted as pending). */
+const QUEUE_ACK = `
+local ids = {}
+for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+return redis.call('XDEL', KEYS[1], unpack(ids))
+`
+
+/**
+ * KEYS: stream, dead. ARGV: group, id, key, seq, at, serializer id, bytes, attempts, error, dead at.
+ * Appends the write to the dead letters and removes it from the queue, in one step.
+ */
+const QUEUE_BURY = `
+redis.call('XADD', KEYS[2], '*', 'v', '1', 'k', ARGV[3], 's', ARGV[4], 't', ARGV[5], 'z', ARGV[6], 'd', ARGV[7],
+  'a', ARGV[8], 'e', ARGV[9], 'x', ARGV[10])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return 1
+`
+
+/**
+ * KEYS: stream, dead. ARGV: ids... Moves dead letters back to the queue with their sequence
+ * numbers (a flush then keeps whichever of them and newer writes is newest), marked `r` with the
+ * attempts they had. Returns how many.
+ */
+const QUEUE_RETRY_DEAD = `
+local n = 0
+for i = 1, #ARGV do
+  local found = redis.call('XRANGE', KEYS[2], ARGV[i], ARGV[i])
+  if #found == 1 then
+    local f = found[1][2]
+    local m = {}
+    for j = 1, #f, 2 do m[f[j]] = f[j + 1] end
+    redis.call('XADD', KEYS[1], '*', 'v', m['v'] or '', 'k', m['k'] or '', 's', m['s'] or '', 't', m['t'] or '', 'z', m['z'] or '', 'd', m['d'] or '',
+      'r', m['a'] or '0')
+    redis.call('XDEL', KEYS[2], ARGV[i])
+    n = n + 1
+  end
+end
+return n
+`
+
 /** The scripts' methods once defined on a client. */
 export interface ScriptCommands {
   /** The `Buffer` variant (ioredis defines one per script): the entry comes back as raw bytes, not UTF-8 text. */
@@ -157,6 +299,15 @@ export interface ScriptCommands {
   tcPublish(...args: (string | number)[]): Promise<string[]>
   tcLockAcquire(lock: string, fence: string, token: string, ttlMs: number, fenceTtlMs: number): Promise<string | null>
   tcLockExtend(lock: string, token: string, ttlMs: number): Promise<number>
+  tcWriteBegin(lease: string, token: string, ttlMs: number): Promise<number>
+  tcWriteCommit(entry: string, lease: string, tombstone: string, token: string, envelope: Buffer, pttl: number, version: string): Promise<number>
+  tcWriteAbort(lease: string, token: string): Promise<number>
+  tcDeleteIfVersion(entry: string, version: string): Promise<number>
+  tcQueueEnqueue(stream: string, seq: string, maxPending: number, key: string, at: number, serializer: number, bytes: Buffer): Promise<(string | number)[]>
+  tcQueueAck(stream: string, group: string, ...ids: string[]): Promise<number>
+  tcQueueBury(stream: string, dead: string, group: string, id: string, key: string, seq: string, at: number, serializer: number, bytes: Buffer,
+    attempts: number, error: string, deadAt: number): Promise<number>
+  tcQueueRetryDead(stream: string, dead: string, ...ids: string[]): Promise<number>
 }
 
 /** Script names as defined on the client (ioredis adds a `<name>Buffer` variant of each). */
@@ -168,6 +319,14 @@ const DEFINITIONS: readonly [string, number, string][] = [
   ['tcInvalidate', 3, INVALIDATE],
   ['tcLockAcquire', 2, LOCK_ACQUIRE],
   ['tcLockExtend', 1, LOCK_EXTEND],
+  ['tcWriteBegin', 1, WRITE_BEGIN],
+  ['tcWriteCommit', 3, WRITE_COMMIT],
+  ['tcWriteAbort', 1, WRITE_ABORT],
+  ['tcDeleteIfVersion', 1, DELETE_IF_VERSION],
+  ['tcQueueEnqueue', 2, QUEUE_ENQUEUE],
+  ['tcQueueAck', 1, QUEUE_ACK],
+  ['tcQueueBury', 2, QUEUE_BURY],
+  ['tcQueueRetryDead', 2, QUEUE_RETRY_DEAD],
 ]
 
 /**
