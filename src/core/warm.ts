@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Clock, TimerHandle } from '../ports/clock.js'
+import type { LeaseRead } from '../ports/coherent-store.js'
 import type { CacheEntry } from '../ports/entry.js'
 import type { Loader, LoaderContext } from './cache-types.js'
 import { assertKnownKeys, entryDuration, isRecord } from './call-options.js'
@@ -277,10 +278,16 @@ class WarmRun {
     if (shared !== undefined && coherent !== undefined && settings.lease !== false) {
       const token = randomBytes(12).toString('hex')
       const leaseMs = settings.lease.ttl
-      const read = await shared.call(() => coherent.readForFill(key, token, leaseMs, clock.now(), false), undefined)
-      if (read === undefined) return this.#fail(key, new Error('L2 did not answer the fill lease read'))
+      const read = (): Promise<LeaseRead | undefined> => shared.call(() => coherent.readForFill(key, token, leaseMs, clock.now(), false), undefined)
+      // An unanswered read may still have run and taken the lease: asking again with the same token
+      // tells (the script counts a lease held by that token as acquired).
+      const answer = (await read()) ?? (await read())
+      if (answer === undefined) {
+        void this.#releaseLease(key, token)
+        return this.#fail(key, new Error('L2 did not answer the fill lease read'))
+      }
       // Fresh meanwhile, or another process is loading it: nothing to do here.
-      if (read.status !== 'acquired') return this.#skip()
+      if (answer.status !== 'acquired') return this.#skip()
       lease = token
     }
     const keyTags = this.#o.tags === undefined ? [] : normalizeTags(this.#o.tags(key), key)
@@ -346,8 +353,11 @@ class WarmRun {
       results.forEach((result, i) => {
         const key = (current[i] as Loaded).key
         if (result === 'ok') this.#loaded++
-        else if (result === undefined) this.#fail(key, new Error('L2 did not take the warmed entry'))
-        else this.#skip()
+        else if (result === undefined) {
+          // It may still have been written; if not, its lease must not make readers wait.
+          void this.#releaseLease(key, (current[i] as Loaded).lease as string)
+          this.#fail(key, new Error('L2 did not take the warmed entry'))
+        } else this.#skip()
       })
     } else {
       const ok = await shared.call(async (store) => { await store.setMany(current.map((item) => [item.key, item.entry] as const)); return true }, false)

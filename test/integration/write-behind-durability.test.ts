@@ -68,7 +68,7 @@ function startWorker(args: string[], ledger: Ledger | undefined): Worker {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   createInterface({ input: child.stdout }).on('line', (text) => {
     if (!text.startsWith('{')) return
-    const line = JSON.parse(text) as { ready?: number }
+    const line = JSON.parse(text) as { ready?: number; i?: [string, Value]; a?: [string, Value, number] }
     if (line.ready !== undefined) onReady()
     ledger?.onLine(line)
   })

@@ -19,9 +19,10 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn()
 })
 
+/** Caches of one namespace with their own connections; a 2 s L2 budget unless a test sets its own (a loaded machine can miss 100 ms). */
 function nodes(n: number, options: CacheOptions = {}, redisUrl = inject('redisUrl')): TierCache[] {
   const namespace = freshNamespace('wt')
-  const caches = Array.from({ length: n }, () => createCache({ namespace, logger: false, ttl: '10m', l2: { redis: redisUrl }, ...options }))
+  const caches = Array.from({ length: n }, () => createCache({ namespace, logger: false, ttl: '10m', l2: { redis: redisUrl, timeout: '2s' }, ...options }))
   for (const c of caches) cleanups.push(() => c.close())
   return caches
 }
