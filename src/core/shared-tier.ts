@@ -73,7 +73,10 @@ export class SharedTier {
     const failed: string[] = []
     const coherent = this.coherent
     if (coherent !== undefined) {
-      const results = await Promise.all(entries.map(([key, entry]) => this.call(() => coherent.setEntry(key, entry), undefined)))
+      const many = coherent.setEntries?.bind(coherent)
+      const results = many !== undefined && entries.length > 1
+        ? await this.call(() => many(entries), undefined) ?? entries.map(() => undefined)
+        : await Promise.all(entries.map(([key, entry]) => this.call(() => coherent.setEntry(key, entry), undefined)))
       results.forEach((result, i) => {
         const key = (entries[i] as readonly [string, CacheEntry])[0]
         if (result === 'outdated') refused.add(key)

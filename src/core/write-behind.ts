@@ -73,6 +73,32 @@ export interface WriteBehindStats {
   readonly healthy: boolean
 }
 
+/** Writes of one tick on their way to the queue. */
+interface SendBatch {
+  readonly writes: NewWrite[]
+  done: Promise<EnqueueResult[]>
+}
+
+/** Why a tick's enqueue failed, and whether its writes may have been queued anyway (each write then rejects with its own error). */
+class SendFailure extends Error {
+  readonly outcome: 'not-queued' | 'unknown'
+  constructor(reason: string, outcome: 'not-queued' | 'unknown', cause?: unknown) {
+    super(reason, cause === undefined ? undefined : { cause })
+    this.outcome = outcome
+  }
+}
+
+/** Of several entries for one key, only the newest version needs to reach the cache. */
+function newestPerKey(entries: readonly [string, CacheEntry][]): [string, CacheEntry][] {
+  const newest = new Map<string, CacheEntry>()
+  for (const [key, entry] of entries) {
+    const held = newest.get(key)
+    if (held === undefined || (entry.version ?? 0) > (held.version ?? 0)) newest.set(key, entry)
+  }
+  return [...newest]
+}
+
+
 /** What a writer needs from the cache that opens it. */
 export interface WriteBehindDeps {
   readonly settings: CacheSettings
@@ -116,6 +142,8 @@ export class WriteBehindWriter<T = unknown> {
   #refused = 0
   #closing = false
   #closed: Promise<void> | undefined
+  /** This tick's writes, queued together. */
+  #sends: SendBatch | undefined
   /** Cache updates of the writes acknowledged in this tick, sent together (one bus message). */
   #shows: { entries: [string, CacheEntry][]; done: Promise<void> } | undefined
 
@@ -287,32 +315,56 @@ export class WriteBehindWriter<T = unknown> {
     }
   }
 
-  /** One enqueue, bounded by `timeout`; failures become `E_WRITE_NOT_DURABLE` saying whether the write may have been queued. */
+  /**
+   * Queues one write with the others of this tick, in one round trip (one script call appends them
+   * all). Failures become `E_WRITE_NOT_DURABLE`, saying whether the write may have been queued.
+   */
   async #send(key: string, write: NewWrite): Promise<EnqueueResult> {
+    if (this.#sends === undefined) {
+      const batch: SendBatch = { writes: [], done: undefined as unknown as Promise<EnqueueResult[]> }
+      batch.done = new Promise<EnqueueResult[]>((resolve, reject) => {
+        process.nextTick(() => {
+          this.#sends = undefined
+          // From a microtask: the store corks its socket until the next tick, which must come after
+          // the commands are issued (a tick callback scheduled from here would run before them).
+          queueMicrotask(() => { this.#sendBatch(batch.writes).then(resolve, reject) })
+        })
+      })
+      this.#sends = batch
+    }
+    const batch = this.#sends
+    const index = batch.writes.push(write) - 1
+    try {
+      return (await batch.done)[index] as EnqueueResult
+    } catch (error) {
+      const failure = error as SendFailure
+      throw new WriteBehindError('E_WRITE_NOT_DURABLE', `write of key "${key}" to write-behind queue "${this.name}" ${failure.message}`,
+        { key, queue: this.name, outcome: failure.outcome }, failure.cause)
+    }
+  }
+
+  /** One enqueue call for a tick's writes, bounded by `timeout`; rejects with a {@link SendFailure}. */
+  async #sendBatch(writes: readonly NewWrite[]): Promise<EnqueueResult[]> {
     const { clock } = this.#d.settings
     const guard = this.#guard
     let timer: unknown
     const timeout = new Promise<'timeout'>((resolve) => { timer = clock.setTimeout(() => resolve('timeout'), this.#o.timeout) })
     try {
-      const result = await Promise.race([this.#d.queue.enqueue(write, this.#o.maxPending), timeout])
-      if (result === 'timeout') {
+      const results = await Promise.race([this.#d.queue.enqueue(writes, this.#o.maxPending), timeout])
+      if (results === 'timeout') {
         guard.reportFailure(new Error(`no answer within ${this.#o.timeout}ms`))
-        throw new WriteBehindError('E_WRITE_NOT_DURABLE',
-          `write of key "${key}" to write-behind queue "${this.name}": Redis did not answer within ${this.#o.timeout}ms; it may or may not have been queued`,
-          { key, queue: this.name, outcome: 'unknown' })
+        throw new SendFailure(`got no answer from Redis within ${this.#o.timeout}ms; it may or may not have been queued`, 'unknown')
       }
       guard.reportSuccess()
-      return result
+      return results
     } catch (error) {
-      if (error instanceof WriteBehindError) throw error
+      if (error instanceof SendFailure) throw error
       // Not sent at all (the connection is known down), or refused by Redis: certainly not queued.
       const rejected = this.#d.isRejection?.(error) === true
       const notSent = isTierCacheError(error, 'E_L2_UNAVAILABLE')
       if (rejected) guard.reportSuccess()
       else guard.reportFailure(error)
-      throw new WriteBehindError('E_WRITE_NOT_DURABLE',
-        `write of key "${key}" to write-behind queue "${this.name}" failed: ${(error as Error).message}`,
-        { key, queue: this.name, outcome: rejected || notSent ? 'not-queued' : 'unknown' }, error)
+      throw new SendFailure(`failed: ${(error as Error).message}`, rejected || notSent ? 'not-queued' : 'unknown', error)
     } finally {
       clock.clearTimeout(timer)
     }
@@ -325,7 +377,7 @@ export class WriteBehindWriter<T = unknown> {
       const done = new Promise<void>((resolve) => {
         process.nextTick(() => {
           this.#shows = undefined
-          void this.#d.writer.setBuilt(entries).then(resolve, resolve)
+          queueMicrotask(() => { void this.#d.writer.setBuilt(newestPerKey(entries)).then(resolve, resolve) })
         })
       })
       this.#shows = { entries, done }

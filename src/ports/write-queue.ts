@@ -16,10 +16,11 @@ export interface WriteQueue {
   /** The queue's name (also names its storage). */
   readonly name: string
   /**
-   * Appends a write unless `maxPending` writes are already pending (0: no limit). The check and the
-   * append are one atomic step, so concurrent writers cannot overshoot the limit together.
+   * Appends writes, in order, in one atomic step; each is refused (`full`) if `maxPending` writes
+   * are pending at its turn (0: no limit), so concurrent writers cannot overshoot the limit
+   * together. Answers one result per write, in order.
    */
-  enqueue(write: NewWrite, maxPending: number): Promise<EnqueueResult>
+  enqueue(writes: readonly NewWrite[], maxPending: number): Promise<EnqueueResult[]>
   /**
    * Reads up to `count` writes no consumer has read yet and makes `consumer` their owner. Waits up
    * to `blockMs` for the first one (0: answers at once).

@@ -229,6 +229,26 @@ export class RedisStore implements CoherentStore, LockStore, WriteFenceStore, Pr
     return result === 1 ? 'ok' : 'outdated'
   }
 
+  async setEntries(entries: readonly (readonly [string, CacheEntry])[]): Promise<FillResult[]> {
+    if (this.#cluster) return Promise.all(entries.map(([key, entry]) => this.setEntry(key, entry)))
+    await this.#begin()
+    const now = this.#clock.now()
+    // One script call per 200 keys (the keys of one call span many slots, so standalone only),
+    // all sent at once.
+    const calls: Promise<number[]>[] = []
+    for (let i = 0; i < entries.length; i += SET_ENTRIES_CHUNK) {
+      const keys: string[] = []
+      const args: (string | number | Buffer)[] = []
+      for (const [key, entry] of entries.slice(i, i + SET_ENTRIES_CHUNK)) {
+        const ttl = Math.ceil(entry.staleUntil - now)
+        keys.push(this.keys.entry(key), this.keys.lease(key), this.keys.tombstone(key))
+        args.push(ttl > 0 ? encodeEntry(entry, this.#serializer) : Buffer.alloc(0), ttl, versionArg(entry.version))
+      }
+      calls.push(this.client.tcSetEntries(keys.length, ...keys, ...args))
+    }
+    return (await Promise.all(calls)).flat().map((result) => (result === 1 ? 'ok' : 'outdated'))
+  }
+
   async invalidate(keys: readonly string[], version: number | undefined, tombstoneMs: number): Promise<void> {
     await this.#begin()
     const v = versionArg(version)
@@ -317,6 +337,9 @@ export class RedisStore implements CoherentStore, LockStore, WriteFenceStore, Pr
     }
   }
 }
+
+/** Most keys one `setEntries` script call writes (it holds Redis while it runs). */
+const SET_ENTRIES_CHUNK = 200
 
 /** How long a lock's fencing counter outlives its last acquire (it never goes back after expiring). */
 const LOCK_FENCE_TTL_MS = 7 * 86_400_000

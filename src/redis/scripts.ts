@@ -90,6 +90,36 @@ return 1
 `
 
 /**
+ * SET_ENTRY for many keys in one call (standalone Redis only: the keys span many Cluster slots).
+ * KEYS: entry, lease, tombstone per key. ARGV: envelope, pttl, version per key. Returns 1 | -1 per key.
+ */
+const SET_ENTRIES = `
+local out = {}
+-- Key i (entry), i + 1 (lease), i + 2 (tombstone) go with arguments i, i + 1, i + 2.
+for i = 1, #KEYS, 3 do
+  redis.call('DEL', KEYS[i + 1])
+  local result = 1
+  local v = ARGV[i + 2]
+  if v ~= '' then
+    local t = redis.call('GET', KEYS[i + 2])
+    if t and tonumber(t) > tonumber(v) then result = -1 end
+    if result == 1 then
+      local e = redis.call('GET', KEYS[i])
+      if e and string.len(e) >= 46 and string.byte(e, 1) == 199 then
+        local ev = struct.unpack('<d', e, ${VERSION_LUA_OFFSET})
+        if ev == ev and ev > tonumber(v) then result = -1 end
+      end
+    end
+  end
+  if result == 1 then
+    if tonumber(ARGV[i + 1]) <= 0 then redis.call('DEL', KEYS[i]) else redis.call('SET', KEYS[i], ARGV[i], 'PX', ARGV[i + 1]) end
+  end
+  out[#out + 1] = result
+end
+return out
+`
+
+/**
  * KEYS: entry, lease, tombstone. ARGV: version ('' for none), tombstone ms.
  * Deletes the entry, voids the lease, and raises the tombstone to `version`.
  */
@@ -225,25 +255,39 @@ return 0
 `
 
 /**
- * Write-behind queue (see write-queue.ts for the entry fields).
- * KEYS: stream, seq. ARGV: max pending (0: none), key, at, serializer id, bytes.
- * Refuses when the stream holds max pending entries (acknowledged entries are deleted, so its length
- * is what is pending); otherwise assigns the sequence max(last + 1, Redis time in µs), so that it
- * keeps growing even after the sequence key was lost, and appends. Returns {0, length} full |
- * {1, id, seq}.
+ * Write-behind queue (see write-queue-entry.ts for the entry fields).
+ * KEYS: stream, seq. ARGV: max pending (0: none), then per write: key, at, serializer id, bytes.
+ * Appends the writes in order; a write finding max pending entries in the stream (acknowledged
+ * entries are deleted, so its length is what is pending) is refused. Sequence numbers are
+ * max(last + 1, Redis time in µs), so they keep growing even after the sequence key was lost.
+ * Returns per write {1, id, seq} | {0, length, ''}.
  */
 const QUEUE_ENQUEUE = `
 local max = tonumber(ARGV[1])
-if max > 0 then
-  local n = redis.call('XLEN', KEYS[1])
-  if n >= max then return {0, n} end
-end
+local n = redis.call('XLEN', KEYS[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local seq = string.format('%.0f', math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, now))
-redis.call('SET', KEYS[2], seq)
-local id = redis.call('XADD', KEYS[1], '*', 'v', '1', 'k', ARGV[2], 's', seq, 't', ARGV[3], 'z', ARGV[4], 'd', ARGV[5])
-return {1, id, seq}
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+local out = {}
+local wrote = false
+for i = 2, #ARGV, 4 do
+  if max > 0 and n >= max then
+    out[#out + 1] = 0
+    out[#out + 1] = n
+    out[#out + 1] = ''
+  else
+    last = math.max(last + 1, now)
+    local seq = string.format('%.0f', last)
+    local id = redis.call('XADD', KEYS[1], '*', 'v', '1', 'k', ARGV[i], 's', seq, 't', ARGV[i + 1], 'z', ARGV[i + 2], 'd', ARGV[i + 3])
+    n = n + 1
+    out[#out + 1] = 1
+    out[#out + 1] = id
+    out[#out + 1] = seq
+    wrote = true
+  end
+end
+if wrote then redis.call('SET', KEYS[2], string.format('%.0f', last)) end
+return out
 `
 
 /** KEYS: stream. ARGV: group, ids... Acknowledges and deletes, in one step (never an acknowledged entry left counted as pending). */
@@ -295,6 +339,7 @@ export interface ScriptCommands {
   tcFillWithLease(entry: string, lease: string, tombstone: string, token: string, envelope: Buffer, pttl: number, version: string): Promise<number>
   tcReleaseLease(lease: string, token: string): Promise<number>
   tcSetEntry(entry: string, lease: string, tombstone: string, envelope: Buffer, pttl: number, version: string): Promise<number>
+  tcSetEntries(numberOfKeys: number, ...keysAndArgs: (string | number | Buffer)[]): Promise<number[]>
   tcInvalidate(entry: string, lease: string, tombstone: string, version: string, tombstoneMs: number): Promise<number>
   tcPublish(...args: (string | number)[]): Promise<string[]>
   tcLockAcquire(lock: string, fence: string, token: string, ttlMs: number, fenceTtlMs: number): Promise<string | null>
@@ -303,7 +348,7 @@ export interface ScriptCommands {
   tcWriteCommit(entry: string, lease: string, tombstone: string, token: string, envelope: Buffer, pttl: number, version: string): Promise<number>
   tcWriteAbort(lease: string, token: string): Promise<number>
   tcDeleteIfVersion(entry: string, version: string): Promise<number>
-  tcQueueEnqueue(stream: string, seq: string, maxPending: number, key: string, at: number, serializer: number, bytes: Buffer): Promise<(string | number)[]>
+  tcQueueEnqueue(stream: string, seq: string, maxPending: number, ...writes: (string | number | Buffer)[]): Promise<(string | number)[]>
   tcQueueAck(stream: string, group: string, ...ids: string[]): Promise<number>
   tcQueueBury(stream: string, dead: string, group: string, id: string, key: string, seq: string, at: number, serializer: number, bytes: Buffer,
     attempts: number, error: string, deadAt: number): Promise<number>
@@ -338,6 +383,7 @@ export function withScripts(client: RedisClient): RedisClient & ScriptCommands {
   if (typeof c.tcReadForFillBuffer !== 'function') {
     for (const [name, numberOfKeys, lua] of DEFINITIONS) client.defineCommand(name, { numberOfKeys, lua })
     client.defineCommand('tcPublish', { lua: PUBLISH })
+    client.defineCommand('tcSetEntries', { lua: SET_ENTRIES })
   }
   return c as RedisClient & ScriptCommands
 }

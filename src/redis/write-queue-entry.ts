@@ -18,18 +18,32 @@ export const QUEUE_FIELDS = ['v', 'k', 's', 't', 'z', 'd'] as const
 
 /** Decodes one stream entry (fields as alternating name/value buffers). Never throws: unreadable entries come back `malformed`. */
 export function decodeQueued(id: string, fields: readonly Buffer[]): QueuedWrite {
-  const map = toMap(fields)
-  const version = map.get('v')?.toString()
-  const key = map.get('k')?.toString() ?? ''
-  const seq = Number(map.get('s')?.toString())
-  const at = Number(map.get('t')?.toString())
-  const serializer = Number(map.get('z')?.toString())
-  const bytes = map.get('d') ?? Buffer.alloc(0)
+  // Field names are one byte: read them without building a map (this runs once per queued write).
+  let version: string | undefined
+  let key = ''
+  let seq = Number.NaN
+  let at = Number.NaN
+  let serializer = Number.NaN
+  let bytes: Buffer | undefined
+  let buried: number | undefined
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i] as Buffer
+    const value = fields[i + 1] as Buffer
+    if (name.length !== 1) continue
+    switch (name[0]) {
+      case 0x76: version = value.toString(); break // v
+      case 0x6b: key = value.toString(); break // k
+      case 0x73: seq = Number(value.toString()); break // s
+      case 0x74: at = Number(value.toString()); break // t
+      case 0x7a: serializer = Number(value.toString()); break // z
+      case 0x64: bytes = value; break // d
+      case 0x72: buried = Number(value.toString()); break // r
+    }
+  }
   let malformed: string | undefined
   if (version !== String(WRITE_QUEUE_FORMAT_VERSION)) malformed = `unknown queue entry format version ${JSON.stringify(version ?? null)}`
-  else if (key === '' || !Number.isSafeInteger(seq) || !Number.isFinite(at) || !Number.isInteger(serializer) || !map.has('d')) malformed = 'missing or unreadable fields'
-  const buried = map.has('r') ? Number(map.get('r')?.toString()) : undefined
-  return { id, key, seq: Number.isFinite(seq) ? seq : 0, at: Number.isFinite(at) ? at : 0, serializer, bytes, malformed, buried }
+  else if (key === '' || !Number.isSafeInteger(seq) || !Number.isFinite(at) || !Number.isInteger(serializer) || bytes === undefined) malformed = 'missing or unreadable fields'
+  return { id, key, seq: Number.isFinite(seq) ? seq : 0, at: Number.isFinite(at) ? at : 0, serializer, bytes: bytes ?? Buffer.alloc(0), malformed, buried }
 }
 
 /** Decodes one dead letter. */

@@ -5,7 +5,11 @@ import type { QueueKeys } from './keys.js'
 import { RedisKeys } from './keys.js'
 import type { ScriptCommands } from './scripts.js'
 import { withScripts } from './scripts.js'
+import { WriteCoalescer } from './write-coalescer.js'
 import { decodeDead, decodeQueued } from './write-queue-entry.js'
+
+/** Most writes appended by one script call. */
+const ENQUEUE_CHUNK = 500
 
 /** The consumer group every flusher of a queue joins. */
 export const FLUSHER_GROUP = 'flushers'
@@ -41,6 +45,7 @@ export class RedisWriteQueue implements WriteQueue {
   readonly keys: QueueKeys
   readonly #client: RedisClient & ScriptCommands
   readonly #readiness: Readiness
+  readonly #coalescer: WriteCoalescer
   readonly #timeoutMs: number
   #reader: RedisClient | undefined
   #groupKnown = false
@@ -55,18 +60,33 @@ export class RedisWriteQueue implements WriteQueue {
     this.keys = new RedisKeys(options.namespace).queue(options.name)
     this.#client = withScripts(options.client)
     this.#readiness = Readiness.of(options.client)
+    this.#coalescer = new WriteCoalescer(options.client)
     this.#timeoutMs = options.timeoutMs ?? 2_000
   }
 
-  async enqueue(write: NewWrite, maxPending: number): Promise<EnqueueResult> {
-    await this.#readiness.check()
-    const reply = await this.#client.tcQueueEnqueue(this.keys.stream, this.keys.seq, maxPending, write.key, write.at, write.serializer, write.bytes)
-    if (Number(reply[0]) === 0) return { status: 'full', pending: Number(reply[1]) }
-    return { status: 'queued', id: String(reply[1]), seq: Number(reply[2]) }
+  async enqueue(writes: readonly NewWrite[], maxPending: number): Promise<EnqueueResult[]> {
+    await this.#begin()
+    // At most ENQUEUE_CHUNK writes per script call (one call must not hold Redis for long), all
+    // calls sent at once: they run in order on the connection, so sequence numbers keep it.
+    const calls: Promise<(string | number)[]>[] = []
+    for (let i = 0; i < writes.length; i += ENQUEUE_CHUNK) {
+      const args: (string | number | Buffer)[] = []
+      for (const w of writes.slice(i, i + ENQUEUE_CHUNK)) args.push(w.key, w.at, w.serializer, w.bytes)
+      calls.push(this.#client.tcQueueEnqueue(this.keys.stream, this.keys.seq, maxPending, ...args))
+    }
+    const results: EnqueueResult[] = []
+    for (const reply of await Promise.all(calls)) {
+      for (let j = 0; j + 2 < reply.length; j += 3) {
+        results.push(Number(reply[j]) === 0
+          ? { status: 'full', pending: Number(reply[j + 1]) }
+          : { status: 'queued', id: String(reply[j + 1]), seq: Number(reply[j + 2]) })
+      }
+    }
+    return results
   }
 
   async read(consumer: string, count: number, blockMs: number): Promise<ReadResult> {
-    await this.#readiness.check()
+    await this.#begin()
     await this.#ensureGroup()
     const args: (string | number)[] = ['GROUP', FLUSHER_GROUP, consumer, 'COUNT', count]
     if (blockMs > 0) args.push('BLOCK', blockMs)
@@ -92,25 +112,25 @@ export class RedisWriteQueue implements WriteQueue {
   }
 
   async ack(ids: readonly string[]): Promise<void> {
-    await this.#readiness.check()
+    await this.#begin()
     for (let i = 0; i < ids.length; i += 1_000) {
       await this.#client.tcQueueAck(this.keys.stream, FLUSHER_GROUP, ...ids.slice(i, i + 1_000))
     }
   }
 
   async bury(write: QueuedWrite, attempts: number, error: string, at: number): Promise<void> {
-    await this.#readiness.check()
+    await this.#begin()
     await this.#client.tcQueueBury(this.keys.stream, this.keys.dead, FLUSHER_GROUP, write.id, write.key, String(write.seq), write.at,
       write.serializer, write.bytes, attempts, error.slice(0, 1_000), at)
   }
 
   async heartbeat(consumer: string, ttlMs: number): Promise<void> {
-    await this.#readiness.check()
+    await this.#begin()
     await this.#client.set(this.keys.heartbeatPrefix + consumer, '1', 'PX', ttlMs)
   }
 
   async claim(consumer: string, minIdleMs: number, count: number): Promise<ClaimedWrite[]> {
-    await this.#readiness.check()
+    await this.#begin()
     await this.#ensureGroup()
     let consumers: Map<string, unknown>[]
     try {
@@ -147,44 +167,44 @@ export class RedisWriteQueue implements WriteQueue {
   }
 
   async leave(consumer: string): Promise<void> {
-    await this.#readiness.check()
+    await this.#begin()
     await this.#client.del(this.keys.heartbeatPrefix + consumer)
   }
 
   async pending(): Promise<number> {
-    await this.#readiness.check()
+    await this.#begin()
     return this.#client.xlen(this.keys.stream)
   }
 
   async tail(): Promise<string | undefined> {
-    await this.#readiness.check()
+    await this.#begin()
     const last = await this.#client.xrevrange(this.keys.stream, '+', '-', 'COUNT', 1)
     return last[0]?.[0]
   }
 
   async holdsUpTo(id: string): Promise<boolean> {
-    await this.#readiness.check()
+    await this.#begin()
     return (await this.#client.xrange(this.keys.stream, '-', id, 'COUNT', 1)).length > 0
   }
 
   async deadLetters(limit: number): Promise<DeadLetter[]> {
-    await this.#readiness.check()
+    await this.#begin()
     const entries = await this.#client.xrangeBuffer(this.keys.dead, '-', '+', 'COUNT', limit)
     return entries.map(([id, fields]) => decodeDead(id.toString(), fields))
   }
 
   async deadCount(): Promise<number> {
-    await this.#readiness.check()
+    await this.#begin()
     return this.#client.xlen(this.keys.dead)
   }
 
   async retryDead(ids: readonly string[] | undefined): Promise<number> {
-    await this.#readiness.check()
+    await this.#begin()
     return this.#eachDead(ids, (chunk) => this.#client.tcQueueRetryDead(this.keys.stream, this.keys.dead, ...chunk))
   }
 
   async dropDead(ids: readonly string[] | undefined): Promise<number> {
-    await this.#readiness.check()
+    await this.#begin()
     return this.#eachDead(ids, (chunk) => this.#client.xdel(this.keys.dead, ...chunk))
   }
 
@@ -193,6 +213,17 @@ export class RedisWriteQueue implements WriteQueue {
     this.#reader?.disconnect()
     this.#reader = undefined
     return Promise.resolve()
+  }
+
+  /**
+   * Every command starts here: waits for the first connection, fails at once when known down, and
+   * lets the writes of one tick leave in one socket write (write-coalescer.ts): hundreds of
+   * concurrent enqueues cost one system call, not one each.
+   */
+  #begin(): Promise<void> | undefined {
+    const waiting = this.#readiness.check()
+    if (waiting === undefined) this.#coalescer.hold()
+    return waiting
   }
 
   /** Applies `fn` to the given dead letters, or to all of them 500 at a time (one bounded command each). */
