@@ -3,7 +3,7 @@
  * per write on the same PostgreSQL (each its own transaction, as an application writing through
  * would do), measured in the same run, rounds interleaved (direct, write-behind, direct, ...).
  *
- *   npm run bench:write-behind -- [--rounds 5] [--writes 20000] [--concurrency 64] [--per-key 100,1]
+ *   npm run bench:write-behind -- [--rounds 5] [--writes 40000] [--direct-writes 4000] [--concurrency 256] [--per-key 100,1]
  *     [--redis redis://127.0.0.1:6379] [--database postgres://postgres@127.0.0.1:5432/test]
  *
  * For each workload (`--per-key`: writes per key; 100 means 100 writes land on each key, the
@@ -24,9 +24,9 @@ import { median } from './lib/harness.js'
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
-    writes: { type: 'string', default: '20000' },
-    'direct-writes': { type: 'string', default: '3000' },
-    concurrency: { type: 'string', default: '64' },
+    writes: { type: 'string', default: '40000' },
+    'direct-writes': { type: 'string', default: '4000' },
+    concurrency: { type: 'string', default: '256' },
     'per-key': { type: 'string', default: '100,1' },
     redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     database: { type: 'string', default: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
