@@ -279,6 +279,7 @@ export class Flusher {
       await this.#ack(items)
       return
     }
+    if (this.#closing) return
     if (items.length === 1) {
       await this.#charge(items[0] as FlushItem, result)
       return
@@ -294,6 +295,7 @@ export class Flusher {
 
   /** `items` (two or more) just failed while the call before had worked: look for the poison by halves. */
   async #isolate(items: FlushItem[]): Promise<void> {
+    if (this.#closing) return
     const middle = Math.ceil(items.length / 2)
     const halves = [items.slice(0, middle), items.slice(middle)] as const
     const results: CallResult[] = []
@@ -323,6 +325,7 @@ export class Flusher {
    * working while this item kept failing (an outage alone never buries anything).
    */
   async #charge(item: FlushItem, failure: { error: unknown; call: number }, siblingWorked = false): Promise<void> {
+    if (this.#closing) return
     const error = failure.error
     item.attempts++
     item.firstFailure ??= failure.call
@@ -347,19 +350,25 @@ export class Flusher {
     const { clock, counters } = this.#d
     const flush = this.#o.flush
     if (flush === undefined) return { ok: false, error: new Error('no flush function'), call: this.#calls }
+    // Closing: nothing more is flushed (what is pending stays in the queue for other flushers).
+    if (this.#closing) return { ok: false, error: new Error('the write-behind writer is closing'), call: this.#calls }
     const controller = new AbortController()
     this.#current = controller
     const batch: WriteBehindItem[] = items.map((item) => Object.freeze({ key: item.key, value: item.value, seq: item.seq, at: item.at, writes: item.writes.length }))
     counters.flushCalls++
     const call = ++this.#calls
     let timer: TimerHandle
+    // Settles at flushTimeout, or at once when the writer closes (stop() aborts the signal): a
+    // hung flush must not hold close() up. Its writes stay pending and are claimed elsewhere.
     const timeout = new Promise<never>((_, reject) => {
       timer = clock.setTimeout(() => {
         const error = new Error(`flush did not settle within ${this.#o.flushTimeout}ms`)
         controller.abort(error)
         reject(error)
       }, this.#o.flushTimeout)
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), { once: true })
     })
+    timeout.catch(() => {})
     try {
       await Promise.race([Promise.resolve().then(() => flush(Object.freeze(batch), { signal: controller.signal })), timeout])
       this.#healthy = true

@@ -228,4 +228,21 @@ describe('write-behind', () => {
     await flusher.drain()
     expect((await rows(db, t)).size).toBe(20)
   })
+
+  it('close while a flush hangs: close returns, and another process\'s flusher takes the writes over', async () => {
+    const db = pool()
+    const t = await table(db)
+    const [a, b] = nodes(2)
+    let calls = 0
+    const stuck = a!.writeBehind('handover', { ...fast, flushTimeout: '10m', flush: () => { calls++; return new Promise<void>(() => {}) } })
+    await stuck.write('k1', 1)
+    await stuck.write('k2', 2)
+    await until(() => calls > 0, 'the flush to start (and hang)')
+    await stuck.close()
+    // Its heartbeat was withdrawn: the writes it held are claimed (no process died; none was lost).
+    const flusher = b!.writeBehind('handover', { ...fast, flusherTimeout: '1s', flush: upsertFlush(db, t) })
+    await flusher.drain()
+    expect((await rows(db, t)).size).toBe(2)
+    expect((await flusher.stats()).claimed).toBe(2)
+  })
 })
