@@ -2,52 +2,92 @@
 /**
  * The `tiercache` command. Each subcommand lives in `commands/<name>.ts` and exports
  * `run(args: string[]): Promise<number>` (the exit code); it is loaded only when called, so
- * `tiercache plan` never loads the HTTP or Redis code.
+ * `tiercache version` never loads the HTTP or Redis code.
+ *
+ * Exit codes: 0 done, 1 a run-time failure (a port in use, a service unreachable, a package
+ * missing), 2 a usage error. Whatever a command throws is printed as one line (report-error.ts).
  */
-const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> }>> = {}
+import { didYouMean } from './did-you-mean.js'
+import { reportError } from './report-error.js'
+import { UsageError } from './usage-error.js'
+import { tiercacheVersion } from './version.js'
+
+interface Command {
+  readonly summary: string
+  load(): Promise<{ run(args: string[]): Promise<number> }>
+}
+
+const COMMANDS = new Map<string, Command>()
 
 /** Registers a subcommand (called from this file only, so the list reads in one place). */
-function command(name: string, summary: string, load: () => Promise<{ run(args: string[]): Promise<number> }>): void {
-  (COMMANDS as Record<string, unknown>)[name] = { summary, load }
+function command(name: string, summary: string, load: Command['load']): void {
+  COMMANDS.set(name, { summary, load })
 }
 
 // Subcommands register here.
 command('edge', 'run the RFC 9111 caching reverse proxy (the CDN layer) in front of an origin', () => import('./commands/edge.js'))
 command('purge', 'purge edge caches by tag, URL or prefix (published on the invalidation bus)', () => import('./commands/purge.js'))
 command('start', 'run the demo stack (database, app with tiercache, edge) on embedded defaults', () => import('./commands/start.js'))
-command('version', 'print the tiercache version', () => Promise.resolve({
-  run: async () => {
-    const { readFile } = await import('node:fs/promises')
-    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-    console.log(pkg.version)
-    return 0
-  },
-}))
+command('version', 'print the tiercache version', () => import('./commands/version.js'))
 
 function usage(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
-  return ['usage: tiercache <command> [options]', '', 'commands:', ...lines, '', 'tiercache <command> --help for its options'].join('\n')
+  const lines = [...COMMANDS].map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  return [
+    'usage: tiercache <command> [options]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'options (every command):',
+    '  -h, --help      print the usage (tiercache <command> --help for its options)',
+    '  -v, --version   print the tiercache version',
+    '',
+  ].join('\n')
+}
+
+/** True when `args` asks for the version: `--version` or `-v` anywhere before a `--`. */
+function asksVersion(args: readonly string[]): boolean {
+  for (const arg of args) {
+    if (arg === '--') return false
+    if (arg === '--version' || arg === '-v') return true
+  }
+  return false
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...args] = argv
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    console.log(usage())
-    return name === undefined ? 1 : 0
-  }
-  const entry = COMMANDS[name]
-  if (entry === undefined) {
-    console.error(`tiercache: unknown command "${name}"\n\n${usage()}`)
+  const [name, ...rest] = argv
+  if (name === undefined) {
+    process.stderr.write(usage())
     return 2
   }
+  if (name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
+    process.stdout.write(usage())
+    return 0
+  }
+  if (asksVersion(argv)) {
+    process.stdout.write(`${tiercacheVersion()}\n`)
+    return 0
+  }
+  // `tiercache help start` is `tiercache start --help`.
+  const [commandName, args] = name === 'help' ? [rest[0]!, ['--help']] : [name, rest]
+  const entry = COMMANDS.get(commandName)
+  if (entry === undefined) {
+    const guess = didYouMean(commandName, COMMANDS.keys())
+    throw new UsageError(undefined, `unknown ${commandName.startsWith('-') ? 'option' : 'command'} ${JSON.stringify(commandName)}${guess === undefined ? '' : `; did you mean ${guess}?`}`)
+  }
+  current = commandName
   const mod = await entry.load()
   return mod.run(args)
 }
 
+let current: string | undefined
+
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code },
   (error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error)
-    process.exitCode = 1
+    const { line, exitCode } = reportError(current, error)
+    console.error(line)
+    if (process.env.TIERCACHE_DEBUG !== undefined && process.env.TIERCACHE_DEBUG !== '' && error instanceof Error) console.error(error.stack)
+    process.exitCode = exitCode
   },
 )

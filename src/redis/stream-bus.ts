@@ -183,7 +183,7 @@ export class RedisStreamBus implements InvalidationBus, Connecting {
       } catch (error) {
         if (this.#closed) return
         if (this.#connected) {
-          this.#logger.warn({ error: (error as Error).message }, 'invalidation bus disconnected; L1 is fenced until it catches up')
+          this.#logger.warn({ error: describeLoss(error) }, 'invalidation bus disconnected; L1 is fenced until it catches up')
           this.#setConnected(false)
         }
         if (this.#readiness.cause !== '' && !this.#everConnected) this.#settleFirst(false)
@@ -393,4 +393,14 @@ function readerReady(client: RedisClient, timeoutMs: number): Promise<void> {
     client.on('error', onError)
     client.on('end', onEnd)
   })
+}
+
+/**
+ * The cause of a lost follower connection, in words: ioredis reports a command cut off by a
+ * dropped connection as "Reached the max retries per request limit", which names a setting, not
+ * what happened.
+ */
+function describeLoss(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error)
+  return /max retries per request/i.test(message) ? 'the connection closed while the follower was reading' : message
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
+import { createServer as createNetServer } from 'node:net'
 import type { Server } from 'node:http'
 import { MemoryBus } from '../bus/memory-bus.js'
 import { createCache } from '../compose/create-cache.js'
@@ -7,11 +8,15 @@ import type { TierCache } from '../core/cache.js'
 import type { Logger } from '../ports/logger.js'
 import { consoleLogger } from '../core/logger.js'
 import type { Database } from '../db/database.js'
-import { openDatabase } from '../db/database.js'
+import type * as PgAdapter from '../db/pg-database.js'
+import type * as PgliteAdapter from '../db/pglite-database.js'
+import type * as RedisAdapter from '../redis/index.js'
 import { createEdge } from '../edge/index.js'
 import type { Edge } from '../edge/index.js'
 import type { InvalidationBus } from '../ports/bus.js'
 import { createCatalogApp, seedCatalog } from './catalog-app.js'
+import { redactUrl } from './redact-url.js'
+import { DatabaseUnavailableError, MissingDependencyError, PortInUseError } from './stack-errors.js'
 
 /** Options of {@link startStack}. */
 export interface StackOptions {
@@ -26,6 +31,8 @@ export interface StackOptions {
   /** Products seeded into the catalog. Default 1000. */
   products?: number
   host?: string
+  /** Bearer token of the edge's purge API (at least 16 characters). Default: 24 random bytes, hex. */
+  purgeToken?: string
   logger?: Logger
 }
 
@@ -37,6 +44,8 @@ export interface Stack {
   readonly db: Database
   readonly cache: TierCache
   readonly edge: Edge
+  /** The invalidation bus app and edge share (Redis Streams with a Redis URL, else in-process). */
+  readonly bus: InvalidationBus
   close(): Promise<void>
 }
 
@@ -49,19 +58,37 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const logger = options.logger ?? consoleLogger
   const host = options.host ?? '127.0.0.1'
   const namespace = 'catalog'
-  const db = await openDatabase(options.databaseUrl)
+  const databaseUrl = options.databaseUrl === '' ? undefined : options.databaseUrl
+  const redisUrl = options.redisUrl === '' ? undefined : options.redisUrl
+  const appPortWanted = options.appPort ?? 3000
+  const edgePortWanted = options.port ?? 8080
+  // Fail in a moment, not after the database has started, when a port is taken (a second
+  // `npm start`, most often). The real listen below still reports a port lost in between.
+  await probePort('app', appPortWanted, host)
+  await probePort('edge', edgePortWanted, host)
+  const modules = await loadAdapters(databaseUrl, redisUrl)
+  let db: Database
+  try {
+    db = databaseUrl === undefined ? await modules.pglite!.openPglite() : await modules.pg!.openPostgres(databaseUrl)
+  } catch (error) {
+    if (databaseUrl === undefined) throw error
+    throw new DatabaseUnavailableError(redactUrl(databaseUrl), error)
+  }
   const closers: (() => Promise<unknown>)[] = [() => db.close()]
   try {
     await seedCatalog(db, options.products ?? 1000)
     let bus: InvalidationBus
-    if (options.redisUrl !== undefined && options.redisUrl !== '') {
-      const { RedisStreamBus } = await import('../redis/index.js')
-      const stream = new RedisStreamBus({ redis: options.redisUrl, namespace, logger })
+    if (redisUrl !== undefined) {
+      const stream = new modules.redis!.RedisStreamBus({ redis: redisUrl, namespace, logger })
       closers.push(() => stream.close())
       // Follow the stream before serving: an invalidation appended before the follower's first
       // sync would fall before its cursor, and the edge would keep that response.
       stream.subscribe({ onMessage: () => {}, onGap: () => {} })
-      await stream.ready()
+      // Redis down is what the cache is built to survive (the tier guard falls back to L1 and the
+      // database, the bus catches up when Redis is back), so the demo starts anyway and says so.
+      await stream.ready().catch(() => {
+        logger.warn({ redis: redactUrl(redisUrl) }, 'Redis is not reachable: serving from L1 and the database until it answers')
+      })
       bus = stream
     } else {
       bus = new MemoryBus()
@@ -73,19 +100,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       grace: '1h',
       logger,
       bus,
-      ...(options.redisUrl !== undefined && options.redisUrl !== '' ? { l2: { redis: options.redisUrl } } : {}),
+      ...(redisUrl === undefined ? {} : { l2: { redis: redisUrl } }),
     })
     closers.push(() => cache.close())
-    const purgeToken = randomBytes(24).toString('hex')
+    const purgeToken = options.purgeToken ?? randomBytes(24).toString('hex')
     const holder: { edge?: Edge } = {}
-    const app = createCatalogApp({ db, cache, stats: () => ({ edge: holder.edge?.stats() }) })
-    const appPort = await listen(app, options.appPort ?? 3000, host)
+    const app = createCatalogApp({ db, cache, logger, stats: () => ({ edge: holder.edge?.stats() }) })
+    const appPort = await listen(app, appPortWanted, host).catch((error: unknown) => { throw listenError('app', appPortWanted, host, error) })
     closers.push(() => closeServer(app))
     const appUrl = `http://${host}:${appPort}`
     const edge = createEdge({ origin: appUrl, bus, purgeToken, logger })
-    holder.edge = edge
-    const edgeUrl = await edge.listen(options.port ?? 8080, host)
     closers.push(() => edge.close())
+    holder.edge = edge
+    const edgeUrl = await edge.listen(edgePortWanted, host).catch((error: unknown) => { throw listenError('edge', edgePortWanted, host, error) })
     return {
       edgeUrl,
       appUrl,
@@ -93,12 +120,69 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       db,
       cache,
       edge,
+      bus,
       close: () => closeAll(closers),
     }
   } catch (error) {
     await closeAll(closers)
     throw error
   }
+}
+
+/**
+ * Loads the adapters this configuration needs, all before any work starts, so a missing optional
+ * package (pg, PGlite, ioredis: peer dependencies a user of the published package installs only
+ * when needed) is one typed error naming every package to install, not a module-not-found trace
+ * after the database was opened.
+ */
+async function loadAdapters(databaseUrl: string | undefined, redisUrl: string | undefined): Promise<{
+  pglite?: typeof PgliteAdapter
+  pg?: typeof PgAdapter
+  redis?: typeof RedisAdapter
+}> {
+  const missing: { package: string; for: string }[] = []
+  const attempt = async <T>(load: () => Promise<T>, pkg: string, purpose: string): Promise<T | undefined> => {
+    try {
+      return await load()
+    } catch (error) {
+      const e = error as { code?: unknown; message?: unknown; context?: { package?: unknown } }
+      // An adapter importing the package (ERR_MODULE_NOT_FOUND), or the core's own check (ioredis
+      // is loaded on first use, and a missing one is reported as E_DEPENDENCY_MISSING).
+      const notFound = e.code === 'ERR_MODULE_NOT_FOUND' && typeof e.message === 'string' && e.message.includes(`'${pkg}'`)
+      if (!notFound && !(e.code === 'E_DEPENDENCY_MISSING' && e.context?.package === pkg)) throw error
+      missing.push({ package: pkg, for: purpose })
+      return undefined
+    }
+  }
+  const [pglite, pg, redis] = await Promise.all([
+    databaseUrl === undefined ? attempt(() => import('../db/pglite-database.js'), '@electric-sql/pglite', 'the embedded database') : undefined,
+    databaseUrl === undefined ? undefined : attempt(() => import('../db/pg-database.js'), 'pg', 'a PostgreSQL server (DATABASE_URL)'),
+    redisUrl === undefined ? undefined : attempt(async () => {
+      const redis = await import('../redis/index.js')
+      ;(await import('../redis/ioredis.js')).loadIoredis()
+      return redis
+    }, 'ioredis', 'Redis (REDIS_URL)'),
+  ])
+  // In a fixed order (the database first), whichever import failed first.
+  const order = ['@electric-sql/pglite', 'pg', 'ioredis']
+  if (missing.length > 0) throw new MissingDependencyError(missing.sort((a, b) => order.indexOf(a.package) - order.indexOf(b.package)))
+  return { ...(pglite === undefined ? {} : { pglite }), ...(pg === undefined ? {} : { pg }), ...(redis === undefined ? {} : { redis }) }
+}
+
+/** Binds `port` for a moment and lets it go; a {@link PortInUseError} if it cannot. Port 0 is always free. */
+async function probePort(role: 'edge' | 'app', port: number, host: string): Promise<void> {
+  if (port === 0) return
+  const probe = createNetServer()
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject)
+    probe.listen({ port, host, exclusive: true }, () => resolve())
+  }).catch((error: unknown) => { throw listenError(role, port, host, error) })
+  await new Promise((resolve) => probe.close(resolve))
+}
+
+function listenError(role: 'edge' | 'app', port: number, host: string, error: unknown): unknown {
+  const code = (error as { code?: unknown }).code
+  return code === 'EADDRINUSE' || code === 'EACCES' ? new PortInUseError(role, port, host, error) : error
 }
 
 async function closeAll(closers: (() => Promise<unknown>)[]): Promise<void> {

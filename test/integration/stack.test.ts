@@ -21,7 +21,7 @@ async function exercise(s: Stack): Promise<void> {
   const first = await get(`${s.edgeUrl}/api/products/7`)
   expect(first).toMatchObject({ status: 200, cache: 'MISS', body: { version: 1 } })
   expect((await get(`${s.edgeUrl}/api/products/7`)).cache).toBe('HIT')
-  const put = await fetch(`${s.appUrl}/api/products/7`, { method: 'PUT', body: JSON.stringify({ price_cents: 4242 }) })
+  const put = await fetch(`${s.appUrl}/api/products/7`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ price_cents: 4242 }) })
   expect(await put.json()).toMatchObject({ version: 2, price_cents: 4242 })
   // The invalidation reached the edge (bus, tag product:7): the next read goes to the origin.
   let after = await get(`${s.edgeUrl}/api/products/7`)
@@ -31,7 +31,7 @@ async function exercise(s: Stack): Promise<void> {
   }
   expect(after.body).toMatchObject({ version: 2, price_cents: 4242 })
   expect((await get(`${s.edgeUrl}/api/products/999999`)).status).toBe(404)
-  const bad = await fetch(`${s.appUrl}/api/products/7`, { method: 'PUT', body: '{not json' })
+  const bad = await fetch(`${s.appUrl}/api/products/7`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{not json' })
   expect(bad.status).toBe(400)
 
   // The other direction: a purge by tag on the edge's API reaches the app's L1 through the bus.

@@ -1,53 +1,149 @@
-import { parseArgs } from 'node:util'
+import { redactUrl } from '../../stack/redact-url.js'
+import { PortInUseError } from '../../stack/stack-errors.js'
 import { startStack } from '../../stack/start-stack.js'
+import { integerValue, nonEmptyValue, parseCommandLine, portValue } from '../parse-command-line.js'
+import { stateDirectory, writeSecretFile } from '../secret-file.js'
+import { UsageError } from '../usage-error.js'
+import { tiercacheVersion } from '../version.js'
 
 const HELP = `usage: tiercache start [--port 8080] [--app-port 3000] [--products 1000] [--host 127.0.0.1]
 
-Runs the stack on one machine: PostgreSQL (DATABASE_URL, else embedded PGlite), the demo catalog
-app with tiercache (L1; with REDIS_URL also L2 and the Redis Streams bus), and the edge in front.
-Needs no service at all by default.`
+Runs the demo stack on one machine: PostgreSQL (embedded PGlite, or a server at DATABASE_URL), a
+product catalog app whose reads go through tiercache (L1; with REDIS_URL also Redis as L2 and the
+Redis Streams invalidation bus), and the tiercache edge in front of it. Needs no service at all.
+Ctrl-C (or SIGTERM) stops it.
 
-/** `tiercache start`: the demo stack on embedded defaults. */
+options:
+  --port N        the edge's port, what clients use (default $PORT or 8080; 0 picks a free one)
+  --app-port N    the app's port, the edge's origin (default 3000; 0 picks a free one)
+  --products N    products seeded into the catalog, 1 to 1000000 (default 1000)
+  --host H        the address both listen on (default 127.0.0.1)
+  -h, --help      print this help
+  -v, --version   print the tiercache version
+
+environment:
+  DATABASE_URL            a PostgreSQL server to use instead of the embedded one
+  REDIS_URL               Redis for L2 and the invalidation bus (without it: L1 and an in-process bus)
+  TIERCACHE_PURGE_TOKEN   the edge's purge token; without it one is generated and written to a file
+                          only you can read, in TIERCACHE_STATE_DIR (default ~/.local/state/tiercache)
+`
+
+/** How a user runs this command again: from the repository (`npm start` runs the sources) or installed. */
+const FROM_SOURCES = import.meta.url.endsWith('.ts')
+const TIERCACHE = FROM_SOURCES ? 'npm run tiercache --' : 'npx tiercache'
+
+/** `tiercache start`: the demo stack; runs until SIGINT or SIGTERM. Exit 0 when stopped, 1 when it could not start. */
 export async function run(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
+  const parsed = parseCommandLine({
+    command: 'start',
+    help: HELP,
     options: {
-      port: { type: 'string', default: process.env.PORT ?? '8080' },
-      'app-port': { type: 'string', default: '3000' },
-      products: { type: 'string', default: '1000' },
-      host: { type: 'string', default: '127.0.0.1' },
-      help: { type: 'boolean', default: false },
+      port: { type: 'string' },
+      'app-port': { type: 'string' },
+      products: { type: 'string' },
+      host: { type: 'string' },
     },
-  })
-  if (values.help) {
-    console.log(HELP)
-    return 0
+  }, args)
+  if (parsed === undefined) return 0
+  const { values } = parsed
+  const port = portValue('start', values.port === undefined ? 'PORT' : '--port', values.port ?? process.env.PORT, 8080)
+  const appPort = portValue('start', '--app-port', values['app-port'], 3000)
+  const products = integerValue('start', '--products', values.products, { min: 1, max: 1_000_000 }, 1000)
+  const host = nonEmptyValue('start', '--host', values.host, '127.0.0.1')
+  const envToken = process.env.TIERCACHE_PURGE_TOKEN
+  if (envToken !== undefined && envToken !== '' && envToken.length < 16) {
+    throw new UsageError('start', 'TIERCACHE_PURGE_TOKEN must be at least 16 characters (or unset it, and a token is generated)')
   }
-  const numbers = { port: Number(values.port), appPort: Number(values['app-port']), products: Number(values.products) }
-  for (const [name, value] of Object.entries(numbers)) {
-    if (!Number.isInteger(value) || value < 0) {
-      console.error(`tiercache start: expected --${name} to be a non-negative integer, got ${JSON.stringify(value)}`)
-      return 2
+  const databaseUrl = nonEmpty(process.env.DATABASE_URL)
+  const redisUrl = nonEmpty(process.env.REDIS_URL)
+
+  console.log(`tiercache ${tiercacheVersion()}: starting the demo stack${databaseUrl === undefined ? ' (the embedded PostgreSQL takes a few seconds)' : ''}`)
+  // Listening from the start: a Ctrl-C while the database starts stops the stack once it is up.
+  const stopping = waitForSignal()
+  let stack
+  try {
+    stack = await startStack({
+      port, appPort, products, host, databaseUrl, redisUrl,
+      ...(envToken === undefined || envToken === '' ? {} : { purgeToken: envToken }),
+    })
+  } catch (error) {
+    if (error instanceof PortInUseError) {
+      const flag = error.role === 'edge' ? '--port' : '--app-port'
+      console.error(`tiercache start: ${error.code}: ${error.message} (another tiercache start?): stop what uses it, or choose another port with ${flag} (0 picks a free one)`)
+      return 1
     }
+    if ((error as { code?: unknown }).code === 'E_DATABASE_UNAVAILABLE') {
+      console.error(`tiercache start: E_DATABASE_UNAVAILABLE: ${(error as Error).message}: start that server, fix DATABASE_URL, or unset it to use the embedded database`)
+      return 1
+    }
+    throw error
   }
-  const databaseUrl = process.env.DATABASE_URL
-  const redisUrl = process.env.REDIS_URL
-  console.log(`starting: database ${databaseUrl === undefined ? 'embedded PGlite' : databaseUrl}, ${redisUrl === undefined ? 'L1 only (no REDIS_URL)' : `L1 + Redis ${redisUrl}`}`)
-  const stack = await startStack({ ...numbers, host: values.host, databaseUrl, redisUrl })
+
+  let token: { path: string; remove(): Promise<void> } | undefined
+  try {
+    if (envToken === undefined || envToken === '') {
+      token = await writeSecretFile(stateDirectory(), `purge-token-${new URL(stack.edgeUrl).port}`, stack.purgeToken)
+    }
+  } catch (error) {
+    await stack.close()
+    throw error
+  }
+  const product = `${stack.edgeUrl}/api/products/1`
   console.log([
     '',
-    `  edge (use this)   ${stack.edgeUrl}/api/products/1`,
+    `  database   ${databaseUrl === undefined ? 'embedded PostgreSQL (PGlite, in memory: its data goes when the stack stops; DATABASE_URL uses a server)' : `PostgreSQL at ${redactUrl(databaseUrl)}`}`,
+    `  cache      ${redisUrl === undefined ? 'L1 in the app process, in-process invalidation bus (REDIS_URL adds Redis as L2 and the Streams bus)' : `L1 + Redis at ${redactUrl(redisUrl)} (L2 and the Streams invalidation bus)`}`,
+    `  catalog    ${products} products`,
+    '',
+    `  edge (use this)   ${product}`,
     `  app (origin)      ${stack.appUrl}/api/products/1`,
     `  stats             ${stack.appUrl}/.stack/stats   ${stack.edgeUrl}/.tiercache/metrics`,
-    `  update a product  curl -X PUT -d '{"price_cents":999}' ${stack.appUrl}/api/products/1`,
-    `  purge token       ${stack.purgeToken}`,
+    '',
+    'try it:',
+    `  curl -i ${product}      # X-Cache: MISS, then HIT`,
+    `  curl -X PUT -H 'content-type: application/json' -d '{"price_cents":999}' ${stack.appUrl}/api/products/1`,
+    `  curl -i ${product}      # version 2: the write purged the edge's copy`,
+    '',
+    token === undefined
+      ? 'purge token: the one in TIERCACHE_PURGE_TOKEN'
+      : `purge token: in ${token.path} (readable by you only; removed when the stack stops)`,
+    `  ${token === undefined ? '' : `TIERCACHE_PURGE_TOKEN="$(cat ${token.path})" `}${TIERCACHE} purge --tag product:1 --edge ${stack.edgeUrl}`,
     '',
     'Ctrl-C stops it.',
   ].join('\n'))
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
-  })
+
+  await stopping
+  console.log('stopping...')
+  await token?.remove()
   await stack.close()
   return 0
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value
+}
+
+/** How long stopping may take before the process exits anyway (a hung connection must not keep it up). */
+const STOP_DEADLINE_MS = 10_000
+
+/**
+ * Resolves on the first SIGINT or SIGTERM, and from then on keeps the process from outliving
+ * {@link STOP_DEADLINE_MS}. A repeated signal changes nothing: Ctrl-C under `npm start` arrives
+ * twice (the terminal signals the whole process group, and npm forwards its own copy).
+ */
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = (): void => {
+      if (deadline !== undefined) return
+      deadline = setTimeout(() => {
+        console.error(`tiercache start: not stopped after ${STOP_DEADLINE_MS / 1000} s; exiting without waiting`)
+        process.exit(1)
+      }, STOP_DEADLINE_MS)
+      deadline.unref()
+      resolve()
+    }
+    let deadline: NodeJS.Timeout | undefined
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
 }
