@@ -6,7 +6,16 @@
 export { createCache } from './compose/create-cache.js'
 export { TierCache } from './core/cache.js'
 export type { CacheTiers } from './core/cache.js'
-export type { CacheResult, EntryOptions, GetOrSetOptions, Invalidation, Loader, LoaderContext, SetManyItem, SetOptions } from './core/cache-types.js'
+export type {
+  CacheResult, EntryOptions, GetOrSetOptions, Invalidation, Loader, LoaderContext, SetManyItem, SetOptions, SourceWrite, WriteContext, WriteThroughOptions,
+} from './core/cache-types.js'
+export type { WriteQueues } from './core/write-patterns.js'
+export { WriteBehindWriter } from './core/write-behind.js'
+export type { DeadLetterEntry, WriteAck, WriteBehindStats } from './core/write-behind.js'
+export { WRITE_BEHIND_DEFAULTS } from './core/write-behind-options.js'
+export type { FlushContext, FlushFunction, WriteBehindItem, WriteBehindOptions } from './core/write-behind-options.js'
+export type { ScoredKey, WarmOptions, WarmProgress, WarmResult } from './core/warm.js'
+export type { PrefixInvalidationResult } from './core/prefix-invalidation.js'
 export type { LockHandle, LockOptions } from './core/lock.js'
 export type { CacheOptions, CoherenceOptions, L1Options, L2Options, LeaseOptions } from './compose/options.js'
 export { DEFAULTS } from './compose/options.js'
@@ -28,7 +37,7 @@ export type { Serialized, Serializer } from './core/serializer.js'
 export { UnserializableValueError, jsonSerializer, v8Serializer } from './core/serializer.js'
 export {
   CacheClosedError, DependencyMissingError, ERROR_CODES, FormatError, InvalidKeyError, InvalidOptionError, InvalidTagError, InvalidValueError,
-  L2Error, LoaderTimeoutError, LockError, TierCacheError, UnknownOptionError, isTierCacheError,
+  L2Error, LoaderTimeoutError, LockError, TierCacheError, UnknownOptionError, WriteBehindError, isTierCacheError,
 } from './core/errors.js'
 export type { ErrorCode, ErrorContext } from './core/errors.js'
 export { channels, CHANNEL_NAMES } from './core/telemetry.js'
@@ -36,8 +45,12 @@ export type { CacheStore, EvictionReason, L1Store, L1StoreStats, MaybePromise } 
 export type { CoherentStore, FillResult, LeaseRead } from './ports/coherent-store.js'
 export type { Connecting } from './ports/connecting.js'
 export type { LockStore } from './ports/lock-store.js'
+export type { CommitResult, WriteFenceStore } from './ports/write-fence.js'
+export type { PrefixCursor, PrefixStep, PrefixStore } from './ports/prefix-store.js'
+export type { ClaimedWrite, DeadLetter, EnqueueResult, NewWrite, QueuedWrite, ReadResult, WriteQueue } from './ports/write-queue.js'
+export { WRITE_QUEUE_FORMAT_VERSION } from './ports/write-queue.js'
 export type { BusListener, DeliveredMessage, InvalidationBus, InvalidationMessage, PublishReceipt } from './ports/bus.js'
-export { BUS_FORMAT_VERSION } from './ports/bus.js'
+export { BUS_FORMAT_VERSION, BUS_FORMAT_VERSION_KEY_PREFIXES } from './ports/bus.js'
 export { MemoryBus } from './bus/memory-bus.js'
 export { LruStore, defaultWeigher, ENTRY_OVERHEAD_BYTES } from './l1/lru-store.js'
 export { TinyLfuStore } from './l1/tinylfu/tinylfu-store.js'

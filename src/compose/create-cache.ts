@@ -4,6 +4,7 @@ import type { CacheTiers } from '../core/cache.js'
 import { SharedTier } from '../core/shared-tier.js'
 import { channels } from '../core/telemetry.js'
 import { TierGuard } from '../core/tier-guard.js'
+import type { WriteQueues } from '../core/write-patterns.js'
 import { createL1Store } from '../l1/create-l1-store.js'
 import { isCommandRejection } from '../redis/connection.js'
 import type { CacheOptions } from './options.js'
@@ -31,6 +32,7 @@ export function createCache(options?: CacheOptions): TierCache {
   const owned: { close(): unknown }[] = []
   const l1Store = l1 === false ? undefined : (l1.store ?? createL1Store({ policy: l1.policy, maxBytes: l1.maxBytes, clock: settings.clock }))
   let shared: SharedTier | undefined
+  let queues: WriteQueues | undefined
   let bus: InvalidationBus | undefined = busOption === false ? undefined : busOption
   if (l2 !== undefined) {
     const source = l2.source
@@ -55,6 +57,7 @@ export function createCache(options?: CacheOptions): TierCache {
         handshakeMs: l2.timeout, withBus: busOption === undefined,
       })
       shared = new SharedTier(guard, redis.store)
+      queues = redis.queues
       if (redis.bus !== undefined) {
         bus = redis.bus
         owned.push(redis.bus)
@@ -70,6 +73,6 @@ export function createCache(options?: CacheOptions): TierCache {
     clock: settings.clock,
     logger: settings.logger,
   })
-  const tiers: CacheTiers = { l1: l1Store, shared, bus, busGuard, owned }
+  const tiers: CacheTiers = { l1: l1Store, shared, bus, busGuard, owned, queues }
   return new TierCache(settings, tiers)
 }

@@ -3,7 +3,10 @@ import type { Clock } from '../ports/clock.js'
 import type { Serializer } from '../core/serializer.js'
 import type { RedisStore } from '../redis/redis-store.js'
 import { createRedisStore } from '../redis/redis-store.js'
+import { isCommandRejection } from '../redis/connection.js'
 import { RedisStreamBus } from '../redis/stream-bus.js'
+import { RedisWriteQueue } from '../redis/write-queue.js'
+import type { WriteQueues } from '../core/write-patterns.js'
 import type { L2Source } from './options.js'
 
 /** The Redis tiers of one cache: the L2 store and, unless turned off, the Streams bus on the same connection. */
@@ -12,6 +15,8 @@ export interface RedisTiers {
   readonly bus: RedisStreamBus | undefined
   /** Whether tiercache opened the connection (and so closes it). */
   readonly owned: boolean
+  /** Write-behind queues: Redis Streams on the store's connection. */
+  readonly queues: WriteQueues
 }
 
 /**
@@ -32,5 +37,9 @@ export function openRedisTiers(source: Exclude<L2Source, { kind: 'store' }>, opt
   const bus = options.withBus
     ? new RedisStreamBus({ client: store.client, namespace: options.namespace, logger: options.logger, tagTtlMs: options.tagTtl, handshakeTimeout: options.handshakeMs })
     : undefined
-  return { store, bus, owned: source.kind !== 'client' }
+  const queues: WriteQueues = {
+    open: (name, timeoutMs) => new RedisWriteQueue({ client: store.client, namespace: options.namespace, name, timeoutMs }),
+    isRejection: isCommandRejection,
+  }
+  return { store, bus, owned: source.kind !== 'client', queues }
 }

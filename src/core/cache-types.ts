@@ -75,3 +75,20 @@ export interface CacheResult<T> {
   readonly source: 'l1' | 'l2' | 'loader'
 }
 
+
+/** What a write-through's source write receives. */
+export interface WriteContext {
+  readonly key: string
+  /**
+   * Records the source version of the committed value (row version, commit position). The cache
+   * keeps the newest version whatever order concurrent write-throughs finish in; without a version,
+   * the last one to reach Redis wins.
+   */
+  setVersion(version: number): void
+}
+
+/** A write-through's source write: commits to the source of truth and returns the committed value. */
+export type SourceWrite<T> = (context: WriteContext) => T | Promise<T>
+
+/** Options of `writeThrough`: those of the entry it caches. */
+export type WriteThroughOptions = EntryOptions

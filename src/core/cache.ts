@@ -4,7 +4,7 @@ import { isConnecting } from '../ports/connecting.js'
 import type { CacheEntry } from '../ports/entry.js'
 import type { LockStore } from '../ports/lock-store.js'
 import type { L1Store } from '../ports/store.js'
-import type { CacheResult, GetOrSetOptions, Invalidation, Loader, SetManyItem, SetOptions } from './cache-types.js'
+import type { CacheResult, GetOrSetOptions, Invalidation, Loader, SetManyItem, SetOptions, SourceWrite, WriteThroughOptions } from './cache-types.js'
 import type { ResolvedCall } from './call-options.js'
 import { assertKnownKeys, isRecord, resolveCall, resolveEntryOptions } from './call-options.js'
 import { Coherence } from './coherence.js'
@@ -15,17 +15,27 @@ import { assertKey, isValidKey, normalizeTags } from './key.js'
 import { FRESH, L1Tier, UNKNOWN } from './l1-tier.js'
 import type { LockHandle, LockOptions } from './lock.js'
 import { LocalLockStore, acquireLock } from './lock.js'
+import type { PrefixInvalidationResult } from './prefix-invalidation.js'
+import { readMany } from './read-many.js'
 import { ReadRecorder } from './read-recorder.js'
 import type { CacheSettings } from './settings.js'
 import type { SharedTier } from './shared-tier.js'
 import { StartGate } from './start-gate.js'
 import type { CacheStats } from './stats.js'
+import { collectStats } from './stats.js'
 import { TagCheck } from './tag-check.js'
 import { TagRegistry } from './tag-registry.js'
 import type { TierGuard } from './tier-guard.js'
+import type { ScoredKey, WarmOptions, WarmResult } from './warm.js'
+import type { WriteBehindWriter } from './write-behind.js'
+import type { WriteBehindOptions } from './write-behind-options.js'
+import type { WriteQueues } from './write-patterns.js'
+import { WritePatterns } from './write-patterns.js'
 import { Writer } from './writer.js'
 
-export type { CacheResult, GetOrSetOptions, Invalidation, Loader, LoaderContext, SetManyItem, SetOptions } from './cache-types.js'
+export type {
+  CacheResult, GetOrSetOptions, Invalidation, Loader, LoaderContext, SetManyItem, SetOptions, SourceWrite, WriteContext, WriteThroughOptions,
+} from './cache-types.js'
 
 const INVALIDATION_KEYS: ReadonlySet<string> = new Set(['keys', 'tags', 'version'])
 
@@ -60,6 +70,8 @@ export interface CacheTiers {
   readonly busGuard: TierGuard | undefined
   /** What `close()` closes after the cache itself: the connections tiercache opened (never a client you passed). */
   readonly owned: readonly { close(): unknown }[]
+  /** Opens write-behind queues on the shared tier (Redis), when it can hold them. */
+  readonly queues?: WriteQueues | undefined
 }
 
 /**
@@ -80,6 +92,7 @@ export class TierCache {
   readonly #builder: EntryBuilder
   readonly #filler: Filler
   readonly #writer: Writer
+  readonly #patterns: WritePatterns
   readonly #localLocks: LocalLockStore
   readonly #gate: StartGate
   readonly #owned: readonly { close(): unknown }[]
@@ -119,6 +132,9 @@ export class TierCache {
       l1: this.#l1, shared: tiers.shared, tags: this.#tags, coherence: this.#coherence, recorder: this.#recorder, builder: this.#builder,
     }, () => this.#closed)
     this.#writer = new Writer(settings, { l1: this.#l1, shared: tiers.shared, tags: this.#tags, coherence: this.#coherence, builder: this.#builder })
+    this.#patterns = new WritePatterns(settings, {
+      l1: this.#l1, shared: tiers.shared, tags: this.#tags, coherence: this.#coherence, builder: this.#builder, writer: this.#writer, queues: tiers.queues,
+    })
     const waits: Promise<boolean>[] = []
     if (tiers.shared !== undefined && isConnecting(tiers.shared.store)) waits.push(tiers.shared.whenConnected())
     if (isConnecting(tiers.bus)) waits.push(tiers.bus.whenConnected())
@@ -397,75 +413,68 @@ export class TierCache {
     if (!Array.isArray(keys)) throw new InvalidOptionError('keys', 'an array of keys', keys)
     for (const key of keys) assertKey(key)
     await this.#started()
-    const out = new Array<T | undefined>(keys.length).fill(undefined)
-    const missing: number[] = []
-    const now = this.#clock.now()
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string
-      const entry = this.#l1Store?.get(key)
-      if (entry !== undefined) {
-        const freshness = this.#l1.check(entry, now)
-        if (freshness === FRESH || (freshness === UNKNOWN && (await this.#tags.isCurrent(entry)))) {
-          this.#recorder.l1Hit(key)
-          out[i] = this.#l1.value(entry) as T
-          continue
-        }
-      }
-      if (this.#l1Store !== undefined) this.#recorder.l1Miss()
-      missing.push(i)
-    }
-    const shared = this.#shared
-    if (missing.length === 0) return out
-    const missingKeys = missing.map((i) => keys[i] as string)
-    if (shared === undefined) {
-      for (const key of missingKeys) this.#recorder.miss(key)
-      return out
-    }
-    const stamps = missingKeys.map((key) => this.#l1.stamp(key))
-    const entries = await shared.call((store) => store.getMany(missingKeys), undefined)
-    const after = this.#clock.now()
-    for (let j = 0; j < missing.length; j++) {
-      const key = missingKeys[j] as string
-      const entry = entries?.[j]
-      if (entry !== undefined && entry.freshUntil > after && !this.#coherence.isPending(key) && (await this.#tags.isCurrent(entry))) {
-        this.#recorder.l2Hit(key)
-        this.#l1.fill(key, entry, stamps[j] as number)
-        out[missing[j] as number] = entry.value as T
-      } else {
-        if (entries !== undefined) this.#recorder.l2Miss()
-        this.#recorder.miss(key)
-      }
-    }
-    return out
+    return readMany<T>({ l1: this.#l1, shared: this.#shared, tags: this.#tags, coherence: this.#coherence, recorder: this.#recorder, clock: this.#clock }, keys)
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Write patterns (docs/write-patterns.md)
+
+  /**
+   * Write-through: runs `write` (your source-of-truth write; it returns the committed value and
+   * reports its version with `ctx.setVersion`), then updates the cache, fenced like a fill: an
+   * older version never overwrites a newer one, and an invalidation of the key during the write
+   * wins. If `write` throws, the cache is untouched and the error is yours. If the cache cannot be
+   * updated, the key is invalidated everywhere instead (retried until Redis confirms).
+   */
+  async writeThrough<T>(key: string, write: SourceWrite<T>, options?: WriteThroughOptions): Promise<T> {
+    this.#assertOpen()
+    const run = this.#patterns.writeThrough(key, write, options)
+    return this.#track(this.#started().then(run))
+  }
+
+  /**
+   * Opens a durable write-behind writer on the queue `name`, shared by every process that opens it:
+   * `write` resolves once the write is durable in Redis and shown by the cache; flushers call
+   * `flush` with batches coalesced per key, retry, move poison writes to dead letters and take over
+   * the work of flushers that died. Needs L2 on Redis, or a `queue` of your own.
+   */
+  writeBehind<T = unknown>(name: string, options: WriteBehindOptions<T>): WriteBehindWriter<T> {
+    this.#assertOpen()
+    return this.#patterns.writeBehind(name, options)
+  }
+
+  /**
+   * Warms the cache: loads `keys` (an array or an async iterable) with at most `concurrency` loads
+   * in flight, skipping keys already fresh (so a cancelled run resumes), writing L2 in batches under
+   * fill leases. Resolves with the counts (also reported to `onProgress`); `signal` cancels.
+   */
+  async warm(keys: Iterable<string> | AsyncIterable<string>, loader: Loader<unknown>, options?: WarmOptions): Promise<WarmResult> {
+    this.#assertOpen()
+    const run = this.#patterns.warm(keys, loader, options)
+    return this.#started().then(run)
+  }
+
+  /** Warms the `n` keys of highest `score` among `items`, highest first (see {@link TierCache.warm}). */
+  async warmTop(items: Iterable<ScoredKey>, n: number, loader: Loader<unknown>, options?: WarmOptions): Promise<WarmResult> {
+    this.#assertOpen()
+    const run = this.#patterns.warmTop(items, n, loader, options)
+    return this.#started().then(run)
+  }
+
+  /**
+   * Removes every key starting with `prefix` from every tier and every node: L2 with cursor SCAN and
+   * UNLINK in bounded batches on every master (never KEYS), fill leases first so that fills started
+   * before the call cannot write back, then every node's L1 through the bus.
+   */
+  async invalidatePrefix(prefix: string): Promise<PrefixInvalidationResult> {
+    this.#assertOpen()
+    const run = this.#patterns.invalidatePrefix(prefix)
+    return this.#track(this.#started().then(run))
   }
 
   /** Counters per layer since creation. */
   stats(): CacheStats {
-    const c = this.#recorder.counters
-    const l1 = this.#l1.stats()
-    const guard = this.#shared?.guard
-    return {
-      namespace: this.namespace,
-      l1: l1 === undefined ? undefined : { hits: c.l1Hits, misses: c.l1Misses, ...l1 },
-      l2: guard === undefined ? undefined : {
-        hits: c.l2Hits,
-        misses: c.l2Misses,
-        errors: guard.stats.errors,
-        timeouts: guard.stats.timeouts,
-        skipped: guard.stats.skipped,
-        rejected: guard.stats.rejected,
-        breaker: guard.breakerState,
-        corrupt: (this.#shared?.store.counters?.().corrupt ?? 0),
-      },
-      loader: { calls: c.loaderCalls, errors: c.loaderErrors, timeouts: c.loaderTimeouts, coalesced: c.coalesced, refreshes: c.refreshes },
-      staleServed: c.staleServed,
-      coherence: {
-        bus: this.#coherence.bus?.name,
-        fenced: this.#l1.fenced,
-        flushes: c.flushes,
-        pendingInvalidations: this.#coherence.pendingInvalidations,
-      },
-    }
+    return collectStats(this.namespace, this.#recorder.counters, this.#l1, this.#shared, this.#coherence, this.#patterns.pendingPrefixes)
   }
 
   /**
@@ -483,9 +492,11 @@ export class TierCache {
   async #close(): Promise<void> {
     this.#closing = true
     this.#gate.open()
+    await this.#patterns.closeWriters()
     if (this.#writes.size > 0) await settleWithin([...this.#writes], this.#settings.connectTimeout)
     this.#closed = true
     await this.#filler.releaseHeld()
+    this.#patterns.close()
     await this.#coherence.close()
     this.#shared?.guard.close()
     this.#filler.clear()

@@ -80,10 +80,13 @@ function editDistance(a: string, b: string): number {
 const SET_KEYS: ReadonlySet<string> = new Set(['ttl', 'grace', 'tags', 'version'])
 const SET_MANY_ITEM_KEYS: ReadonlySet<string> = new Set(['key', 'value', 'ttl', 'grace', 'tags'])
 const GET_OR_SET_KEYS: ReadonlySet<string> = new Set(['ttl', 'grace', 'tags', 'timeout', 'softTimeout', 'refreshAhead'])
+const WRITE_THROUGH_KEYS: ReadonlySet<string> = new Set(['ttl', 'grace', 'tags'])
 
 /** Which call's options are being read: each accepts its own set of keys. */
-export type CallKind = 'set' | 'setMany' | 'getOrSet'
-const KNOWN: Readonly<Record<CallKind, ReadonlySet<string>>> = { set: SET_KEYS, setMany: SET_MANY_ITEM_KEYS, getOrSet: GET_OR_SET_KEYS }
+export type CallKind = 'set' | 'setMany' | 'getOrSet' | 'writeThrough'
+const KNOWN: Readonly<Record<CallKind, ReadonlySet<string>>> = {
+  set: SET_KEYS, setMany: SET_MANY_ITEM_KEYS, getOrSet: GET_OR_SET_KEYS, writeThrough: WRITE_THROUGH_KEYS,
+}
 
 /** Per-call `ttl` and `grace` over the cache's defaults, validated on each call (most calls pass none). */
 export function resolveEntryOptions(settings: CacheSettings, options: unknown, kind: CallKind): { ttl: number; grace: number } {

@@ -60,6 +60,8 @@ export class Coherence implements BusListener {
   #dropped = 0
   /** Keys whose shared-tier invalidation is still in the outbox: L2 may hold their old value. */
   readonly #pendingKeys = new Map<string, number>()
+  /** Prefixes whose removal from the shared tier is under way: L2 may hold old values of matching keys. */
+  #pendingPrefixes: readonly string[] = []
   #retryTimer: TimerHandle = undefined
   #fenceTimer: TimerHandle = undefined
   #closed = false
@@ -88,7 +90,23 @@ export class Coherence implements BusListener {
 
   /** True while an invalidation of `key` has not reached L2: its L2 value must not be trusted. */
   isPending(key: string): boolean {
-    return this.#pendingKeys.size > 0 && this.#pendingKeys.has(key)
+    return (this.#pendingKeys.size > 0 && this.#pendingKeys.has(key)) ||
+      (this.#pendingPrefixes.length > 0 && this.#pendingPrefixes.some((prefix) => key.startsWith(prefix)))
+  }
+
+  /**
+   * Stops trusting L2 values of keys starting with `prefix` until the returned function is called
+   * (their removal from the shared tier is under way).
+   */
+  holdPrefix(prefix: string): () => void {
+    this.#pendingPrefixes = [...this.#pendingPrefixes, prefix]
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const i = this.#pendingPrefixes.indexOf(prefix)
+      if (i >= 0) this.#pendingPrefixes = this.#pendingPrefixes.filter((_, j) => j !== i)
+    }
   }
 
   /** Removes keys from the shared tier, voiding leases and raising tombstones. False when it failed. */
@@ -122,6 +140,8 @@ export class Coherence implements BusListener {
     }
     const keys = message.keys
     if (keys !== undefined) for (const key of keys) this.#l1.drop(key)
+    const prefixes = message.keyPrefixes
+    if (prefixes !== undefined) for (const prefix of prefixes) this.#l1.dropPrefix(prefix)
     const tags = message.tags
     const versions = message.tagVersions
     if (tags !== undefined) {
@@ -133,7 +153,7 @@ export class Coherence implements BusListener {
       }
     }
     if (channels.invalidated.hasSubscribers) {
-      channels.invalidated.publish({ namespace: this.#namespace, at: message.at, keys: message.keys, tags: message.tags })
+      channels.invalidated.publish({ namespace: this.#namespace, at: message.at, keys: message.keys, tags: message.tags, keyPrefixes: message.keyPrefixes })
     }
   }
 

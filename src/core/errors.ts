@@ -29,6 +29,9 @@ export const ERROR_CODES = {
   E_PURGE_RATE_LIMITED: 'the edge refused a purge request because purges arrived faster than purge.ratePerSecond allows',
   E_EDGE_CONFIG: 'the edge configuration file cannot be read or is not a JSON object',
   E_DEPENDENCY_MISSING: 'an optional package that the requested feature needs (ioredis, pg, @electric-sql/pglite) is not installed',
+  E_BACKPRESSURE: 'a write-behind queue holds maxPending writes: the write was refused (whenFull: throw) or waited longer than maxWait',
+  E_WRITE_NOT_DURABLE: 'a write-behind write could not be made durable in its queue (Redis refused, unreachable or too slow); when the context says outcome: unknown it may still have been queued',
+  E_WRITER_CLOSED: 'the write-behind writer (or the cache that opened it) was closed',
 } as const
 
 /** A stable error code. */
@@ -151,6 +154,19 @@ export class DependencyMissingError extends TierCacheError {
   constructor(pkg: string, feature: string, cause?: unknown) {
     super('E_DEPENDENCY_MISSING', `${feature} needs the ${pkg} package, which is not installed: run npm install ${pkg}`,
       { package: pkg }, cause === undefined ? undefined : { cause })
+  }
+}
+
+/**
+ * A write-behind write was not acknowledged: the queue is full (`E_BACKPRESSURE`), the write could
+ * not be made durable (`E_WRITE_NOT_DURABLE`), or the writer is closed (`E_WRITER_CLOSED`). The
+ * cache was not changed by a write that rejects, except that with `outcome: 'unknown'` in the
+ * context the write may have reached the queue (and will then be flushed like any other).
+ */
+export class WriteBehindError extends TierCacheError {
+  override readonly name = 'WriteBehindError'
+  constructor(code: 'E_BACKPRESSURE' | 'E_WRITE_NOT_DURABLE' | 'E_WRITER_CLOSED', message: string, context: ErrorContext = {}, cause?: unknown) {
+    super(code, message, context, cause === undefined ? undefined : { cause })
   }
 }
 

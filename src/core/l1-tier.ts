@@ -102,6 +102,20 @@ export class L1Tier {
   }
 
   /**
+   * This process's view of a prefix invalidation: every entry whose key starts with `prefix` is
+   * gone, and every fill in flight is fenced (which of them are for matching keys is not known
+   * without a per-key record, and a fill losing its write costs only a miss). O(entries in L1).
+   */
+  dropPrefix(prefix: string): void {
+    this.generations.bumpAll()
+    const store = this.store
+    if (store === undefined) return
+    const doomed: string[] = []
+    store.forEach((_, key) => { if (key.startsWith(prefix)) doomed.push(key) })
+    for (const key of doomed) store.delete(key)
+  }
+
+  /**
    * Forgets everything L1 knows (entries, tag versions) and fences every fill in flight: this node
    * may have missed invalidations. Counted and published unless L1 held nothing to lose (`quiet`).
    */

@@ -4,7 +4,11 @@ import { isConnecting } from '../ports/connecting.js'
 import type { CacheEntry } from '../ports/entry.js'
 import type { LockStore } from '../ports/lock-store.js'
 import { isLockStore } from '../ports/lock-store.js'
+import type { PrefixStore } from '../ports/prefix-store.js'
+import { isPrefixStore } from '../ports/prefix-store.js'
 import type { CacheStore } from '../ports/store.js'
+import type { WriteFenceStore } from '../ports/write-fence.js'
+import { isWriteFenceStore } from '../ports/write-fence.js'
 import type { TierGuard } from './tier-guard.js'
 
 /**
@@ -20,12 +24,18 @@ export class SharedTier {
   readonly coherent: CoherentStore | undefined
   /** The store's lock capabilities, when it has them. */
   readonly locks: LockStore | undefined
+  /** The store's write-through fencing, when it has it. */
+  readonly fence: WriteFenceStore | undefined
+  /** The store's removal by prefix, when it has it. */
+  readonly prefixes: PrefixStore | undefined
 
   constructor(guard: TierGuard, store: CacheStore) {
     this.guard = guard
     this.store = store
     this.coherent = isCoherentStore(store) ? store : undefined
     this.locks = isLockStore(store) ? store : undefined
+    this.fence = isWriteFenceStore(store) ? store : undefined
+    this.prefixes = isPrefixStore(store) ? store : undefined
   }
 
   /**
@@ -63,7 +73,10 @@ export class SharedTier {
     const failed: string[] = []
     const coherent = this.coherent
     if (coherent !== undefined) {
-      const results = await Promise.all(entries.map(([key, entry]) => this.call(() => coherent.setEntry(key, entry), undefined)))
+      const many = coherent.setEntries?.bind(coherent)
+      const results = many !== undefined && entries.length > 1
+        ? await this.call(() => many(entries), undefined) ?? entries.map(() => undefined)
+        : await Promise.all(entries.map(([key, entry]) => this.call(() => coherent.setEntry(key, entry), undefined)))
       results.forEach((result, i) => {
         const key = (entries[i] as readonly [string, CacheEntry])[0]
         if (result === 'outdated') refused.add(key)

@@ -1,4 +1,7 @@
 import type { BreakerState } from './circuit-breaker.js'
+import type { Coherence } from './coherence.js'
+import type { L1Tier } from './l1-tier.js'
+import type { SharedTier } from './shared-tier.js'
 
 /** What `cache.stats()` returns: counters since the cache was created, per layer. */
 export interface CacheStats {
@@ -45,6 +48,38 @@ export interface CacheStats {
     readonly flushes: number
     /** Invalidations not yet confirmed by Redis and the bus, being retried. */
     readonly pendingInvalidations: number
+    /** Prefix invalidations still clearing L2 in the background (Redis failed midway). */
+    readonly pendingPrefixInvalidations: number
+  }
+}
+
+/** Builds {@link CacheStats} from the counters and the tiers. */
+export function collectStats(namespace: string, c: Counters, l1Tier: L1Tier, shared: SharedTier | undefined, coherence: Coherence,
+  pendingPrefixes: number): CacheStats {
+  const l1 = l1Tier.stats()
+  const guard = shared?.guard
+  return {
+    namespace,
+    l1: l1 === undefined ? undefined : { hits: c.l1Hits, misses: c.l1Misses, ...l1 },
+    l2: guard === undefined ? undefined : {
+      hits: c.l2Hits,
+      misses: c.l2Misses,
+      errors: guard.stats.errors,
+      timeouts: guard.stats.timeouts,
+      skipped: guard.stats.skipped,
+      rejected: guard.stats.rejected,
+      breaker: guard.breakerState,
+      corrupt: (shared?.store.counters?.().corrupt ?? 0),
+    },
+    loader: { calls: c.loaderCalls, errors: c.loaderErrors, timeouts: c.loaderTimeouts, coalesced: c.coalesced, refreshes: c.refreshes },
+    staleServed: c.staleServed,
+    coherence: {
+      bus: coherence.bus?.name,
+      fenced: l1Tier.fenced,
+      flushes: c.flushes,
+      pendingInvalidations: coherence.pendingInvalidations,
+      pendingPrefixInvalidations: pendingPrefixes,
+    },
   }
 }
 

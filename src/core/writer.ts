@@ -71,6 +71,26 @@ export class Writer {
     })
   }
 
+  /**
+   * Writes entries already built, each carrying its own source version (an older one never wins):
+   * every tier, other nodes drop their L1 copy. Of several entries for one key, the last is kept here.
+   */
+  async setBuilt(entries: readonly (readonly [string, CacheEntry])[]): Promise<void> {
+    if (entries.length === 0) return
+    const older = entries.map(([key, entry]) => {
+      const held = this.#l1.store?.peek(key)
+      return entry.version !== undefined && held?.version !== undefined && held.version > entry.version
+    })
+    const stamps = entries.map(([key]) => {
+      this.#l1.drop(key)
+      return this.#l1.stamp(key)
+    })
+    const refused = await this.#writeShared(entries, undefined)
+    entries.forEach(([key, entry], i) => {
+      if (!older[i] && !refused.has(key)) this.#l1.fill(key, entry, stamps[i] as number)
+    })
+  }
+
   /** Removes keys and invalidates tags in L2 and on every node; failures wait in the outbox. */
   async invalidate(keys: readonly string[], tags: readonly string[], version: number | undefined): Promise<void> {
     const coherence = this.#coherence
@@ -106,7 +126,7 @@ export class Writer {
    * old value in L2, so it is turned into an invalidation and retried from the outbox until L2
    * forgets the old value (other nodes would otherwise read it back for the whole TTL).
    */
-  async #writeShared(entries: readonly [string, CacheEntry][], version: number | undefined): Promise<Set<string>> {
+  async #writeShared(entries: readonly (readonly [string, CacheEntry])[], version: number | undefined): Promise<Set<string>> {
     let refused = new Set<string>()
     if (this.#shared !== undefined) {
       const result = await this.#shared.write(entries)

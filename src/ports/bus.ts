@@ -21,6 +21,11 @@ export interface InvalidationMessage {
   readonly urls?: readonly string[] | undefined
   /** Edge: URL path prefixes to purge. */
   readonly prefixes?: readonly string[] | undefined
+  /**
+   * App caches: drop every key starting with one of these (`invalidatePrefix`). Messages that carry
+   * them are written in format version {@link BUS_FORMAT_VERSION_KEY_PREFIXES}.
+   */
+  readonly keyPrefixes?: readonly string[] | undefined
   /** Drop everything the namespace caches. */
   readonly clear?: boolean | undefined
   /** Soft purge: mark stale (keep for stale-if-error) instead of removing. */
@@ -73,3 +78,9 @@ export interface InvalidationBus {
 
 /** Bus wire format version; every adapter writes it into each message. */
 export const BUS_FORMAT_VERSION = 1
+/**
+ * Version 1 plus `keyPrefixes`, written only on messages that carry key prefixes: a node built
+ * before prefixes existed reads such a message as an unknown format, which it treats as a gap (it
+ * flushes L1), instead of ignoring the prefixes and keeping the entries.
+ */
+export const BUS_FORMAT_VERSION_KEY_PREFIXES = 2

@@ -38,6 +38,11 @@ export interface CoherentStore extends CacheStore {
   /** An explicit write: replaces the entry and voids any lease (fills in flight read older data). */
   setEntry(key: string, entry: CacheEntry): Promise<FillResult>
   /**
+   * `setEntry` for several keys in as few round trips as the store can (Redis standalone: one
+   * script call per 200 keys). Optional; answers one result per entry, in order.
+   */
+  setEntries?(entries: readonly (readonly [string, CacheEntry])[]): Promise<FillResult[]>
+  /**
    * Removes keys and voids their leases; with `version`, also records it so that fills of an older
    * source version are rejected for `tombstoneMs`.
    */

@@ -15,6 +15,19 @@
  *
  * Per lock name N: `tc1:<ns>:k:{N}` and its fencing counter `tc1:<ns>:k:{N}:fence`.
  *
+ * The fill lease key also fences write-throughs: while one is in flight it holds a list of write
+ * tokens, `,<token>,<token>` (a fill lease token never starts with a comma), see scripts.ts.
+ *
+ * Per write-behind queue Q (hash tag `{<ns>/<Q>}`: one slot, so the scripts that move a write
+ * between the queue and the dead letters are atomic on a Cluster too):
+ * - queue stream:   `tc1:<ns>:q:{<ns>/<Q>}:s`     (consumer group `flushers`; entry fields in write-queue-entry.ts)
+ * - dead letters:   `tc1:<ns>:q:{<ns>/<Q>}:dead`
+ * - sequence:       `tc1:<ns>:q:{<ns>/<Q>}:seq`   (max(last + 1, Redis time in µs): never repeats after a loss)
+ * - heartbeat:      `tc1:<ns>:q:{<ns>/<Q>}:hb:<consumer>`  (expires when the flusher stops beating)
+ *
+ * Prefix invalidation scans `tc1:<ns>:l:{<prefix>*` (leases first) then `tc1:<ns>:e:{<prefix>*`
+ * (entries) with SCAN MATCH, the prefix glob-escaped.
+ *
  * The edge's shared Redis storage (src/edge/redis-storage.ts) uses its own namespace (default
  * `edge`) with the entry keys above plus `tc1:<ns>:t:{tag}` (tag index) and `tc1:<ns>:u:{url}`
  * (URL index); they cannot collide with a cache namespace's keys.
@@ -77,4 +90,26 @@ export class RedisKeys {
   lockFence(name: string): string {
     return `${this.#lock}${name}}:fence`
   }
+
+  /** The keys of write-behind queue `name` (see the layout above). */
+  queue(name: string): QueueKeys {
+    if (name.includes('{') || name.includes('}')) throw new Error('queue name must not contain braces')
+    const base = `${this.prefix}q:{${this.namespace}/${name}}:`
+    return { stream: `${base}s`, dead: `${base}dead`, seq: `${base}seq`, heartbeatPrefix: `${base}hb:` }
+  }
+
+  /** SCAN MATCH patterns for the fill leases and the entries of every key starting with `prefix`. */
+  prefixPatterns(prefix: string): { leases: string; entries: string } {
+    const escaped = prefix.replace(/[*?[\]\\]/g, '\\$&')
+    return { leases: `${this.#lease}${escaped}*`, entries: `${this.#entry}${escaped}*` }
+  }
+}
+
+/** The Redis keys of one write-behind queue. */
+export interface QueueKeys {
+  readonly stream: string
+  readonly dead: string
+  readonly seq: string
+  /** Followed by the consumer name. */
+  readonly heartbeatPrefix: string
 }

@@ -9,10 +9,13 @@ import { jsonSerializer } from '../core/serializer.js'
 import type { CoherentStore, FillResult, LeaseRead } from '../ports/coherent-store.js'
 import type { Connecting } from '../ports/connecting.js'
 import type { LockStore } from '../ports/lock-store.js'
+import type { PrefixCursor, PrefixStep, PrefixStore } from '../ports/prefix-store.js'
+import type { CommitResult, WriteFenceStore } from '../ports/write-fence.js'
 import type { RedisClient, RedisSource } from './connection.js'
 import { Readiness, connect, isCluster } from './connection.js'
 import { decodeEntry, encodeEntry } from './envelope.js'
 import { RedisKeys } from './keys.js'
+import { deletePrefixStep } from './prefix-scan.js'
 import { WriteCoalescer } from './write-coalescer.js'
 import type { ScriptCommands } from './scripts.js'
 import { withScripts } from './scripts.js'
@@ -35,7 +38,7 @@ export interface RedisStoreOptions extends RedisSource {
  * (see envelope.ts) with a Redis TTL equal to their `staleUntil`. Calls reject when Redis fails;
  * the cache's guard turns that into a fallback, so nothing here retries or swallows.
  */
-export class RedisStore implements CoherentStore, LockStore, Connecting {
+export class RedisStore implements CoherentStore, LockStore, WriteFenceStore, PrefixStore, Connecting {
   readonly name: string
   readonly client: RedisClient & ScriptCommands
   readonly keys: RedisKeys
@@ -226,6 +229,26 @@ export class RedisStore implements CoherentStore, LockStore, Connecting {
     return result === 1 ? 'ok' : 'outdated'
   }
 
+  async setEntries(entries: readonly (readonly [string, CacheEntry])[]): Promise<FillResult[]> {
+    if (this.#cluster) return Promise.all(entries.map(([key, entry]) => this.setEntry(key, entry)))
+    await this.#begin()
+    const now = this.#clock.now()
+    // One script call per 200 keys (the keys of one call span many slots, so standalone only),
+    // all sent at once.
+    const calls: Promise<number[]>[] = []
+    for (let i = 0; i < entries.length; i += SET_ENTRIES_CHUNK) {
+      const keys: string[] = []
+      const args: (string | number | Buffer)[] = []
+      for (const [key, entry] of entries.slice(i, i + SET_ENTRIES_CHUNK)) {
+        const ttl = Math.ceil(entry.staleUntil - now)
+        keys.push(this.keys.entry(key), this.keys.lease(key), this.keys.tombstone(key))
+        args.push(ttl > 0 ? encodeEntry(entry, this.#serializer) : Buffer.alloc(0), ttl, versionArg(entry.version))
+      }
+      calls.push(this.client.tcSetEntries(keys.length, ...keys, ...args))
+    }
+    return (await Promise.all(calls)).flat().map((result) => (result === 1 ? 'ok' : 'outdated'))
+  }
+
   async invalidate(keys: readonly string[], version: number | undefined, tombstoneMs: number): Promise<void> {
     await this.#begin()
     const v = versionArg(version)
@@ -239,6 +262,34 @@ export class RedisStore implements CoherentStore, LockStore, Connecting {
     // Every tag key of a namespace shares one hash tag, so one MGET serves a Cluster too.
     const values = await this.client.mget(...tags.map((tag) => this.keys.tag(tag)))
     return values.map((v) => (v === null ? 0 : Number(v)))
+  }
+
+  async beginWrite(key: string, token: string, ttlMs: number): Promise<void> {
+    await this.#begin()
+    await this.client.tcWriteBegin(this.keys.lease(key), token, ttlMs)
+  }
+
+  async commitWrite(key: string, entry: CacheEntry, token: string): Promise<CommitResult> {
+    await this.#begin()
+    const ttl = Math.ceil(entry.staleUntil - this.#clock.now())
+    const result = await this.client.tcWriteCommit(this.keys.entry(key), this.keys.lease(key), this.keys.tombstone(key), token,
+      ttl > 0 ? encodeEntry(entry, this.#serializer) : Buffer.alloc(0), ttl, versionArg(entry.version))
+    return result === 1 ? 'ok' : result === 0 ? 'lost' : 'outdated'
+  }
+
+  async abortWrite(key: string, token: string): Promise<void> {
+    await this.#begin()
+    await this.client.tcWriteAbort(this.keys.lease(key), token)
+  }
+
+  async deleteIfVersion(key: string, version: number): Promise<boolean> {
+    await this.#begin()
+    return (await this.client.tcDeleteIfVersion(this.keys.entry(key), String(version))) > 0
+  }
+
+  async deletePrefixStep(prefix: string, cursor: PrefixCursor | undefined, batch: number): Promise<PrefixStep> {
+    await this.#begin()
+    return deletePrefixStep(this.client, this.keys, prefix, cursor, batch)
   }
 
   async acquireLock(name: string, token: string, ttlMs: number): Promise<number | undefined> {
@@ -286,6 +337,9 @@ export class RedisStore implements CoherentStore, LockStore, Connecting {
     }
   }
 }
+
+/** Most keys one `setEntries` script call writes (it holds Redis while it runs). */
+const SET_ENTRIES_CHUNK = 200
 
 /** How long a lock's fencing counter outlives its last acquire (it never goes back after expiring). */
 const LOCK_FENCE_TTL_MS = 7 * 86_400_000

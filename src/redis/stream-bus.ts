@@ -3,7 +3,7 @@ import type { Cluster, Redis } from 'ioredis'
 import type { Logger } from '../ports/logger.js'
 import { silentLogger } from '../core/logger.js'
 import type { BusListener, DeliveredMessage, InvalidationBus, InvalidationMessage, PublishReceipt } from '../ports/bus.js'
-import { BUS_FORMAT_VERSION } from '../ports/bus.js'
+import { BUS_FORMAT_VERSION, BUS_FORMAT_VERSION_KEY_PREFIXES } from '../ports/bus.js'
 import type { RedisClient, RedisSource } from './connection.js'
 import { DEFAULT_HANDSHAKE_MS, Readiness, connect, isCluster } from './connection.js'
 import type { Connecting } from '../ports/connecting.js'
@@ -35,6 +35,7 @@ export interface RedisStreamBusOptions extends RedisSource {
 /**
  * The wire format of one stream entry, version 1: fields `v` = `1`, `m` = the message as JSON
  * (without `id` and `tagVersions`), `tv` = the new tag versions, comma-separated, in `m.tags` order.
+ * Version 2 is the same with `keyPrefixes` in `m`, and is written only for messages that carry them.
  * test/integration/stream-bus.test.ts pins it.
  */
 type StreamEntry = [id: string, fields: string[]]
@@ -116,7 +117,8 @@ export class RedisStreamBus implements InvalidationBus, Connecting {
     delete body.tagVersions
     const reply = await this.#client.tcPublish(
       2 + tags.length, this.keys.bus, this.keys.epoch, ...tags.map((t) => this.keys.tag(t)),
-      this.#maxLength, JSON.stringify(body), this.#tagTtlMs, newEpoch())
+      this.#maxLength, JSON.stringify(body), this.#tagTtlMs, newEpoch(),
+      message.keyPrefixes === undefined ? BUS_FORMAT_VERSION : BUS_FORMAT_VERSION_KEY_PREFIXES)
     const [id, ...versions] = reply
     return { id: id as string, tagVersions: tags.length > 0 ? versions.map(Number) : undefined }
   }
@@ -356,7 +358,8 @@ export function compareIds(a: string, b: string): number {
 export function decodeMessage(id: string, fields: string[]): DeliveredMessage | undefined {
   const map = new Map<string, string>()
   for (let i = 0; i + 1 < fields.length; i += 2) map.set(fields[i] as string, fields[i + 1] as string)
-  if (map.get('v') !== String(BUS_FORMAT_VERSION)) return undefined
+  const version = map.get('v')
+  if (version !== String(BUS_FORMAT_VERSION) && version !== String(BUS_FORMAT_VERSION_KEY_PREFIXES)) return undefined
   try {
     const body = JSON.parse(map.get('m') ?? '{}') as InvalidationMessage
     const tv = map.get('tv')

@@ -155,7 +155,7 @@ describe('Redis Streams bus', () => {
     await follower.ready()
     const admin = new Redis(url)
     cleanups.push(() => admin.quit())
-    await admin.xadd(`tc1:${ns}:c:{${ns}}:bus`, '*', 'v', '2', 'm', '{"from":"the future"}')
+    await admin.xadd(`tc1:${ns}:c:{${ns}}:bus`, '*', 'v', '99', 'm', '{"from":"the future"}')
     await until(() => seen.gaps.length > 0, 'a gap report')
     expect(seen.gaps[0]).toMatch(/unknown format/)
   })

@@ -72,14 +72,18 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
   throw new Error(`${what} did not come up within ${timeoutMs}ms`)
 }
 
-/** Starts a private `redis-server` (no persistence) on `port` or a free one. */
-export async function startRedisServer(options: { port?: number; args?: string[] } = {}): Promise<Started & { port: number; process: ChildProcess; dir: string }> {
+/**
+ * Starts a private `redis-server` (no persistence unless `args` turn it on) on `port` or a free one.
+ * With `dir`, it uses that data directory and leaves it in place when stopped (the caller owns it:
+ * a server restarted on the same `dir` finds its AOF there).
+ */
+export async function startRedisServer(options: { port?: number; args?: string[]; dir?: string } = {}): Promise<Started & { port: number; process: ChildProcess; dir: string }> {
   const binary = findBinary('redis-server')
   if (binary === undefined) {
     throw new MissingServiceError('redis-server was not found. Install Redis 7 (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or point REDIS_URL at a running server.')
   }
   const port = options.port ?? (await freePort())
-  const dir = mkdtempSync(join(tmpdir(), 'tiercache-redis-'))
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tiercache-redis-'))
   const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
     '--logfile', join(dir, 'redis.log'), ...(options.args ?? [])], { stdio: 'ignore' })
   const url = `redis://127.0.0.1:${port}`
@@ -95,7 +99,7 @@ export async function startRedisServer(options: { port?: number; args?: string[]
         child.kill('SIGKILL')
         await exited
       }
-      rmSync(dir, { recursive: true, force: true })
+      if (options.dir === undefined) rmSync(dir, { recursive: true, force: true })
     },
   }
 }
