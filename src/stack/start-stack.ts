@@ -39,6 +39,8 @@ export interface StackOptions {
 /** A running stack. */
 export interface Stack {
   readonly edgeUrl: string
+  /** The edge's admin listener (metrics, stats, health), on loopback. */
+  readonly edgeAdminUrl: string
   readonly appUrl: string
   readonly purgeToken: string
   readonly db: Database
@@ -110,12 +112,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     closers.push(() => closeServer(app))
     const appUrl = `http://${host}:${appPort}`
     // The stack shows what the edge does: one access log entry per request, through the logger.
-    const edge = createEdge({ origin: appUrl, bus, purgeToken, logger, accessLog: true })
+    // Metrics, stats and health on a loopback-only admin listener (any free port), not the public one.
+    const edge = createEdge({ origin: appUrl, bus, purgeToken, logger, accessLog: true, admin: { port: 0, host: '127.0.0.1' } })
     closers.push(() => edge.close())
     holder.edge = edge
     const edgeUrl = await edge.listen(edgePortWanted, host).catch((error: unknown) => { throw listenError('edge', edgePortWanted, host, error) })
     return {
       edgeUrl,
+      edgeAdminUrl: edge.adminUrl,
       appUrl,
       purgeToken,
       db,

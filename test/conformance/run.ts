@@ -9,7 +9,7 @@
  *                                             tests); reports counts, never compares with the baseline
  *
  * The suite's origin server and client run as child processes (they are the suite's own code);
- * the edge runs here with `edge.config.json`, the brief's distribution adjusted for the suite:
+ * the edge runs here with `edge.config.json`, the default distribution adjusted for the suite:
  * all query strings keyed (the suite's URLs differ by query), no default TTL (the suite expects
  * responses without freshness information not to be reused; RFC 9111's 10% Last-Modified
  * heuristic instead), and three request headers forwarded unkeyed: the suite's request counter

@@ -114,7 +114,7 @@ describe('edge security: cache deception', () => {
       if (req.url === '/account.css/max-age') res.setHeader('cache-control', 'max-age=600')
       res.end(session === undefined ? 'please log in' : `account of ${session}: card 4111-1111`)
     }
-    // 1) The brief's default behavior forwards no cookies: the origin never personalises the response.
+    // 1) The default behavior forwards no cookies: the origin never personalises the response.
     const plain = await setup(personal)
     expect((await get(`${plain.url}/account.css`, { headers: { cookie: 'session=alice' } })).text).toBe('please log in')
     // 2) A behavior that forwards the session cookie: personal responses are never stored (RFC 9111

@@ -333,7 +333,7 @@ describe('edge: targeted cache control', () => {
   })
 })
 
-describe('edge: behaviors (the brief\'s distribution by default)', () => {
+describe('edge: behaviors (the default distribution)', () => {
   it('gives responses without freshness information the default TTL of 1 day, but not under /api/*', async () => {
     const { origin, url, clock } = await setup((_req, res) => { res.end('no headers') })
     await get(`${url}/page`)

@@ -57,6 +57,9 @@ describe('the stack', () => {
     stack = await startStack({ port: 0, appPort: 0, products: 50, logger: { warn: () => {}, error: () => {} } })
     expect(stack.db.kind).toBe('pglite')
     await exercise(stack)
+    // Metrics live on the edge's loopback admin listener; the public port refuses them without the token.
+    expect((await fetch(`${stack.edgeAdminUrl}/.tiercache/metrics`)).status).toBe(200)
+    expect((await fetch(`${stack.edgeUrl}/.tiercache/metrics`)).status).toBe(401)
     expect(stack.cache.stats().loader.calls).toBeGreaterThanOrEqual(2)
   }, 60_000)
 

@@ -54,9 +54,15 @@ describe('write-behind', () => {
     const [a, b] = nodes(2)
     const batches: (readonly WriteBehindItem[])[] = []
     const flush = upsertFlush(db, t)
-    const writer = a!.writeBehind<{ n: number }>('orders', { ...fast, flush: async (batch) => { batches.push(batch); await flush(batch) } })
+    // The first batch is held until every write is queued, so that later batches find several writes
+    // of one key waiting whatever the machine's speed (a slow machine would otherwise flush each
+    // write on its own, and coalescing would never be seen).
+    let queued!: () => void
+    const allQueued = new Promise<void>((resolve) => { queued = resolve })
+    const writer = a!.writeBehind<{ n: number }>('orders', { ...fast, flush: async (batch) => { batches.push(batch); await allQueued; await flush(batch) } })
     const acks = []
     for (let n = 1; n <= 50; n++) acks.push(await writer.write(`order:${n % 5}`, { n }))
+    queued()
     // Sequence numbers grow with queue order.
     for (let i = 1; i < acks.length; i++) expect(acks[i]!.seq).toBeGreaterThan(acks[i - 1]!.seq)
     // Read-your-writes, on this node and on another (its L1 never held the key, so it reads L2).

@@ -9,7 +9,7 @@ const NOW = Date.UTC(2026, 0, 1, 12)
 const timing = { requestTime: NOW, responseTime: NOW }
 const anonymous: RequestFacts = { authorization: false, cookieForwarded: false, noStore: false }
 const plain = resolveBehavior({ pathPattern: '*' }, 'b')
-const brief = resolveBehavior(DEFAULT_BEHAVIORS[1], 'default')
+const standard = resolveBehavior(DEFAULT_BEHAVIORS[1], 'default')
 const api = resolveBehavior(DEFAULT_BEHAVIORS[0], 'api')
 const KEEP = 86_400_000
 
@@ -50,9 +50,9 @@ describe('storage decision (RFC 9111 §3)', () => {
   })
 
   it('gives the default TTL only to heuristically cacheable statuses without freshness information', () => {
-    expect(decide([], { behavior: brief })).toMatchObject({ store: true, lifetime: 86_400_000 })
-    expect(decide([], { behavior: brief, status: 201 })).toEqual({ store: false, reason: 'no-freshness' })
-    expect(decide([], { behavior: brief, status: 503 })).toEqual({ store: false, reason: 'no-freshness' })
+    expect(decide([], { behavior: standard })).toMatchObject({ store: true, lifetime: 86_400_000 })
+    expect(decide([], { behavior: standard, status: 201 })).toEqual({ store: false, reason: 'no-freshness' })
+    expect(decide([], { behavior: standard, status: 503 })).toEqual({ store: false, reason: 'no-freshness' })
     expect(decide([])).toEqual({ store: false, reason: 'no-freshness' })
     expect(decide([], { behavior: api })).toEqual({ store: false, reason: 'no-freshness' })
   })
@@ -67,7 +67,7 @@ describe('storage decision (RFC 9111 §3)', () => {
 
   it('treats invalid freshness information as stale', () => {
     expect(decide(['Expires', '0', 'ETag', '"x"'])).toMatchObject({ store: true, lifetime: 0 })
-    expect(decide(['Cache-Control', "max-age='60'", 'ETag', '"x"'], { behavior: brief })).toMatchObject({ store: true, lifetime: 0 })
+    expect(decide(['Cache-Control', "max-age='60'", 'ETag', '"x"'], { behavior: standard })).toMatchObject({ store: true, lifetime: 0 })
     // RFC 9111 §5.1: an Age list counts by its first member; it does not make the response stale.
     expect(decide(['Cache-Control', 'max-age=3600', 'Age', '0, 0', 'ETag', '"x"'])).toMatchObject({ store: true, lifetime: 3_600_000 })
   })

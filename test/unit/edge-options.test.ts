@@ -5,7 +5,7 @@ import { DEFAULT_BEHAVIORS } from '../../src/edge/behavior-options.js'
 import { resolveEdgeOptions } from '../../src/edge/options.js'
 
 describe('edge options', () => {
-  it('reproduces the brief\'s CloudFront distribution by default', () => {
+  it('reproduces a CloudFront-like distribution by default', () => {
     const o = resolveEdgeOptions({ origin: 'http://127.0.0.1:3000' })
     expect(o.behaviors.map((b) => b.pathPattern)).toEqual(['/api/*', '*'])
     const [api, def] = o.behaviors

@@ -97,7 +97,7 @@ export async function run(args: string[]): Promise<number> {
     '',
     `  edge (use this)   ${product}`,
     `  app (origin)      ${stack.appUrl}/api/products/1`,
-    `  stats             ${stack.appUrl}/.stack/stats   ${stack.edgeUrl}/.tiercache/metrics`,
+    `  stats             ${stack.appUrl}/.stack/stats   ${stack.edgeAdminUrl}/.tiercache/metrics (admin listener, loopback only)`,
     '',
     'try it:',
     `  curl -i ${product}      # X-Cache: MISS, then HIT`,
