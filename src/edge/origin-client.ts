@@ -1,12 +1,15 @@
 import http from 'node:http'
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http'
 import https from 'node:https'
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import type { Clock } from '../ports/clock.js'
 import type { CircuitBreaker } from '../core/circuit-breaker.js'
 import { TierCacheError } from '../core/errors.js'
 import type { HeaderPair } from './header-list.js'
 import { fromRawHeaders } from './header-list.js'
+
+/** Methods that may be sent twice with the same effect as once (RFC 9110 §9.2.2). */
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 /** Why the origin could not answer. */
 export type OriginFailure = 'timeout' | 'network' | 'breaker-open'
@@ -27,8 +30,11 @@ export interface OriginRequest {
   /** Path and query to send. */
   readonly path: string
   readonly headers: OutgoingHttpHeaders
-  /** The client's body, streamed through (never buffered). */
-  readonly body?: Readable | undefined
+  /**
+   * The client's body: a stream passed through as it arrives, or the whole of a small body read
+   * beforehand (see pass-through.ts), which can be sent a second time.
+   */
+  readonly body?: Readable | Buffer | undefined
   /** Aborting it cancels the exchange: before the response the request fails, after it the body stream errors. */
   readonly signal?: AbortSignal | undefined
   /** Interim (1xx) responses as they arrive (RFC 9110 §15.2: passed on to the client, never stored). */
@@ -90,7 +96,7 @@ export class OriginClient {
   send(spec: OriginRequest): Promise<OriginResponse> {
     if (spec.signal?.aborted === true) return Promise.reject(cancelled())
     if (!this.#breaker.allow()) {
-      spec.body?.resume()
+      if (spec.body instanceof Readable) spec.body.resume()
       return Promise.reject(new OriginUnavailableError('breaker-open', 'origin circuit breaker is open'))
     }
     return this.#attempt(spec, true)
@@ -122,7 +128,7 @@ export class OriginClient {
         this.#breaker.failure()
         this.#events.onLatency(performance.now() - started, undefined, 'timeout')
         req.destroy()
-        spec.body?.unpipe(req)
+        if (spec.body instanceof Readable) spec.body.unpipe(req)
         reject(new OriginUnavailableError('timeout', `origin did not answer within ${this.#timeoutMs}ms`))
       }, this.#timeoutMs)
       req.on('response', (res: IncomingMessage) => {
@@ -163,7 +169,7 @@ export class OriginClient {
           done = true
           this.#clock.clearTimeout(timer)
           req.destroy()
-          spec.body?.unpipe(req)
+          if (spec.body instanceof Readable) spec.body.unpipe(req)
           reject(cancelled())
         }
         signal.addEventListener('abort', onAbort, { once: true })
@@ -173,9 +179,12 @@ export class OriginClient {
         if (done) return
         done = true
         this.#clock.clearTimeout(timer)
-        // A keep-alive socket the origin closed just as it was reused: the request never reached
-        // the application. Body-less requests are retried once on a fresh connection.
-        if (mayRetry && req.reusedSocket && spec.body === undefined && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
+        // A keep-alive socket the origin closed just as it was reused: most likely the request
+        // never reached the application, but that cannot be known, so only an idempotent request
+        // (RFC 9110 §9.2.2) whose body, if any, is still at hand is sent again, once, on a fresh
+        // connection. A POST, or a body already streamed away, fails as the origin's failure.
+        if (mayRetry && req.reusedSocket && !(spec.body instanceof Readable) && IDEMPOTENT.has(spec.method)
+          && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
           this.#attempt(spec, false).then(resolve, reject)
           return
         }
@@ -185,8 +194,8 @@ export class OriginClient {
         this.#events.onLatency(performance.now() - started, undefined, 'network')
         reject(new OriginUnavailableError('network', `origin request failed: ${error.message}`, error))
       })
-      if (spec.body === undefined) {
-        req.end()
+      if (spec.body === undefined || Buffer.isBuffer(spec.body)) {
+        req.end(spec.body)
       } else {
         spec.body.on('error', () => req.destroy())
         spec.body.pipe(req)

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Readable } from 'node:stream'
 import type { Clock } from '../ports/clock.js'
 import type { Logger } from '../ports/logger.js'
 import type { CompiledBehavior } from './behavior.js'
@@ -14,6 +15,12 @@ import { forwardInterim, sendStream } from './respond.js'
 
 /** Methods RFC 9110 §9.2.1 calls safe; every other method invalidates (RFC 9111 §4.4). */
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
+
+/** Idempotent methods (RFC 9110 §9.2.2) whose small bodies are read whole, so they can be sent again. */
+const IDEMPOTENT_WITH_BODY: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
+
+/** Up to this many bytes, an idempotent request's body is read whole before it is sent. */
+const REPLAYABLE_BODY_BYTES = 64 * 1024
 
 /** How a passed request ended, for the edge's counters and access log. */
 export interface PassOutcome {
@@ -46,10 +53,16 @@ export async function passThrough(deps: PassDeps, req: IncomingMessage, res: Ser
   const method = req.method ?? 'GET'
   const query = behavior.query(rawQuery)
   const headers = forwardHeaders(req, behavior, true, deps.forward)
+  let body: Readable | Buffer | undefined = hasBody ? req : undefined
+  if (hasBody && isReplayable(req)) {
+    body = await readWhole(req)
+    // The client went away before its body was complete: nothing to send, nobody to answer.
+    if (body === undefined) return { result: 'aborted', status: 0, bytes: 0 }
+  }
   let response: OriginResponse
   try {
     response = await deps.origin.send({
-      method, path: query === '' ? path : `${path}?${query}`, headers, body: hasBody ? req : undefined,
+      method, path: query === '' ? path : `${path}?${query}`, headers, body,
       onInformation: (status, raw) => { forwardInterim(res, status, raw) },
     })
   } catch (error) {
@@ -71,6 +84,29 @@ export async function passThrough(deps: PassDeps, req: IncomingMessage, res: Ser
   res.on('close', () => { if (!res.writableFinished) response.stream.destroy() })
   const bytes = await sendStream(req, res, response, cleaned, undefined, 'PASS')
   return { result: 'pass', status: response.status, bytes }
+}
+
+/**
+ * A small body of an idempotent request (RFC 9110 §9.2.2: PUT, DELETE, a GET with a body) is read
+ * whole before it is sent, as nginx's `proxy_request_buffering` does, so that a keep-alive
+ * connection the origin closes just as it is reused can be retried on a fresh one (origin-client.ts)
+ * instead of turning a routine race into a 502. Larger or chunked bodies, and non-idempotent methods,
+ * are streamed through and never sent twice.
+ */
+function isReplayable(req: IncomingMessage): boolean {
+  if (!IDEMPOTENT_WITH_BODY.has(req.method ?? '') || req.headers['transfer-encoding'] !== undefined) return false
+  const length = Number(req.headers['content-length'])
+  return Number.isSafeInteger(length) && length <= REPLAYABLE_BODY_BYTES
+}
+
+function readWhole(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => { chunks.push(chunk) })
+    req.once('end', () => { resolve(Buffer.concat(chunks)) })
+    req.once('close', () => { if (!req.complete) resolve(undefined) })
+    req.once('error', () => { resolve(undefined) })
+  })
 }
 
 async function invalidateAfterUnsafe(deps: PassDeps, paths: readonly string[]): Promise<void> {

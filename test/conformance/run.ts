@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { silentLogger } from '../../src/core/logger.js'
+import type { Logger } from '../../src/ports/logger.js'
 import { createEdge, loadEdgeConfig } from '../../src/edge/index.js'
 import type { Verdict } from './score.js'
 import { REFERENCE_FILES, countByKind, loadSuite, scoreResults } from './score.js'
@@ -97,12 +97,18 @@ function runSuiteClient(base: string, id: string): Promise<string> {
   })
 }
 
+/** The suite provokes warnings on purpose (bad origins, odd headers); an internal error is a bug and is shown. */
+const errorsOnly: Logger = {
+  warn: () => {},
+  error: (context, message) => { console.error(`edge error: ${message} ${JSON.stringify(context)}`) },
+}
+
 async function main(): Promise<number> {
   const started = performance.now()
   const port = await freePort()
   const server = await startSuiteServer(port)
   const { bus: _bus, port: _port, host: _host, ...config } = await loadEdgeConfig(join(here, 'edge.config.json'))
-  const edge = createEdge({ ...config, origin: `http://127.0.0.1:${port}`, logger: silentLogger, id: 'conformance-edge' })
+  const edge = createEdge({ ...config, origin: `http://127.0.0.1:${port}`, logger: errorsOnly, id: 'conformance-edge' })
   try {
     const base = await edge.listen(0)
     const output = await runSuiteClient(base, values.id ?? '')
