@@ -45,7 +45,7 @@ async function closingOrigin(): Promise<{ url: string; seen: Seen[] }> {
 }
 
 async function send(url: string, method: string, body?: string | Buffer): Promise<{ status: number; text: string }> {
-  const response = await fetch(url, { method, body })
+  const response = await fetch(url, body === undefined ? { method } : { method, body })
   return { status: response.status, text: await response.text() }
 }
 
