@@ -20,7 +20,7 @@ afterEach(async () => {
 /** `n` caches of one namespace, each with its own connections, their buses connected. */
 async function nodes(n: number, options: CacheOptions = {}): Promise<TierCache[]> {
   const namespace = freshNamespace()
-  const caches = Array.from({ length: n }, () => createCache({ namespace, logger: false, ttl: '10m', l2: { redis: inject('redisUrl') }, ...options }))
+  const caches = Array.from({ length: n }, () => createCache({ namespace, logger: false, ttl: '10m', l2: { redis: inject('redisUrl'), timeout: '2s' }, ...options }))
   for (const c of caches) cleanups.push(() => c.close())
   // Touch L2 so each cache has connected and its bus follower has synced.
   for (const c of caches) await c.get('__warm__')
@@ -65,7 +65,7 @@ describe('invalidation fan-out over Redis Streams', () => {
     expect(await b!.get('p:1')).toBeUndefined()
     expect(await b!.get('p:2')).toBe('two')
     const [fresh] = await nodes(1)
-    const cold = createCache({ namespace: a!.namespace, logger: false, l1: false, l2: { redis: inject('redisUrl') } })
+    const cold = createCache({ namespace: a!.namespace, logger: false, l1: false, l2: { redis: inject('redisUrl'), timeout: '2s' } })
     cleanups.push(() => cold.close())
     expect(await cold.get('p:1')).toBeUndefined()
     expect(await cold.get('p:2')).toBe('two')
@@ -137,7 +137,7 @@ describe('fill leases: the stale-set race', () => {
     const [a, b] = await nodes(2)
     await a!.set('row:2', 'v3', { version: 3 })
     await b!.set('row:2', 'v2', { version: 2 }) // committed earlier, reached Redis later
-    const cold = createCache({ namespace: a!.namespace, logger: false, l1: false, l2: { redis: inject('redisUrl') } })
+    const cold = createCache({ namespace: a!.namespace, logger: false, l1: false, l2: { redis: inject('redisUrl'), timeout: '2s' } })
     cleanups.push(() => cold.close())
     expect(await cold.get('row:2')).toBe('v3')
     expect(b!.peek('row:2')).toBeUndefined()
