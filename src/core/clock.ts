@@ -36,6 +36,10 @@ export class SystemClock implements Clock {
   clearTimeout(handle: TimerHandle): void {
     clearTimeout(handle as NodeJS.Timeout)
   }
+
+  afterIo(fn: () => void): void {
+    setImmediate(fn)
+  }
 }
 
 /** The shared production clock. */

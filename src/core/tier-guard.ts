@@ -76,20 +76,42 @@ export class TierGuard {
   #tail = 0
   #timer: TimerHandle = undefined
   #lastError: unknown
+  /** True while a sweep waits for the I/O already received to be handled (see `#sweep`). */
+  #deferred = false
   readonly #sweep = (): void => {
-    this.#timer = undefined
     const now = this.#clock.now()
+    // Timers run before I/O in each turn of Node's event loop: after the process was busy (a GC
+    // pause, a long synchronous task), answers that arrived before their deadline are still unread
+    // when the timer fires. Deciding then would count them as timeouts and could open the breaker
+    // over this process's own stall, so the decision waits for that I/O, once.
+    if (!this.#deferred && this.#clock.afterIo !== undefined && this.#expiredPending(now)) {
+      this.#deferred = true
+      this.#clock.afterIo(this.#sweep)
+      return
+    }
+    this.#deferred = false
+    this.#timer = undefined
+    const later = this.#clock.now()
     while (this.#head < this.#tail) {
       const id = this.#head
       const slot = id & this.#mask
       if (this.#ids[slot] === id) {
-        if ((this.#deadlines[slot] as number) > now) break
+        if ((this.#deadlines[slot] as number) > later) break
         this.#fail(new L2Error('E_L2_TIMEOUT', `${this.name} did not answer within ${this.#timeoutMs}ms`, { tier: this.name }), true)
         this.#settle(id, true, undefined)
       }
       this.#head++
     }
     if (this.#head < this.#tail) this.#arm()
+  }
+
+  /** Whether the oldest call still pending has passed its deadline. */
+  #expiredPending(now: number): boolean {
+    for (let id = this.#head; id < this.#tail; id++) {
+      const slot = id & this.#mask
+      if (this.#ids[slot] === id) return (this.#deadlines[slot] as number) <= now
+    }
+    return false
   }
 
   constructor(name: string, options: TierGuardOptions) {

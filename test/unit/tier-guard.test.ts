@@ -1,4 +1,7 @@
+import { connect, createServer } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
+import { SystemClock } from '../../src/core/clock.js'
 import { ManualClock, flushMicrotasks } from '../../src/core/manual-clock.js'
 import { silentLogger } from '../../src/core/logger.js'
 import { TierGuard } from '../../src/core/tier-guard.js'
@@ -64,5 +67,32 @@ describe('TierGuard', () => {
     expect(await guard.run(() => Promise.resolve('up'), 'f')).toBe('up')
     expect(guard.breakerState).toBe('closed')
     guard.close()
+  })
+})
+
+describe('TierGuard on the system clock', () => {
+  it('an answer that arrived in time is not a timeout because this process was busy when the deadline passed', async () => {
+    const server = createServer()
+    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const client = connect((server.address() as AddressInfo).port, '127.0.0.1')
+    const peer = await accepted
+    const guard = new TierGuard('test', { timeoutMs: 50, threshold: 1, cooldownMs: 10_000, clock: new SystemClock(), logger: silentLogger })
+    try {
+      const answer = guard.run(() => new Promise<string>((resolve) => client.once('data', (d: Buffer) => resolve(d.toString()))), 'fallback')
+      // The answer is in this process's socket buffer at once; then the event loop is blocked past
+      // the deadline (a GC pause, a long synchronous task): both the deadline and the answer are due.
+      peer.write('answer')
+      const until = Date.now() + 200
+      while (Date.now() < until) { /* busy */ }
+      expect(await answer).toBe('answer')
+      expect(guard.stats.timeouts).toBe(0)
+      expect(guard.breakerState).toBe('closed')
+    } finally {
+      guard.close()
+      client.destroy()
+      peer.destroy()
+      server.close()
+    }
   })
 })
