@@ -131,4 +131,16 @@ describe('dashboard: hostile input gets a 4xx and changes nothing', () => {
     const product = await (await fetch(`${stack.appUrl}/api/products/1`)).json() as { version: number }
     expect(product.version).toBe(1)
   })
+
+  it('closes with a load in flight, and the stack still answers', async () => {
+    expect((await post('/api/load', { rate: 500, skew: 1, duration: 60 })).status).toBe(200)
+    for (;;) {
+      const state = JSON.parse((await request('GET', '/api/state')).body) as { status: { load: { sent: number } } }
+      if (state.status.load.sent > 0) break
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await dashboard.close()
+    await expect(request('GET', '/')).rejects.toMatchObject({ code: 'ECONNREFUSED' })
+    expect((await fetch(`${stack.edgeUrl}/api/products/2`)).status).toBe(200)
+  })
 })

@@ -34,8 +34,12 @@ describe('collectMetrics (prom-client)', () => {
     // A second process of the same service: writes into the shared L2 only (no bus between them).
     const other = track(createCache(options))
     const registry = new Registry()
-    // Collected from its first call: nothing happened before.
+    // Collected from its first call: nothing happened before, and every family is there at zero.
     track(collectMetrics(cache, { registry }))
+    const empty = await scrape(registry)
+    expect(empty.value('tiercache_requests_total', { namespace: 'shop', tier: 'l1', result: 'hit' })).toBe(0)
+    expect(empty.value('tiercache_stale_served_total', { namespace: 'shop', reason: 'loader-error' })).toBe(0)
+    expect(empty.value('tiercache_breaker_state', { namespace: 'shop', tier: 'l2', state: 'closed' })).toBe(1)
 
     await cache.set('a', 1)
     for (let i = 0; i < 3; i++) expect(await cache.get('a')).toBe(1)   // 3 L1 hits
