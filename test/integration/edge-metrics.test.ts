@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { Registry } from 'prom-client'
-import { collectMetrics } from '../../src/metrics/index.js'
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics'
+import type { Histogram } from '@opentelemetry/sdk-metrics'
+import { collectMetrics, collectOpenTelemetryMetrics } from '../../src/metrics/index.js'
 import { parseScrape, promtoolCheckMetrics } from '../helpers/prometheus-text.js'
 import { get, startEdge, startOrigin } from './edge-helpers.js'
 
@@ -78,5 +80,31 @@ describe('edge metrics endpoint (tiercache/metrics on prom-client)', () => {
     expect(mine.names().sort()).toEqual(endpoint.names().sort())
     expect(mine.value('tiercache_edge_responses_total', { status_class: '2xx' })).toBe(1)
     expect(() => collectMetrics(edge, { registry })).toThrow(expect.objectContaining({ code: 'E_METRICS_CONFLICT' }))
+  })
+
+  it('gives the same families on an OpenTelemetry meter, origin latency recorded per response', async () => {
+    class OnDemandReader extends MetricReader {
+      protected onForceFlush(): Promise<void> { return Promise.resolve() }
+      protected onShutdown(): Promise<void> { return Promise.resolve() }
+    }
+    const reader = new OnDemandReader()
+    const provider = new MeterProvider({ readers: [reader] })
+    closers.push(() => provider.shutdown())
+    const origin = await startOrigin((_req, res) => { res.end('x') })
+    closers.push(() => origin.close())
+    const { edge, url } = await startEdge({ origin: origin.url })
+    closers.push(() => edge.close())
+    const collection = collectOpenTelemetryMetrics(edge, { meter: provider.getMeter('test') })
+    closers.push(async () => collection.close())
+    await get(`${url}/a`)
+    await get(`${url}/b`)
+    const { resourceMetrics } = await reader.collect()
+    const metrics = resourceMetrics.scopeMetrics.flatMap((m) => m.metrics)
+    const find = (name: string) => metrics.find((m) => m.descriptor.name === name)!
+    const requests = find('tiercache_edge_requests').dataPoints.find((p) => p.attributes.result === 'miss')
+    expect(requests?.value).toBe(2)
+    const latency = find('tiercache_edge_origin_latency_seconds')
+    expect(latency.descriptor.unit).toBe('s')
+    expect((latency.dataPoints[0]!.value as Histogram).count).toBe(2)
   })
 })
