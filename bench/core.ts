@@ -16,8 +16,11 @@ import KeyvRedis from '@keyv/redis'
 import { Keyv } from 'keyv'
 import { LRUCache } from 'lru-cache'
 import { createCache } from '../src/index.js'
+import { collectMetrics, collectOpenTelemetryMetrics } from '../src/metrics/index.js'
+import { Registry } from 'prom-client'
+import { MeterProvider } from '@opentelemetry/sdk-metrics'
 import type { Contender } from './lib/harness.js'
-import { compare, concurrently, printCpuTable, printTable } from './lib/harness.js'
+import { compare, concurrently, median, printCpuTable, printTable, ratio } from './lib/harness.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -54,6 +57,18 @@ async function l1Part(): Promise<void> {
   const lru = new LRUCache<string, object>({ max: N * 2 })
   const tier = createCache({ namespace: 'bench-l1', ttl: '1h', l1: { maxBytes: 256 * 1024 * 1024 }, logger: false })
   const tierLru = createCache({ namespace: 'bench-l1-lru', ttl: '1h', l1: { maxBytes: 256 * 1024 * 1024, policy: 'lru' }, logger: false })
+  // The same cache, measured again with both exporters attached (prom-client and OpenTelemetry) for
+  // the length of the round: what they add to a hit, without a second instance's layout in the way.
+  const registry = new Registry()
+  const provider = new MeterProvider()
+  const observed = async (ops: number): Promise<void> => {
+    const prom = collectMetrics(tier, { registry })
+    const otel = collectOpenTelemetryMetrics(tier, { meter: provider.getMeter('bench') })
+    if (registry.getSingleMetric('tiercache_requests_total') === undefined) throw new Error('the exporter is not attached')
+    for (let i = 0; i < ops; i++) if ((await tier.get(keys[i % N]!)) !== undefined) sink++
+    prom.close()
+    otel.close()
+  }
   const bento = new BentoCache({ default: 'c', stores: { c: bentostore().useL1Layer(memoryDriver({ maxItems: N * 2, serialize: false })) } })
   const manager = createCacheManager()
   for (let i = 0; i < N; i++) {
@@ -74,6 +89,7 @@ async function l1Part(): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/await-thenable
     { name: 'lru-cache await get', ops: 2_000_000, run: async (ops) => { for (let i = 0; i < ops; i++) if ((await lru.get(keys[i % N]!)) !== undefined) sink++ } },
     { name: 'tiercache await get', ops: 2_000_000, run: async (ops) => { for (let i = 0; i < ops; i++) if ((await tier.get(keys[i % N]!)) !== undefined) sink++ } },
+    { name: 'tiercache await get (metrics exporters attached)', ops: 2_000_000, run: observed },
     { name: 'tiercache await get (l1.policy lru)', ops: 2_000_000, run: async (ops) => { for (let i = 0; i < ops; i++) if ((await tierLru.get(keys[i % N]!)) !== undefined) sink++ } },
     { name: 'tiercache peek (sync)', ops: 4_000_000, run: (ops) => { for (let i = 0; i < ops; i++) if (tier.peek(keys[i % N]!) !== undefined) sink++ } },
     { name: 'bentocache L1 await get', ops: 100_000, run: async (ops) => { for (let i = 0; i < ops; i++) if ((await bento.get({ key: keys[i % N]! })) !== undefined) sink++ } },
@@ -81,6 +97,12 @@ async function l1Part(): Promise<void> {
   ]
   const results = await compare(contenders, ROUNDS)
   printTable('L1 hit, sequential (one caller awaiting each get)', results, ['lru-cache get (sync)', 'lru-cache await get'])
+  const plain = results.find((r) => r.name === 'tiercache await get')!
+  const withExporters = results.find((r) => r.name === 'tiercache await get (metrics exporters attached)')!
+  const r = ratio(withExporters, plain)
+  const cpu = withExporters.cpuPerOp.map((c, i) => plain.cpuPerOp[i]! / c)
+  console.log(`\nexporters attached / not attached, same cache, per round: rate ${r.median.toFixed(3)}x (${r.min.toFixed(3)}..${r.max.toFixed(3)}), ` +
+    `CPU per hit ${median(cpu).toFixed(3)}x (${Math.min(...cpu).toFixed(3)}..${Math.max(...cpu).toFixed(3)}) (above 1: faster with them)`)
   if (sink === 0) throw new Error('nothing hit')
   await tier.close()
   await tierLru.close()

@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   E_BACKPRESSURE: 'a write-behind queue holds maxPending writes: the write was refused (whenFull: throw) or waited longer than maxWait',
   E_WRITE_NOT_DURABLE: 'a write-behind write could not be made durable in its queue (Redis refused, unreachable or too slow); when the context says outcome: unknown it may still have been queued',
   E_WRITER_CLOSED: 'the write-behind writer (or the cache that opened it) was closed',
+  E_METRICS_CONFLICT: 'a metrics registry already collects a cache with this namespace (or this edge), or holds another metric with a tiercache metric name',
 } as const
 
 /** A stable error code. */

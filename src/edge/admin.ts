@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { MetricsExposition } from '../metrics/exposition.js'
 import type { EdgeStats } from './metrics.js'
-import { prometheusText } from './metrics.js'
 import type { PurgeRequest } from './purge.js'
 import { bearerMatches } from './purge.js'
 import { PurgeError } from './errors.js'
@@ -23,6 +23,9 @@ export interface AdminDeps {
   /** Resolves after `ms`: how long a refused purge waits for its answer. */
   hold(ms: number): Promise<void>
 }
+
+/** The metrics of each edge, rendered by the same code as `tiercache/metrics` (prom-client). */
+const expositions = new WeakMap<AdminDeps, MetricsExposition>()
 
 /**
  * The edge's own endpoints under the admin prefix: `POST purge` (bearer token, constant-time check,
@@ -86,8 +89,21 @@ export async function handleAdmin(req: IncomingMessage, res: ServerResponse, url
   if (!trusted && !authorized()) return unauthorized()
   if (method !== 'GET' && method !== 'HEAD') return sendJson(res, 405, { ok: false, error: 'use GET' }, [['allow', 'GET, HEAD']])
   if (name === 'metrics' && deps.metricsEndpoint) {
-    const text = prometheusText(deps.stats())
-    res.writeHead(200, ['content-type', 'text/plain; version=0.0.4; charset=utf-8', 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(text))])
+    let exposition = expositions.get(deps)
+    if (exposition === undefined) {
+      exposition = new MetricsExposition({ stats: () => deps.stats() })
+      expositions.set(deps, exposition)
+    }
+    let rendered: { contentType: string; text: string }
+    try {
+      rendered = await exposition.render()
+    } catch (error) {
+      const e = error as { code?: unknown; message?: unknown }
+      if (e.code === 'E_DEPENDENCY_MISSING') return sendJson(res, 503, { ok: false, code: e.code, error: String(e.message) })
+      throw error
+    }
+    const { contentType, text } = rendered
+    res.writeHead(200, ['content-type', contentType, 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(text))])
     res.end(method === 'HEAD' ? undefined : text)
     return method === 'HEAD' ? 0 : Buffer.byteLength(text)
   }

@@ -11,6 +11,7 @@ export function edgeStats(id: string, c: EdgeCounters, breaker: BreakerState, st
     id,
     requests: c.requests,
     results: { ...c.results },
+    statusClasses: { ...c.statusClasses },
     hits: c.hits,
     misses: c.misses,
     staleServed: c.swr + c.sie,

@@ -506,6 +506,7 @@ export class Edge {
     const c = this.#counters
     c.results[result]++
     c.bytesServed += bytes
+    if (result !== 'admin') c.answered(status)
     this.#accessLog?.answered(res, result, bytes)
     // The edge's own endpoints are counted, not published: subscribers watch the cache.
     if (result !== 'admin' && edgeChannels.request.hasSubscribers) edgeChannels.request.publish({ result, behavior: behavior?.options.pathPattern, status })

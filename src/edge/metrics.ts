@@ -28,6 +28,12 @@ export type EdgeResult =
 /** Every {@link EdgeResult}, in the order metrics list them. */
 export const EDGE_RESULTS: readonly EdgeResult[] = ['hit', 'miss', 'stale', 'revalidated', 'collapsed', 'pass', 'error', 'admin', 'rejected', 'aborted']
 
+/** Status classes of client responses (a bounded label set). */
+export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx'
+
+/** Every {@link StatusClass}. */
+export const STATUS_CLASSES: readonly StatusClass[] = ['1xx', '2xx', '3xx', '4xx', '5xx']
+
 /** Upper bounds (ms) of the origin latency histogram. */
 export const LATENCY_BUCKETS_MS: readonly number[] = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]
 
@@ -37,6 +43,8 @@ export interface EdgeStats {
   readonly requests: number
   /** Every request counted once, by how it was answered (they sum to the requests answered). */
   readonly results: Readonly<Record<EdgeResult, number>>
+  /** Client responses by status class, the edge's own endpoints excluded. */
+  readonly statusClasses: Readonly<Record<StatusClass, number>>
   /** Served from storage without contacting the origin. */
   readonly hits: number
   /** Needed the origin (including revalidations and collapsed followers' leaders). */
@@ -110,6 +118,7 @@ export class EdgeCounters {
   readonly results: Record<EdgeResult, number> = {
     hit: 0, miss: 0, stale: 0, revalidated: 0, collapsed: 0, pass: 0, error: 0, admin: 0, rejected: 0, aborted: 0,
   }
+  readonly statusClasses: Record<StatusClass, number> = { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 }
   bytesServed = 0
   bytesFromOrigin = 0
   latencyCount = 0
@@ -129,60 +138,13 @@ export class EdgeCounters {
     this.latencyBuckets[i] = (this.latencyBuckets[i] as number) + 1
   }
 
+  /** Counts a client response by its status class (statuses outside 100-599 are not counted). */
+  answered(status: number): void {
+    const cls = STATUS_CLASSES[Math.floor(status / 100) - 1]
+    if (cls !== undefined) this.statusClasses[cls]++
+  }
+
   notStoredBecause(reason: string): void {
     this.notStored.set(reason, (this.notStored.get(reason) ?? 0) + 1)
   }
-}
-
-/** Prometheus text exposition (format 0.0.4) of {@link EdgeStats}. Labels are bounded. */
-export function prometheusText(s: EdgeStats): string {
-  const lines: string[] = []
-  const counter = (name: string, help: string, samples: readonly [string, number][]): void => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`)
-    for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`)
-  }
-  const gauge = (name: string, help: string, value: number): void => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`)
-  }
-  counter('tiercache_edge_requests_total', 'Client requests by how they were answered; each request is counted once.',
-    EDGE_RESULTS.map((r) => [`{result="${r}"}`, s.results[r]]))
-  counter('tiercache_edge_stale_served_total', 'Stale responses served.', [
-    ['{reason="stale-while-revalidate"}', s.staleWhileRevalidate],
-    ['{reason="stale-if-error"}', s.staleIfError],
-  ])
-  counter('tiercache_edge_revalidations_total', 'Conditional requests sent to the origin.', [['{result="sent"}', s.revalidations], ['{result="not-modified"}', s.notModified]])
-  counter('tiercache_edge_collapsed_total', 'Requests that shared another request\'s origin fetch.', [['', s.collapsed]])
-  counter('tiercache_edge_stored_total', 'Responses stored.', [['', s.stored]])
-  counter('tiercache_edge_not_stored_total', 'Responses not stored, by reason.', Object.entries(s.notStored).map(([r, n]) => [`{reason="${r}"}`, n]))
-  // Each request sent is counted once: it got response headers, failed, or timed out waiting for them.
-  counter('tiercache_edge_origin_requests_total', 'Requests sent to the origin, by outcome; each request is counted once.', [
-    ['{outcome="response"}', s.originRequests - s.originErrors - s.originTimeouts],
-    ['{outcome="error"}', s.originErrors],
-    ['{outcome="timeout"}', s.originTimeouts],
-  ])
-  counter('tiercache_edge_origin_rejected_total', 'Origin requests not sent because the origin breaker was open.', [['', s.originRejected]])
-  counter('tiercache_edge_origin_body_timeouts_total', 'Origin bodies abandoned after stalling longer than originBodyTimeout.', [['', s.originBodyTimeouts]])
-  counter('tiercache_edge_fills_cancelled_total', 'Fills cancelled by a purge of what they were fetching.', [['', s.fillsCancelled]])
-  counter('tiercache_edge_waiters_refused_total', 'Requests refused because a fill had maxWaitersPerFill waiters.', [['', s.waitersRefused]])
-  counter('tiercache_edge_bytes_total', 'Body bytes.', [['{direction="served"}', s.bytesServed], ['{direction="from-origin"}', s.bytesFromOrigin]])
-  counter('tiercache_edge_purges_total', 'Purges applied.', [['', s.purges]])
-  counter('tiercache_edge_purge_batches_total', 'Batches purges were applied in.', [['', s.purgeBatches]])
-  counter('tiercache_edge_purges_rate_limited_total', 'Purge API requests refused by the rate limit.', [['', s.purgesRateLimited]])
-  counter('tiercache_edge_purged_entries_total', 'Entries removed or marked stale by purges.', [['', s.purgedEntries]])
-  counter('tiercache_edge_purge_refused_total', 'Purge API requests refused (bad or missing token).', [['', s.purgeRefused]])
-  counter('tiercache_edge_bus_gaps_total', 'Invalidation stream gaps (everything was marked stale).', [['', s.busGaps]])
-  lines.push('# HELP tiercache_edge_origin_latency_seconds Origin response-header latency.', '# TYPE tiercache_edge_origin_latency_seconds histogram')
-  let cumulative = 0
-  LATENCY_BUCKETS_MS.forEach((le, i) => {
-    cumulative += s.originLatency.buckets[i] ?? 0
-    lines.push(`tiercache_edge_origin_latency_seconds_bucket{le="${le / 1000}"} ${cumulative}`)
-  })
-  lines.push(`tiercache_edge_origin_latency_seconds_bucket{le="+Inf"} ${s.originLatency.count}`)
-  lines.push(`tiercache_edge_origin_latency_seconds_sum ${s.originLatency.sumMs / 1000}`)
-  lines.push(`tiercache_edge_origin_latency_seconds_count ${s.originLatency.count}`)
-  gauge('tiercache_edge_origin_breaker_open', 'Origin circuit breaker open (1) or not (0).', s.breaker === 'open' ? 1 : 0)
-  gauge('tiercache_edge_storage_entries', 'Entries in the in-process storage.', s.storage.entries)
-  gauge('tiercache_edge_storage_bytes', 'Bytes in the in-process storage.', s.storage.bytes)
-  counter('tiercache_edge_storage_errors_total', 'Shared storage calls that failed or timed out.', [['', s.storage.errors]])
-  return `${lines.join('\n')}\n`
 }

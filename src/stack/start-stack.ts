@@ -42,6 +42,8 @@ export interface Stack {
   /** The edge's admin listener (metrics, stats, health), on loopback. */
   readonly edgeAdminUrl: string
   readonly appUrl: string
+  /** The app's server (the live dashboard stops and restarts it to show the edge without its origin). */
+  readonly app: Server
   readonly purgeToken: string
   readonly db: Database
   readonly cache: TierCache
@@ -121,6 +123,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       edgeUrl,
       edgeAdminUrl: edge.adminUrl,
       appUrl,
+      app,
       purgeToken,
       db,
       cache,

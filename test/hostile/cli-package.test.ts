@@ -125,6 +125,25 @@ describe('the published package', () => {
     expect(hasStack(err)).toBe(false)
   })
 
+  it('tiercache/metrics imports without prom-client, and says to install it where it is needed', async () => {
+    await writeFile(join(project(), 'metrics.mjs'), [
+      "import { createCache } from 'tiercache'",
+      "import { createEdge } from 'tiercache/edge'",
+      "import { collectMetrics } from 'tiercache/metrics'",
+      "const cache = createCache({ namespace: 'x', ttl: '1m' })",
+      'try { collectMetrics(cache) } catch (e) { console.log(e.code, e.context.package) }',
+      "const edge = createEdge({ origin: 'http://127.0.0.1:1', admin: { port: 0 } })",
+      'await edge.listen(0)',
+      "const r = await fetch(edge.adminUrl + '/.tiercache/metrics')",
+      'console.log(r.status, (await r.json()).error)',
+      'await edge.close()',
+      'await cache.close()',
+    ].join('\n'))
+    await expect(exec(process.execPath, ['--input-type=module', '-e', "await import('prom-client')"], { cwd: project() })).rejects.toMatchObject({ stderr: expect.stringContaining('ERR_MODULE_NOT_FOUND') })
+    const ran = await exec(process.execPath, ['metrics.mjs'], { cwd: project() })
+    expect(ran.stdout).toBe('E_DEPENDENCY_MISSING prom-client\n503 The metrics endpoint needs the prom-client package, which is not installed: run npm install prom-client\n')
+  })
+
   it('tiercache edge --bus without ioredis: one line naming it', async () => {
     const { code, err } = await tiercache(['edge', '--origin', 'http://127.0.0.1:1', '--port', '0', '--bus', 'redis://127.0.0.1:1'], {}, bin()).exited
     // Not 0; the edge command picks the code itself for the typed errors it reports.

@@ -78,6 +78,12 @@ describe('tiercache start', { timeout: 180_000 }, () => {
     expect(write.status).toBe(200)
     const purged = await run(['purge', '--tag', 'product:1', '--edge', edge], { TIERCACHE_PURGE_TOKEN: token })
     expect(purged).toMatchObject({ code: 0 })
+    // The live dashboard it printed answers, on loopback.
+    const [, dashboard] = /dashboard\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out) ?? []
+    expect(dashboard, out).toBeDefined()
+    const page = await fetch(dashboard!)
+    expect(page.status).toBe(200)
+    expect(await page.text()).toContain('tiercache live')
 
     cli.child.kill('SIGTERM')
     const exit = await cli.exited

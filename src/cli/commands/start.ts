@@ -1,6 +1,7 @@
 import { redactUrl } from '../../stack/redact-url.js'
 import { PortInUseError } from '../../stack/stack-errors.js'
 import { startStack } from '../../stack/start-stack.js'
+import { startDashboard } from '../../dashboard/dashboard.js'
 import { integerValue, nonEmptyValue, parseCommandLine, portValue } from '../parse-command-line.js'
 import { stateDirectory, writeSecretFile } from '../secret-file.js'
 import { UsageError } from '../usage-error.js'
@@ -80,11 +81,15 @@ export async function run(args: string[]): Promise<number> {
   }
 
   let token: { path: string; remove(): Promise<void> } | undefined
+  let dashboard: { url: string; close(): Promise<void> } | undefined
   try {
+    // The live dashboard: loopback only, any free port (it drives the stack: load, faults, purges).
+    dashboard = await startDashboard({ ...stack, products })
     if (envToken === undefined || envToken === '') {
       token = await writeSecretFile(stateDirectory(), `purge-token-${new URL(stack.edgeUrl).port}`, stack.purgeToken)
     }
   } catch (error) {
+    await dashboard?.close()
     await stack.close()
     throw error
   }
@@ -97,6 +102,7 @@ export async function run(args: string[]): Promise<number> {
     '',
     `  edge (use this)   ${product}`,
     `  app (origin)      ${stack.appUrl}/api/products/1`,
+    `  dashboard         ${dashboard.url}   (live, every layer: run a load, update a product, purge, inject faults)`,
     `  stats             ${stack.appUrl}/.stack/stats   ${stack.edgeAdminUrl}/.tiercache/metrics (admin listener, loopback only)`,
     '',
     'try it:',
@@ -115,6 +121,7 @@ export async function run(args: string[]): Promise<number> {
   await stopping
   console.log('stopping...')
   await token?.remove()
+  await dashboard.close()
   await stack.close()
   return 0
 }

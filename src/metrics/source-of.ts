@@ -1,0 +1,19 @@
+import { InvalidOptionError } from '../core/errors.js'
+import type { CacheStats } from '../core/stats.js'
+import type { EdgeStats } from '../edge/metrics.js'
+import { cacheSource } from './cache-source.js'
+import { edgeSource } from './edge-source.js'
+import type { MetricSource, ObservationListener } from './family.js'
+
+/** A cache (`createCache`) or an edge (`createEdge`): anything with the `stats()` of one of them. */
+export interface Observable {
+  stats(): CacheStats | EdgeStats
+}
+
+/** Builds the source for a cache or an edge, told apart by what their `stats()` returns. */
+export function sourceOf(target: unknown, now: () => number, onObserve?: ObservationListener): MetricSource {
+  const stats = typeof (target as { stats?: unknown } | null)?.stats === 'function' ? (target as Observable).stats() : undefined
+  if (stats !== undefined && typeof (stats as EdgeStats).id === 'string' && 'results' in stats) return edgeSource(target as { stats(): EdgeStats }, onObserve)
+  if (stats !== undefined && typeof (stats as CacheStats).namespace === 'string' && 'loader' in stats) return cacheSource(target as { stats(): CacheStats }, now, onObserve)
+  throw new InvalidOptionError('the first argument', 'a cache (createCache) or an edge (createEdge)', target)
+}

@@ -1,0 +1,136 @@
+import { mkdir } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
+import { silentLogger } from '../../src/core/logger.js'
+import { startDashboard } from '../../src/dashboard/dashboard.js'
+import type { Dashboard } from '../../src/dashboard/dashboard.js'
+import { startStack } from '../../src/stack/start-stack.js'
+import type { Stack } from '../../src/stack/start-stack.js'
+import { launchChromium } from '../helpers/chromium.js'
+
+/** Screenshots land here (ignored by git): a test artifact CI can keep. */
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
+const PRODUCTS = 200
+
+let stack: Stack
+let dashboard: Dashboard
+let browser: Awaited<ReturnType<typeof launchChromium>>
+let page: Page
+const consoleErrors: string[] = []
+
+const text = (selector: string): Promise<string> => page.locator(selector).innerText()
+/** Waits until `selector`'s text satisfies `test` (the page updates it from the live stream). */
+async function waitForText(selector: string, test: (text: string) => boolean): Promise<string> {
+  const locator = page.locator(selector)
+  for (;;) {
+    const t = await locator.innerText()
+    if (test(t)) return t
+    // The next sample replaces the text: wait for the page's sample counter to move, not for a time.
+    const seen = await page.locator('body').getAttribute('data-samples')
+    await page.waitForSelector(`body:not([data-samples="${seen}"])`)
+  }
+}
+
+beforeAll(async () => {
+  stack = await startStack({ port: 0, appPort: 0, products: PRODUCTS, logger: silentLogger })
+  dashboard = await startDashboard({ ...stack, products: PRODUCTS })
+  browser = await launchChromium()
+  page = await browser.context.newPage()
+  page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()) })
+  page.on('pageerror', (error) => { consoleErrors.push(error.message) })
+  await page.goto(dashboard.url)
+  await page.waitForSelector('body:not([data-samples="0"])')
+}, 120_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await dashboard?.close()
+  await stack?.close()
+})
+
+describe('live dashboard in Chromium', () => {
+  it('shows every layer live over Server-Sent Events, with charts', async () => {
+    expect(await text('#connection')).toBe('live')
+    for (const layer of ['edge', 'l1', 'l2', 'database']) expect(await page.locator(`#layer-${layer}`).count()).toBe(1)
+    expect(await page.locator('#chart-edge-traffic .uplot').count()).toBe(1)
+    expect(await page.locator('#chart-database-latency .uplot').count()).toBe(1)
+    expect(await page.locator('#charts-missing').isHidden()).toBe(true)
+    expect(await text('#l2-rps')).toBe('not configured (REDIS_URL)')
+    expect(await text('#state-bus')).toBe('memory, connected')
+  })
+
+  it('runs a load: requests per second, hit ratio and latency appear on the edge, L1 and database', async () => {
+    await page.fill('#load-rate', '150')
+    await page.fill('#load-duration', '3')
+    await page.click('#load-start')
+    await waitForText('#edge-rps', (t) => Number(t) > 0)
+    await waitForText('#database-rps', (t) => Number(t) > 0)
+    await waitForText('#edge-p99', (t) => t !== '-')
+    await waitForText('#l1-hit', (t) => t.endsWith('%'))
+    await page.waitForSelector('#load-status[data-running="false"]')
+    expect(await text('#load-status')).toMatch(/^done: \d+ sent/)
+    await waitForText('#state-keys', (t) => Number(t.split(' / ')[0]) > 0)
+  })
+
+  it('updates a product and shows the delay until each layer answers the new version', async () => {
+    await page.fill('#update-id', '3')
+    await page.click('#update-run')
+    await page.waitForSelector('#update-status[data-state="done"]')
+    expect(await text('#update-status')).toMatch(/^product 3 is version \d+ \(price \d+\) in every layer$/)
+    for (const layer of ['database', 'app', 'edge']) expect(await text(`#update-result td[data-layer="${layer}"]`)).toMatch(/^\d+\.\d ms$/)
+    expect(await text('#update-result td[data-layer="l1"]')).toMatch(/^(\d+\.\d ms|not cached)$/)
+  })
+
+  it('purges a tag at the edge: the entries go, and the state shows it', async () => {
+    await waitForText('#state-keys', (t) => Number(t.split(' / ')[1]) > 0)
+    await page.fill('#purge-tag', 'products')
+    await page.click('#purge-run')
+    await page.waitForSelector('#purge-result[data-state="done"]')
+    expect(await text('#purge-result')).toMatch(/^purged [1-9]\d* entries tagged products$/)
+    await waitForText('#state-keys', (t) => Number(t.split(' / ')[1]) === 0)
+  })
+
+  it('makes the database slow: the traced update shows the delay', async () => {
+    await page.click('#db-slow')
+    await page.waitForSelector('#fault-state[data-database="slow"]')
+    await page.click('#update-run')
+    await page.waitForSelector('#update-status[data-state="done"]')
+    // Each query waits 250 ms more: the commit cannot answer sooner.
+    expect(Number.parseFloat(await text('#update-result td[data-layer="database"]'))).toBeGreaterThanOrEqual(250)
+    await page.click('#db-ok')
+    await page.waitForSelector('#fault-state[data-database="ok"]')
+  })
+
+  it('makes the database fail: the update is refused and loader errors show, stale values are served within grace', async () => {
+    await page.click('#db-fail')
+    await page.waitForSelector('#fault-state[data-database="fail"]')
+    await page.click('#update-run')
+    await page.waitForSelector('#update-status[data-state="error"]')
+    expect(await text('#update-status')).toContain('the write failed')
+    // A product never loaded has no stale value: its load fails and is counted.
+    expect((await fetch(`${stack.appUrl}/api/products/${PRODUCTS}`)).status).toBe(500)
+    await waitForText('#state-loader-errors', (t) => Number(t) > 0)
+    await page.click('#db-ok')
+    await page.waitForSelector('#fault-state[data-database="ok"]')
+  })
+
+  it('stops the origin: the edge counts origin failures, and the origin comes back', async () => {
+    await page.click('#origin-down')
+    await page.waitForSelector('#fault-state[data-origin="down"]')
+    expect((await fetch(`${stack.edgeUrl}/api/products/${PRODUCTS - 1}`)).status).toBeGreaterThanOrEqual(500)
+    await waitForText('#state-origin-errors', (t) => Number(t) > 0)
+    await page.click('#origin-up')
+    await page.waitForSelector('#fault-state[data-origin="up"]')
+    expect((await fetch(`${stack.appUrl}/api/products/1`)).status).toBe(200)
+  })
+
+  it('saves a screenshot, with no console error', async () => {
+    await page.fill('#update-id', '1')
+    await page.click('#update-run')
+    await page.waitForSelector('#update-status[data-state="done"]')
+    await mkdir(ARTIFACTS, { recursive: true })
+    await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true })
+    expect(consoleErrors, consoleErrors.join('\n')).toEqual([])
+  })
+})
