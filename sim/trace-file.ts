@@ -2,19 +2,34 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 
-/** A trace file: gzip of little-endian int32 key ids, dense 0..distinct-1 (traces/README.md). */
+/**
+ * A trace file: gzip of little-endian int32 key ids, dense 0..distinct-1 (`NAME.i32.gz`), or of
+ * (key id, size in bytes) pairs (`NAME.kw.gz`, a sized trace).
+ */
 export interface TraceFile {
   readonly name: string
   readonly trace: Int32Array
   readonly distinct: number
+  /**
+   * Sized traces only: each key's size in bytes, indexed by (dense) key id. A key keeps the size of
+   * its first request: a few keys of the sized CDN trace change size between requests, and every
+   * policy must see the same object sizes, so one size per key keeps the comparison fair.
+   */
+  readonly objectSizes?: Uint32Array
 }
 
-/** Reads a `.i32.gz` trace. Ids need not be dense: `distinct` counts them either way. */
+/**
+ * Reads a `.i32.gz` or `.kw.gz` trace. Ids need not be dense: `distinct` counts them either way.
+ * @throws when the length does not fit the format, an id is negative or a size is not positive
+ */
 export function readTrace(path: string): TraceFile {
   const bytes = gunzipSync(readFileSync(path))
-  if (bytes.length % 4 !== 0) throw new Error(`${path}: length ${bytes.length} is not a multiple of 4`)
-  const trace = new Int32Array(bytes.length / 4)
-  for (let i = 0; i < trace.length; i++) trace[i] = bytes.readInt32LE(i * 4)
+  const sized = path.endsWith('.kw.gz')
+  const record = sized ? 8 : 4
+  if (bytes.length % record !== 0) throw new Error(`${path}: length ${bytes.length} is not a multiple of ${record}`)
+  const trace = new Int32Array(bytes.length / record)
+  for (let i = 0; i < trace.length; i++) trace[i] = bytes.readInt32LE(i * record)
+  if (sized) return readSized(path, bytes, trace)
   let max = -1
   for (const key of trace) {
     if (key < 0) throw new Error(`${path}: negative key id ${key}`)
@@ -32,6 +47,26 @@ export function readTrace(path: string): TraceFile {
   return { name: traceName(path), trace, distinct }
 }
 
+function readSized(path: string, bytes: Buffer, raw: Int32Array): TraceFile {
+  for (const key of raw) if (key < 0) throw new Error(`${path}: negative key id ${key}`)
+  const ids = new Map<number, number>()
+  const trace = new Int32Array(raw.length)
+  const firstSizes: number[] = []
+  for (let i = 0; i < raw.length; i++) {
+    const key = raw[i] as number
+    let id = ids.get(key)
+    if (id === undefined) {
+      const size = bytes.readInt32LE(i * 8 + 4)
+      if (!(size > 0)) throw new Error(`${path}: request ${i} has size ${size}`)
+      id = ids.size
+      ids.set(key, id)
+      firstSizes.push(size)
+    }
+    trace[i] = id
+  }
+  return { name: traceName(path), trace, distinct: ids.size, objectSizes: Uint32Array.from(firstSizes) }
+}
+
 function densifyIds(trace: Int32Array, range: number): { trace: Int32Array; distinct: number } {
   const ids = new Int32Array(range).fill(-1)
   let next = 0
@@ -44,58 +79,14 @@ function densifyIds(trace: Int32Array, range: number): { trace: Int32Array; dist
   return { trace: out, distinct: next }
 }
 
-/** `cache2k_web07.i32.gz` → `cache2k_web07`. */
+/** `cache2k_web07.i32.gz` → `cache2k_web07`; `adaptsize_request.kw.gz` → `adaptsize_request`. */
 export function traceName(path: string): string {
-  return basename(path).replace(/\.i32\.gz$/, '')
+  return basename(path).replace(/\.(i32|kw)\.gz$/, '')
 }
 
-/** Every `.i32.gz` in a directory, sorted by name. */
+/** Every `.i32.gz` and `.kw.gz` in a directory, sorted by name. */
 export function listTraces(dir: string): string[] {
-  return readdirSync(dir).filter((f) => f.endsWith('.i32.gz')).sort().map((f) => join(dir, f))
-}
-
-/** One row of the reference table in the traces README (hit ratios in percent). */
-export interface ReferenceRow {
-  readonly trace: string
-  /** Cache size as a fraction of distinct keys. */
-  readonly size: number
-  /** Policy name → hit ratio in percent, as printed in the README. */
-  readonly policies: Readonly<Record<string, number>>
-}
-
-/**
- * Parses the reference table of the traces README: a markdown table whose header starts with
- * `| trace | cache |` and whose other columns are policies. Absent file or table: no rows.
- */
-export function readReferences(dir: string): ReferenceRow[] {
-  let text: string
-  try {
-    text = readFileSync(join(dir, 'README.md'), 'utf8')
-  } catch {
-    return []
-  }
-  const lines = text.split('\n')
-  const start = lines.findIndex((l) => /^\|\s*trace\s*\|\s*cache\s*\|/.test(l))
-  if (start < 0) return []
-  const header = cells(lines[start] as string)
-  const rows: ReferenceRow[] = []
-  for (const line of lines.slice(start + 2)) {
-    if (!line.startsWith('|')) break
-    const row = cells(line)
-    const size = parseSize(row[1] ?? '')
-    if (size === undefined) continue
-    const policies: Record<string, number> = {}
-    for (let i = 2; i < header.length; i++) {
-      const value = Number(row[i])
-      if (Number.isFinite(value)) policies[header[i] as string] = value
-    }
-    rows.push({ trace: row[0] as string, size, policies })
-  }
-  return rows
-}
-
-function cells(line: string): string[] {
-  return line.split('|').slice(1, -1).map((c) => c.trim())
+  return readdirSync(dir).filter((f) => f.endsWith('.i32.gz') || f.endsWith('.kw.gz')).sort().map((f) => join(dir, f))
 }
 
 /** `'1%'` → 0.01, `'0.5'` → 0.5; undefined when unreadable. */

@@ -17,6 +17,8 @@ export interface Workload {
    * variants, so "1%" is the same 10,000 entries whatever the scans or the drift add.
    */
   readonly sizeBase?: number
+  /** Sized traces only: each key's size in bytes (see `TraceFile`). */
+  readonly objectSizes?: Uint32Array
 }
 
 /**

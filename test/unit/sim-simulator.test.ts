@@ -9,7 +9,7 @@ import { simulate } from '../../sim/hitratio.js'
 import { optHits } from '../../sim/opt.js'
 import { keyStrings, lruHits, tinylfuHits } from '../../sim/policies.js'
 import { SeededRandom } from '../../sim/random.js'
-import { parseSize, readReferences, readTrace } from '../../sim/trace-file.js'
+import { parseSize, readTrace } from '../../sim/trace-file.js'
 import { densify, loopWorkload, Zipf, zipfDriftWorkload, zipfScanWorkload, zipfWorkload } from '../../sim/workloads.js'
 
 /** The best hit count any policy (with bypass) can get, by exhaustive search. Tiny inputs only. */
@@ -124,36 +124,60 @@ describe('trace files and references', () => {
     expect(Array.from(t.trace)).toEqual([0, 1, 0, 2, 1, 1])
   })
 
-  it('parses sizes and the README reference table', () => {
+  it('parses sizes', () => {
     expect(parseSize('1%')).toBe(0.01)
     expect(parseSize('0.5')).toBe(0.5)
     expect(parseSize('150%')).toBeUndefined()
     expect(parseSize('abc')).toBeUndefined()
-    writeFileSync(join(dir, 'README.md'), [
-      '# traces', '', '| trace | cache | OPT | LRU | ARC |', '| --- | --- | --- | --- | --- |',
-      '| tiny | 1% | 50.0 | 40.5 | 41.0 |', '| tiny | 10% | 60.0 | 55.0 | n/a |', '', 'after',
-    ].join('\n'))
-    expect(readReferences(dir)).toEqual([
-      { trace: 'tiny', size: 0.01, policies: { OPT: 50, LRU: 40.5, ARC: 41 } },
-      { trace: 'tiny', size: 0.1, policies: { OPT: 60, LRU: 55 } },
-    ])
-    expect(readReferences(join(dir, 'missing'))).toEqual([])
+  })
+
+  it('reads a sized trace: (id, size) pairs, each key keeping its first size', () => {
+    const pairs = [[7, 100], [3, 20], [7, 150], [9, 5]]
+    const buf = Buffer.alloc(pairs.length * 8)
+    pairs.forEach(([id, size], i) => {
+      buf.writeInt32LE(id!, i * 8)
+      buf.writeInt32LE(size!, i * 8 + 4)
+    })
+    writeFileSync(join(dir, 'cdn.kw.gz'), gzipSync(buf))
+    const t = readTrace(join(dir, 'cdn.kw.gz'))
+    expect(t.name).toBe('cdn')
+    expect(Array.from(t.trace)).toEqual([0, 1, 0, 2])
+    expect(Array.from(t.objectSizes!)).toEqual([100, 20, 5])
+    writeFileSync(join(dir, 'bad.kw.gz'), gzipSync(buf.subarray(0, 12)))
+    expect(() => readTrace(join(dir, 'bad.kw.gz'))).toThrow(/multiple of 8/)
   })
 })
 
 describe('simulate', () => {
   it('reports every policy, the bound and the gap to the best reference', () => {
     const w = zipfWorkload(1.0, 2_000, 40_000, 2)
-    const row = simulate(w, 0.05, [{ trace: 'zipf-1.0', size: 0.05, policies: { OPT: 99, ARC: 1 } }])
+    const row = simulate(w, 0.05)
     expect(row.capacity).toBe(100)
     expect(row.requests).toBe(40_000)
-    const { tiercache, tinylfuFixed, lru, opt } = row.hitRatio
-    for (const ratio of [tiercache, tinylfuFixed, lru]) expect(ratio).toBeLessThanOrEqual(opt)
+    const names = ['tiercache', 'W-TinyLFU 1%', 'LRU', 'ARC', 'S3-FIFO', 'SIEVE', 'LIRS']
+    expect(Object.keys(row.hitRatio).sort()).toEqual([...names, 'OPT'].sort())
+    for (const name of names) expect(row.hitRatio[name]).toBeLessThanOrEqual(row.hitRatio.OPT!)
     expect(row.bound).toBeCloseTo(w.bound!(100), 10)
-    // ARC's 1% reference is below LRU, OPT is never a reference: the best is LRU.
-    expect(row.best).toBe(lru)
-    expect(row.gap).toBeCloseTo((tiercache - lru) * 100, 10)
-    expect(tiercache).toBeGreaterThan(lru)
+    // The best reference is the best of every policy but tiercache and OPT.
+    const best = Math.max(...names.slice(1).map((n) => row.hitRatio[n]!))
+    expect(row.best).toBe(best)
+    expect(row.hitRatio[row.bestName]).toBe(best)
+    expect(row.gap).toBeCloseTo((row.hitRatio.tiercache! - best) * 100, 10)
+    expect(row.hitRatio.tiercache).toBeGreaterThan(row.hitRatio.LRU!)
+  })
+
+  it('sizes a sized workload in bytes and reports byte hit ratios', () => {
+    const random = new SeededRandom(6)
+    const objectSizes = Uint32Array.from({ length: 500 }, () => 1 + random.int(5_000))
+    const trace = Int32Array.from({ length: 20_000 }, () => Math.floor(500 * random.next() ** 3))
+    const total = objectSizes.reduce((a, b) => a + b, 0)
+    const row = simulate({ name: 'sized', trace, distinct: 500, objectSizes }, 0.1)
+    expect(row.sized).toBe(true)
+    expect(row.capacity).toBe(Math.round(total * 0.1))
+    expect(row.hitRatio.OPT).toBeUndefined()
+    expect(row.hitRatio.LIRS).toBeUndefined()
+    expect(Object.keys(row.byteHitRatio!).sort()).toEqual(['ARC', 'GDSF', 'LRU', 'S3-FIFO', 'SIEVE', 'W-TinyLFU 1%', 'tiercache'])
+    for (const v of Object.values(row.byteHitRatio!)) expect(v).toBeGreaterThan(0)
   })
 
   it('simulates with unit weights: the byte-weighted store then counts entries exactly', () => {

@@ -61,6 +61,18 @@ describe('FrequencySketch', () => {
     expect(sketch.resets).toBe(0)
   })
 
+  it('is sized for at least 512 keys, so a small cache\'s counts are not halved every few hundred requests', () => {
+    const sketch = new FrequencySketch(16)
+    expect(sketch.capacity).toBe(512)
+    expect(sketch.sampleSize).toBe(5_120)
+    // A key counted 4 times, then 1,000 requests for other keys: still counted (halved at most once
+    // only after 5,120 counted requests).
+    for (let i = 0; i < 4; i++) sketch.increment(hash(1))
+    for (let k = 100; k < 1_100; k++) sketch.increment(hash(k))
+    expect(sketch.resets).toBe(0)
+    expect(sketch.frequency(hash(1))).toBeGreaterThanOrEqual(4)
+  })
+
   it('keeps every count when it grows', () => {
     const sketch = new FrequencySketch(16)
     const counts = new Map<number, number>()

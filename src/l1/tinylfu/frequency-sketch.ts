@@ -7,6 +7,18 @@ const COUNTERS_PER_WORD = 8
 const BLOCK_WORDS = 16
 /** How many increments, per unit of capacity, before every counter is halved (TinyLFU §3.3). */
 const SAMPLE_FACTOR = 10
+/**
+ * The table is never sized for fewer keys than this, so the counters are halved no more often
+ * than every 5,120 counted requests. Sized for a cache of a few dozen entries, the sketch forgot
+ * everything every few hundred requests: shorter than the reuse distance of the keys worth keeping
+ * on loop- and scan-heavy traffic (the LIRS traces), so admission was decided by noise. Measured
+ * on every simulator row (docs/l1.md): rows more than a point below the best reference policy
+ * went from 21 to 12 on the small traces, and from 46 to 29 with two other store seeds, and from
+ * 16 to 10 at cache sizes not used to choose it. 256 and 1,024 gave nearly the same; much longer
+ * periods let counts reach the warm-candidate threshold on loops, whose random admissions then
+ * churn the cache. Caches of 512 entries or more are unaffected once full. Memory: 4 KB.
+ */
+const MIN_KEYS = 512
 
 /**
  * A count-min sketch of 4-bit counters with periodic halving: TinyLFU's approximate, ageing
@@ -42,7 +54,7 @@ export class FrequencySketch {
    * the old table into both halves leaves every key reading exactly the counters it had before.
    */
   ensureCapacity(expectedKeys: number): void {
-    const keys = ceilingPowerOfTwo(Math.max(16, Math.min(expectedKeys, 1 << 26)))
+    const keys = ceilingPowerOfTwo(Math.max(MIN_KEYS, Math.min(expectedKeys, 1 << 26)))
     const words = (keys * 16) / COUNTERS_PER_WORD
     if (words <= this.#table.length) return
     const old = this.#table
