@@ -111,7 +111,7 @@ class OutboxCapture implements ChangeCapture {
   #waiters: { xid: bigint; resolve: () => void; reject: (e: Error) => void }[] = []
   #failing = false
   readonly #window: [number, number][] = []
-  #stats = { published: 0, messages: 0, lagMs: 0, maxLagMs: 0, depth: 0, errors: 0, skipped: 0, takeovers: 0 }
+  #stats = { published: 0, messages: 0, lagMs: 0, maxLagMs: 0, depth: 0, errors: 0, skipped: 0, takeovers: 0, steps: 0 }
 
   constructor(options: OutboxCaptureOptions, limits: { pollInterval: number; batchSize: number; leaseTtl: number }) {
     this.#db = options.db
@@ -207,6 +207,7 @@ class OutboxCapture implements ChangeCapture {
         this.#logger.error({ outbox: this.#names.outbox, error: (error as Error).message }, 'change capture: step failed; retrying (the cursor did not move)')
       }
     }
+    this.#stats.steps++
     if (more && !this.#failing) this.#again = true
     else this.#schedule(this.#pollInterval)
   }

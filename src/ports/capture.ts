@@ -46,6 +46,8 @@ export interface CaptureStats {
   readonly errors: number
   /** Rows that could not be turned into a valid key or tag (skipped, logged). */
   readonly skipped: number
+  /** Steps run (each: lease taken or renewed or refused, then a read when held). A signal that it is working. */
+  readonly steps: number
   /** Times this invalidator took the lease (1 after a clean start; more after take-overs). */
   readonly takeovers: number
 }
