@@ -107,7 +107,7 @@ function parseTable(table: string, spec: unknown): TableMapping {
     fail(`${at}.version`, `expected a column name, got ${show(version)}`)
   }
   const columns = [...new Set([...(key?.columns ?? []), ...tags.flatMap((t) => t.columns)])]
-  return { table, schema, name, key, tags, version: version as string | undefined, columns }
+  return { table, schema, name, key, tags, version: version, columns }
 }
 
 /** `product:{id}` → parts; a key must name a column (a constant key would be one entry for every row). */
@@ -144,7 +144,8 @@ export function renderTemplate(template: Template, values: Readonly<Record<strin
     }
     const value = values[part.column]
     if (value === null || value === undefined) return undefined
-    out += typeof value === 'object' ? JSON.stringify(value) : String(value as string | number | boolean)
+    // Scalars as the database printed them (jsonb: numbers, strings, booleans); anything else as JSON.
+    out += typeof value === 'string' ? value : JSON.stringify(value)
   }
   return out
 }

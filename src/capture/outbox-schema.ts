@@ -58,6 +58,8 @@ export function installScript(mapping: CaptureMapping): string {
       lease_until timestamptz)`,
     `insert into ${n.state} (name) values (${literal(mapping.outbox)}) on conflict (name) do nothing`,
     // TG_ARGV: [0] the table as mapped, [1] the version column or '', [2..] the mapped columns.
+    // Values are recorded as text (->>), as PostgreSQL prints them: a bigint key survives whole
+    // (a JSON number would lose digits past 2^53 in JavaScript).
     `create or replace function ${n.fn}() returns trigger language plpgsql as $fn$
     declare
       cols text[] := tg_argv[2:];
@@ -70,11 +72,11 @@ export function installScript(mapping: CaptureMapping): string {
     begin
       if tg_op <> 'INSERT' then
         o := to_jsonb(old);
-        select coalesce(jsonb_object_agg(c, o -> c), '{}'::jsonb) into po from unnest(cols) as c;
+        select coalesce(jsonb_object_agg(c, o ->> c), '{}'::jsonb) into po from unnest(cols) as c;
       end if;
       if tg_op <> 'DELETE' then
         nw := to_jsonb(new);
-        select coalesce(jsonb_object_agg(c, nw -> c), '{}'::jsonb) into pn from unnest(cols) as c;
+        select coalesce(jsonb_object_agg(c, nw ->> c), '{}'::jsonb) into pn from unnest(cols) as c;
       end if;
       if ver <> '' then v := coalesce(nw ->> ver, o ->> ver)::bigint; end if;
       if po is not null then

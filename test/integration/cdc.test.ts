@@ -166,6 +166,18 @@ describe.each(['postgres', 'pglite'] as const)('change capture, outbox mode, on 
     expect(fresh(await get(`${w.appB}/api/products/${id}`))).toBe(true)
   }
 
+  it.each([
+    [{ tables: { nosuch: { key: 'x:{id}' } } }, 'tables.nosuch: no table nosuch'],
+    [{ tables: { products: { key: 'product:{sku}' } } }, 'tables.products: no column sku in products'],
+    [{ tables: { products: { key: 'product:{id}', version: 'revision' } } }, 'no column revision'],
+    [{ tables: { products: { key: 'product:{name}' } } }, 'must name every primary-key column (missing {id})'],
+    [{ outbox: 'never_installed', tables: { products: { key: 'product:{id}' } } }, 'not installed'],
+  ])('a mapping that does not match the database is refused at start with E_CDC_SCHEMA: %j', async (input, message) => {
+    const error = await startOutboxCapture({ db: w.db, mapping: parseCaptureMapping(input), sink: { invalidate: () => Promise.resolve(true) } })
+      .then(() => undefined, (e: unknown) => e)
+    expect(error).toMatchObject({ code: 'E_CDC_SCHEMA', message: expect.stringContaining(message) as unknown })
+  })
+
   it('an UPDATE in plain SQL leaves no layer serving the old row', async () => {
     await cacheEverywhere(1)
     const xid = await write(w.db, 'update products set price_cents = 4242, version = version + 1 where id = 1 returning pg_current_xact_id()::text as xid')
@@ -328,7 +340,7 @@ describe('change capture on PostgreSQL: take-over after kill -9', () => {
         const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/cdc-invalidator.ts', schema.url, inject('redisUrl'), namespace],
           { stdio: ['ignore', 'pipe', 'inherit'] })
         children.push(child)
-        createInterface({ input: child.stdout! }).on('line', (line) => {
+        createInterface({ input: child.stdout }).on('line', (line) => {
           const state = JSON.parse(line) as { pid: number; active: boolean; tried: boolean }
           states.set(state.pid, state)
         })
