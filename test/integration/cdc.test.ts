@@ -30,30 +30,14 @@ import { RedisStreamBus } from '../../src/redis/stream-bus.js'
 import { CATALOG_MAPPING, createCatalogApp, seedCatalog } from '../../src/stack/catalog-app.js'
 import type { Product } from '../../src/stack/catalog-app.js'
 import { freshNamespace } from '../helpers/namespace.js'
+import { freshSchema as freshSchemaOn } from '../helpers/pg-schema.js'
 import { until } from '../helpers/until.js'
 
 const quiet = { warn: () => {}, error: () => {} }
 const mapping = parseCaptureMapping(CATALOG_MAPPING)
 
-/** A PostgreSQL schema of its own (dropped after), reached through `search_path` in the URL. */
-async function freshSchema(): Promise<{ url: string; drop(): Promise<void> }> {
-  const base = inject('databaseUrl')
-  const schema = freshNamespace('cdc').replaceAll('-', '_')
-  const admin = new pg.Client({ connectionString: base })
-  await admin.connect()
-  await admin.query(`create schema ${schema}`)
-  await admin.end()
-  const url = new URL(base)
-  url.searchParams.set('options', `-c search_path=${schema}`)
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: base })
-      await c.connect()
-      await c.query(`drop schema ${schema} cascade`)
-      await c.end()
-    },
-  }
+function freshSchema(): ReturnType<typeof freshSchemaOn> {
+  return freshSchemaOn(inject('databaseUrl'))
 }
 
 interface World {
