@@ -29,7 +29,7 @@ export interface OutboxCaptureOptions {
 }
 
 interface OutboxRow extends Record<string, unknown> {
-  xmin: string
+  snapshot: string
   depth: string
   id: string | null
   xid: string | null
@@ -49,19 +49,22 @@ const MAX_KEY_BYTES = 1024
  * Starts the outbox invalidator: checks the mapping against the database (and that `--install`
  * ran), then follows the outbox until closed.
  *
- * **Reading in a commit-safe order.** The outbox's `id` is a sequence: it is drawn when a trigger
- * runs, not when its transaction commits, so a transaction can commit *later* with a *smaller* id
- * than rows already read. A cursor on `id` alone would skip it forever. Instead every row carries
- * its writer's transaction id (`xid`), and each read takes only rows with `xid` below the xmin of
- * the reading statement's own snapshot (`pg_snapshot_xmin(pg_current_snapshot())`): every
- * transaction below xmin has finished, so the set of such rows is final (a rolled-back one left
- * none; one still running, or not begun, gets an xid at or above xmin). Within that final set the
- * order `(xid, id)` is fixed, so the cursor `(xid, id)` never passes a row that could still appear.
- * The price: a long-running writing transaction holds back capture (of everything) until it ends.
+ * **Never skipping a change that commits late.** The outbox's `id` is a sequence: it is drawn when
+ * a trigger runs, not when its transaction commits, so a transaction can commit *later* with a
+ * *smaller* id than rows already read. A cursor on `id` ("everything up to 41 is done") would skip
+ * such a row forever. So there is no such cursor: the outbox itself is the queue. Each step reads
+ * the committed rows (whatever its snapshot sees, oldest id first), publishes them, and deletes
+ * exactly those rows by id. A row that commits later becomes visible later and is read then,
+ * whatever its id; a rolled-back transaction's rows never become visible. Nothing waits for
+ * unrelated transactions either: a long-running transaction elsewhere in the cluster holds back no
+ * one (a cursor below the snapshot's xmin would wait for it, and any long transaction would then
+ * stall every invalidation). Order across transactions does not change the outcome: an
+ * invalidation removes, and source versions are compared, never overwritten by an older one.
  *
- * **At least once.** A batch is published, the sink confirms it, then the cursor advances and the
- * batch's rows are deleted, in one statement that also checks this invalidator still holds the
- * lease. A crash in between publishes the batch again: invalidations are idempotent.
+ * **At least once.** A batch is published, the sink confirms it, then its rows are deleted and the
+ * state row records how far it got (the last id and its transaction, for operators), in one
+ * statement that also checks this invalidator still holds the lease. A crash in between publishes
+ * the batch again: invalidations are idempotent.
  *
  * **One active invalidator per outbox.** A lease row (holder, expiry by the database's clock),
  * renewed at every step; a standby polls it and takes over once it expired. A lease row instead of
@@ -106,8 +109,6 @@ class OutboxCapture implements ChangeCapture {
   #again = false
   #closed = false
   #active = false
-  /** Every transaction with an xid below this has been published. */
-  #publishedBelow = 0n
   #waiters: { xid: bigint; resolve: () => void; reject: (e: Error) => void }[] = []
   #failing = false
   readonly #window: [number, number][] = []
@@ -146,7 +147,6 @@ class OutboxCapture implements ChangeCapture {
 
   waitFor(xid: bigint): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('change capture closed'))
-    if (xid < this.#publishedBelow) return Promise.resolve()
     return new Promise((resolve, reject) => {
       this.#waiters.push({ xid, resolve, reject })
       this.#wake()
@@ -214,22 +214,20 @@ class OutboxCapture implements ChangeCapture {
 
   /** One step: hold the lease, read a batch, publish it, advance. True when more rows are waiting. */
   async #drainOnce(): Promise<boolean> {
-    const cursor = await this.#lease()
-    if (cursor === undefined) return false
+    if ((await this.#lease()) === undefined) return false
+    // One statement: the snapshot it reports is the one its read used.
     const { rows } = await this.#db.query<OutboxRow>(`
-      with h as (select pg_snapshot_xmin(pg_current_snapshot())::text::bigint as xmin)
-      select h.xmin::text as xmin, (select count(*) from ${this.#names.outbox})::text as depth,
+      select pg_current_snapshot()::text as snapshot, (select count(*) from ${this.#names.outbox})::text as depth,
              o.id::text as id, o.xid::text as xid, o.table_name, o.op, o.row_values, o.version::text as version,
              (extract(epoch from clock_timestamp() - o.written_at) * 1000)::float8 as age_ms
-        from h left join lateral (
-          select * from ${this.#names.outbox} o
-           where (o.xid, o.id) > ($1::bigint, $2::bigint) and o.xid < h.xmin
-           order by o.xid, o.id limit $3) o on true`, [cursor.xid, cursor.id, this.#batchSize])
-    const xmin = BigInt(rows[0]!.xmin)
+        from (select 1) as one left join lateral (
+          select * from ${this.#names.outbox} order by id limit $1) o on true`, [this.#batchSize])
+    const snapshot = rows[0]!.snapshot
     this.#stats.depth = Number(rows[0]!.depth)
     const batch = rows.filter((r) => r.id !== null)
+    const full = batch.length === this.#batchSize
     if (batch.length === 0) {
-      this.#advanceHorizon(xmin)
+      this.#settled(snapshot)
       return false
     }
     const started = this.#clock.now()
@@ -240,11 +238,11 @@ class OutboxCapture implements ChangeCapture {
         update ${this.#names.state} set cursor_xid = $3::bigint, cursor_id = $4::bigint,
                lease_until = clock_timestamp() + $5::int * interval '1 millisecond'
          where name = $1 and holder = $2 and lease_until > clock_timestamp() returning 1),
-      d as (delete from ${this.#names.outbox} where (xid, id) <= ($3::bigint, $4::bigint) and exists (select 1 from s))
-      select count(*)::int as ok from s`, [this.#mapping.outbox, this.#holder, last.xid, last.id, this.#leaseTtl])
+      d as (delete from ${this.#names.outbox} where id = any($6::bigint[]) and exists (select 1 from s))
+      select count(*)::int as ok from s`, [this.#mapping.outbox, this.#holder, last.xid, last.id, this.#leaseTtl, batch.map((r) => r.id)])
     if (moved[0]?.ok !== 1) {
       // Lost the lease while publishing (paused past its expiry): another invalidator owns the
-      // cursor now. What was published is harmless; it republishes from its own cursor.
+      // outbox now. What was published is harmless; the rows stay for it to publish again.
       this.#lostLease()
       return false
     }
@@ -254,11 +252,25 @@ class OutboxCapture implements ChangeCapture {
     this.#stats.published += batch.length
     this.#stats.depth = Math.max(0, this.#stats.depth - batch.length)
     this.#window.push([this.#clock.now(), batch.length])
-    const full = batch.length === this.#batchSize
-    // All of the final set below xmin is published when the batch was not full; otherwise
-    // everything below the cursor's xid is.
-    this.#advanceHorizon(full ? BigInt(last.xid!) : xmin)
+    // Not full: every row the snapshot saw is published now.
+    if (!full) this.#settled(snapshot)
     return full
+  }
+
+  /**
+   * Everything committed before `snapshot` (`xmin:xmax:xip,...`) is published: resolves the
+   * waiters whose transaction it shows as finished (below xmin, or below xmax and not running).
+   */
+  #settled(snapshot: string): void {
+    if (this.#waiters.length === 0) return
+    const [xminText, xmaxText, xipText] = snapshot.split(':')
+    const xmin = BigInt(xminText!)
+    const xmax = BigInt(xmaxText!)
+    const running = new Set(xipText === undefined || xipText === '' ? [] : xipText.split(',').map((x) => BigInt(x)))
+    const finished = (xid: bigint): boolean => xid < xmin || (xid < xmax && !running.has(xid))
+    const waiting = this.#waiters
+    this.#waiters = waiting.filter((w) => !finished(w.xid))
+    for (const w of waiting) if (finished(w.xid)) w.resolve()
   }
 
   /** Takes or renews the lease; the cursor when held, undefined when another invalidator holds it. */
@@ -283,14 +295,6 @@ class OutboxCapture implements ChangeCapture {
   #lostLease(): void {
     this.#active = false
     this.#logger.warn({ outbox: this.#names.outbox, holder: this.#holder }, 'change capture: lease lost; standing by')
-  }
-
-  #advanceHorizon(below: bigint): void {
-    if (below <= this.#publishedBelow) return
-    this.#publishedBelow = below
-    const waiting = this.#waiters
-    this.#waiters = waiting.filter((w) => w.xid >= below)
-    for (const w of waiting) if (w.xid < below) w.resolve()
   }
 
   /**

@@ -34,7 +34,7 @@ function literal(text: string): string {
  * The trigger runs in the writer's transaction: a change and its outbox row commit together or
  * not at all (a rolled-back transaction leaves no row, so it invalidates nothing). Each row
  * records the mapped columns of the old and/or new row image, the operation, and the writer's
- * transaction id, which is what lets the invalidator read in a commit-safe way (see
+ * transaction id (what a caller waiting for its own write to be published waits for; see
  * outbox-capture.ts). The NOTIFY is delivered at commit and only wakes the invalidator.
  */
 export function installScript(mapping: CaptureMapping): string {
@@ -49,10 +49,9 @@ export function installScript(mapping: CaptureMapping): string {
       row_values jsonb not null,
       version bigint,
       written_at timestamptz not null default clock_timestamp())`,
-    `create index if not exists ${n.outbox}_order on ${n.outbox} (xid, id)`,
     `create table if not exists ${n.state} (
       name text primary key,
-      cursor_xid bigint not null default 0,
+      cursor_xid bigint not null default 0, -- the last change published (for operators; the outbox is the queue)
       cursor_id bigint not null default 0,
       holder text,
       lease_until timestamptz)`,

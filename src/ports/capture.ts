@@ -56,7 +56,8 @@ export interface CaptureStats {
 export interface ChangeCapture {
   stats(): CaptureStats
   /**
-   * Resolves once every change of the transaction `xid` (and every older one) has been published.
+   * Resolves once every change of the transaction `xid` (a committed one, or one that rolled back:
+   * then at once) has been published, along with everything committed before it.
    * For read-your-writes after a commit; rejects only when the capture is closed.
    */
   waitFor(xid: bigint): Promise<void>
