@@ -270,7 +270,7 @@ describe.each(['postgres', 'pglite'] as const)('change capture, outbox mode, on 
 })
 
 describe('change capture on PostgreSQL: concurrent writers', () => {
-  it('a transaction that drew a smaller outbox id but commits later is still published', async () => {
+  it('a transaction that drew a smaller outbox id but commits later is still published; a long transaction elsewhere holds back nothing', async () => {
     const schema = await freshSchema()
     const db = await openPostgres(schema.url)
     const namespace = freshNamespace('cdc-order')
@@ -298,6 +298,17 @@ describe('change capture on PostgreSQL: concurrent writers', () => {
       await capture.waitFor(BigInt(rows[0]!.xid))
       await until(() => cache.peek('product:7') === undefined && cache.peek('product:8') === undefined, 'both changes reaching L1')
       expect(capture.stats()).toMatchObject({ published: 2, skipped: 0 })
+
+      // A long transaction that writes elsewhere (it has a transaction id, and stays open) holds
+      // back nothing: a later change is published while it runs.
+      await slow.query('begin')
+      await slow.query('create temporary table busy (x int)')
+      await slow.query('insert into busy values (1)')
+      await fill(db, cache, 9)
+      await until(() => cache.peek('product:9') !== undefined, 'L1 holding the row')
+      await capture.waitFor(await write(db, 'update products set stock = 90 where id = 9 returning pg_current_xact_id()::text as xid'))
+      await until(() => cache.peek('product:9') === undefined, 'the change reaching L1 while the other transaction is open')
+      await slow.query('rollback')
     } finally {
       await slow.end().catch(() => {})
       await capture?.close()
