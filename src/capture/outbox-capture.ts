@@ -111,6 +111,8 @@ class OutboxCapture implements ChangeCapture {
   #active = false
   #waiters: { xid: bigint; resolve: () => void; reject: (e: Error) => void }[] = []
   #failing = false
+  /** When the lease was last renewed (this process's clock; the lease's own expiry is the database's). */
+  #renewedAt = 0
   readonly #window: [number, number][] = []
   #stats = { published: 0, messages: 0, lagMs: 0, maxLagMs: 0, depth: 0, errors: 0, skipped: 0, takeovers: 0, steps: 0 }
 
@@ -214,7 +216,10 @@ class OutboxCapture implements ChangeCapture {
 
   /** One step: hold the lease, read a batch, publish it, advance. True when more rows are waiting. */
   async #drainOnce(): Promise<boolean> {
-    if ((await this.#lease()) === undefined) return false
+    // Renewing costs a commit (a WAL flush): done when a third of the lease has gone by, or when
+    // not holding it. Each batch's delete renews it as well, and is fenced on holding it.
+    const fresh = this.#active && this.#clock.now() - this.#renewedAt < this.#leaseTtl / 3
+    if (!fresh && (await this.#lease()) === undefined) return false
     // One statement: the snapshot it reports is the one its read used.
     const { rows } = await this.#db.query<OutboxRow>(`
       select pg_current_snapshot()::text as snapshot, (select count(*) from ${this.#names.outbox})::text as depth,
@@ -240,6 +245,7 @@ class OutboxCapture implements ChangeCapture {
          where name = $1 and holder = $2 and lease_until > clock_timestamp() returning 1),
       d as (delete from ${this.#names.outbox} where id = any($6::bigint[]) and exists (select 1 from s))
       select count(*)::int as ok from s`, [this.#mapping.outbox, this.#holder, last.xid, last.id, this.#leaseTtl, batch.map((r) => r.id)])
+    if (moved[0]?.ok === 1) this.#renewedAt = started
     if (moved[0]?.ok !== 1) {
       // Lost the lease while publishing (paused past its expiry): another invalidator owns the
       // outbox now. What was published is harmless; the rows stay for it to publish again.
@@ -275,6 +281,7 @@ class OutboxCapture implements ChangeCapture {
 
   /** Takes or renews the lease; the cursor when held, undefined when another invalidator holds it. */
   async #lease(): Promise<{ xid: string; id: string } | undefined> {
+    const before = this.#clock.now()
     const { rows } = await this.#db.query<{ xid: string; id: string; took: boolean }>(`
       update ${this.#names.state} set holder = $2, lease_until = clock_timestamp() + $3::int * interval '1 millisecond'
        where name = $1 and (holder is null or holder = $2 or lease_until is null or lease_until < clock_timestamp())
@@ -284,6 +291,7 @@ class OutboxCapture implements ChangeCapture {
       if (this.#active) this.#lostLease()
       return undefined
     }
+    this.#renewedAt = before
     if (!this.#active) {
       this.#active = true
       this.#stats.takeovers++
