@@ -60,8 +60,9 @@ export interface Stack {
 
 /**
  * The architecture on one machine: PostgreSQL (a server, or PGlite embedded), the catalog app with
- * tiercache (L1, and L2 + the Streams bus when Redis is given), and the edge in front. App
- * invalidations reach the edge through the bus (tags), so a PUT purges the edge's copy too.
+ * tiercache (L1, and L2 + the Streams bus when Redis is given), and the edge in front. The app
+ * writes to the database only; change capture (outbox mode, in this process) turns each commit
+ * into an invalidation on the bus, which the edge follows too, so a PUT purges the edge's copy.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const logger = options.logger ?? consoleLogger
