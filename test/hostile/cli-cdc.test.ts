@@ -40,6 +40,8 @@ describe('tiercache cdc: usage', () => {
     [['--config', 'x.json', '--database', 'postgres://h/db', '--redis', 'redis://h', '--poll-interval', '1s'], {}, '--poll-interval must be an integer'],
     [['--config', 'x.json', '--database', 'postgres://h/db', '--redis', 'redis://h', '--poll-interval', '4000'], {}, 'at most half of --lease'],
     [['--confg', 'x.json'], {}, 'did you mean --config?'],
+    [['--config', 'x.json', '--database', 'postgres://h/db', '--redis', 'redis://h', '--mode', 'wal'], {}, '--mode must be outbox or logical'],
+    [['--config', 'x.json', '--database', 'postgres://h/db', '--mode', 'logical', '--install'], {}, '--install is for the outbox mode'],
   ])('%j: exit 2, one line', async (args, env, message) => {
     const { code, err } = await run(['cdc', ...args], env)
     expect(code).toBe(2)
@@ -89,7 +91,7 @@ describe('tiercache cdc next to an application', () => {
       expect(oneLine(mismatch.err)).toContain('E_CDC_SCHEMA: tables.products: no column sku')
 
       const cdc = tiercache(['cdc', ...base, '--poll-interval', '200', '--lease', '1000'])
-      await cdc.waitFor(/following products/)
+      await cdc.waitFor(/following \(outbox mode\) products/)
       await cache.getOrSet('product:3', () => ({ id: 3 }), { tags: ['product:3'] })
       await until(() => cache.peek('product:3') !== undefined, 'L1 holding the row')
       await db.query('update products set stock = 99 where id = 3')
@@ -98,6 +100,15 @@ describe('tiercache cdc next to an application', () => {
       const exit = await cdc.exited
       expect(exit.code, exit.err).toBe(0)
       expect(exit.out).toMatch(/stopped after publishing 1 changes \(0 errors\)/)
+
+      // The logical mode on a server without wal_level=logical: refused at start, naming the setting.
+      // (The logical mode itself runs against a private server: test/integration/cdc-logical.test.ts.)
+      const { rows } = await db.query<{ wal_level: string }>('show wal_level')
+      if (rows[0]!.wal_level !== 'logical') {
+        const logical = await run(['cdc', ...base, '--mode', 'logical'])
+        expect(logical.code).toBe(1)
+        expect(oneLine(logical.err)).toContain('E_CDC_SCHEMA: logical mode needs wal_level=logical')
+      }
     } finally {
       await cache.close()
       await db.close()

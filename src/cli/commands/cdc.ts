@@ -4,7 +4,7 @@ import { redactUrl } from '../../stack/redact-url.js'
 import { integerValue, nonEmptyValue, parseCommandLine } from '../parse-command-line.js'
 import { UsageError } from '../usage-error.js'
 
-const HELP = `usage: tiercache cdc --config mapping.json [--database URL] [--redis URL] [--namespace NS] [--install]
+const HELP = `usage: tiercache cdc --config mapping.json [--database URL] [--redis URL] [--namespace NS] [--install] [--mode outbox|logical]
 
 Turns the database's committed changes into cache invalidations: every node's L1, Redis (L2) and
 every edge following the namespace's invalidation bus forget a row once its change commits,
@@ -25,6 +25,9 @@ options:
   --database URL       the PostgreSQL server (default $DATABASE_URL)
   --redis URL          the Redis of the caches and the bus (default $REDIS_URL)
   --namespace NS       the caches' namespace (createCache's namespace; default "default")
+  --mode MODE          outbox (default: triggers and an outbox table; any PostgreSQL) or logical
+                       (a replication slot with pgoutput; needs wal_level=logical and a user allowed
+                       to replicate; the publication and slot are created at start, no --install)
   --poll-interval MS   longest delay when a wake-up notification is lost (default 1000)
   --lease MS           how soon a standby replaces a dead invalidator (default 5000)
   -h, --help           print this help
@@ -47,6 +50,7 @@ export async function run(args: string[]): Promise<number> {
       namespace: { type: 'string' },
       'poll-interval': { type: 'string' },
       lease: { type: 'string' },
+      mode: { type: 'string' },
     },
   }, args)
   if (parsed === undefined) return 0
@@ -62,6 +66,9 @@ export async function run(args: string[]): Promise<number> {
   const leaseTtl = integerValue('cdc', '--lease', values.lease, { min: 100, max: 3_600_000 }, 5000)
   if (pollInterval * 2 > leaseTtl) throw new UsageError('cdc', `--poll-interval (${pollInterval}) must be at most half of --lease (${leaseTtl}), so the lease is renewed in time`)
 
+  const mode = values.mode ?? 'outbox'
+  if (mode !== 'outbox' && mode !== 'logical') throw new UsageError('cdc', `--mode must be outbox or logical, got ${JSON.stringify(mode)}`)
+  if (mode === 'logical' && values.install === true) throw new UsageError('cdc', '--install is for the outbox mode: the logical mode creates its publication and slot when it starts')
   const mapping = await loadMapping(configPath)
   if (mapping === undefined) return 2
   const { openPostgres } = await import('../../db/pg-database.js')
@@ -75,8 +82,9 @@ export async function run(args: string[]): Promise<number> {
       console.log(`tiercache cdc: installed ${outboxNames(mapping).outbox} and triggers on ${mapping.tables.map((t) => t.table).join(', ')} in ${redactUrl(databaseUrl)}`)
       return 0
     }
-    const [{ createCache }, { cacheSink }, { startOutboxCapture }] = await Promise.all([
-      import('../../compose/create-cache.js'), import('../../capture/cache-sink.js'), import('../../capture/outbox-capture.js')])
+    const [{ createCache }, { cacheSink }, { startOutboxCapture }, { startLogicalCapture }] = await Promise.all([
+      import('../../compose/create-cache.js'), import('../../capture/cache-sink.js'), import('../../capture/outbox-capture.js'),
+      import('../../capture/logical-capture.js')])
     const logger = {
       warn: (context: Record<string, unknown>, message: string) => console.error(`tiercache cdc: ${message} ${JSON.stringify(context)}`),
       error: (context: Record<string, unknown>, message: string) => console.error(`tiercache cdc: ${message} ${JSON.stringify(context)}`),
@@ -85,8 +93,10 @@ export async function run(args: string[]): Promise<number> {
     // not move past an invalidation until that outbox is empty.
     const cache = createCache({ namespace, l1: false, l2: { redis: redisUrl }, logger })
     try {
-      const capture = await startOutboxCapture({ db, mapping, sink: cacheSink(cache), logger, pollInterval, leaseTtl })
-      console.log(`tiercache cdc: following ${mapping.tables.map((t) => t.table).join(', ')} in ${redactUrl(databaseUrl)}; publishing to namespace ${JSON.stringify(namespace)} on ${redactUrl(redisUrl)}`)
+      const capture = mode === 'logical'
+        ? await startLogicalCapture({ databaseUrl, mapping, sink: cacheSink(cache), logger, retryInterval: pollInterval })
+        : await startOutboxCapture({ db, mapping, sink: cacheSink(cache), logger, pollInterval, leaseTtl })
+      console.log(`tiercache cdc: following (${mode} mode) ${mapping.tables.map((t) => t.table).join(', ')} in ${redactUrl(databaseUrl)}; publishing to namespace ${JSON.stringify(namespace)} on ${redactUrl(redisUrl)}`)
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           process.off('SIGINT', stop)
