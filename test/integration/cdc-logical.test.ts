@@ -146,7 +146,12 @@ describe('change capture, logical-replication mode (pgoutput)', () => {
   }, 60_000)
 
   it('on a server without wal_level=logical: E_CDC_SCHEMA at start, naming the setting', async () => {
-    const error = await startLogicalCapture({ databaseUrl: inject('databaseUrl'), mapping, sink: cacheSink(sinkCache) }).then(() => undefined, (e: unknown) => e)
-    expect(error).toMatchObject({ code: 'E_CDC_SCHEMA', message: expect.stringContaining('wal_level=logical') as unknown })
-  })
+    const replica = await startPrivatePostgres('a private PostgreSQL with wal_level=replica', ['wal_level=replica'])
+    try {
+      const error = await startLogicalCapture({ databaseUrl: replica.url, mapping, sink: cacheSink(sinkCache) }).then(() => undefined, (e: unknown) => e)
+      expect(error).toMatchObject({ code: 'E_CDC_SCHEMA', message: expect.stringContaining('needs wal_level=logical on the server (it is replica)') as unknown })
+    } finally {
+      await replica.stop()
+    }
+  }, 60_000)
 })

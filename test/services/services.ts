@@ -151,9 +151,9 @@ export async function ensurePostgres(): Promise<Started> {
 /**
  * Starts a private PostgreSQL cluster (initdb in a temporary directory, a free port, `wal_level=logical`,
  * fsync off) with a database `test`, from the machine's binaries. `wanted` only names what was
- * looked for in the message when the binaries are missing.
+ * looked for in the message when the binaries are missing; `settings` (`name=value`) override.
  */
-export async function startPrivatePostgres(wanted = 'DATABASE_URL'): Promise<Started> {
+export async function startPrivatePostgres(wanted = 'DATABASE_URL', settings: string[] = []): Promise<Started> {
   const url = wanted
   const dirs = postgresBinDirs()
   const initdb = findBinary('initdb', dirs)
@@ -178,7 +178,7 @@ export async function startPrivatePostgres(wanted = 'DATABASE_URL'): Promise<Sta
   const init = spawnSync(initCmd, initArgs, { stdio: 'pipe' })
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr.toString()}`)
   const [pgCmd, pgArgs] = wrap(postgres, ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1',
-    '-c', 'fsync=off', '-c', 'wal_level=logical', '-c', 'max_connections=200'])
+    '-c', 'fsync=off', '-c', 'wal_level=logical', '-c', 'max_connections=200', ...settings.flatMap((setting) => ['-c', setting])])
   const child = spawn(pgCmd, pgArgs, { stdio: 'ignore' })
   const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`
   await waitFor(() => postgresAnswers(adminUrl), 30_000, `private PostgreSQL on port ${port}`)
