@@ -10,10 +10,12 @@
  * told to drop each key; the invalidator (`tiercache cdc`, outbox mode only). Every change touches
  * a row no other change of the run touches, so each key's first drop is that change's.
  *
- *   npm run bench:cdc -- [--seconds 5] [--rates 100,5000]
+ *   npm run bench:cdc -- [--seconds 5] [--rates 100,5000] [--private]
  *
  * Uses DATABASE_URL / REDIS_URL (default: the local test servers, else private ones) and a
- * schema and namespace of its own, dropped afterwards.
+ * schema and namespace of its own, dropped afterwards. The logical-replication mode is measured
+ * too when the server has wal_level=logical; `--private` starts a private PostgreSQL that has it
+ * (fsync off) and measures every mode there.
  */
 import { fork, spawn } from 'node:child_process'
 import { mkdtemp, writeFile } from 'node:fs/promises'
@@ -26,13 +28,13 @@ import { installOutbox } from '../src/capture/outbox-schema.js'
 import { openPostgres } from '../src/db/pg-database.js'
 import { createCache } from '../src/index.js'
 import { CATALOG_MAPPING, seedCatalog } from '../src/stack/catalog-app.js'
-import { ensurePostgres, ensureRedis } from '../test/services/services.js'
+import { ensurePostgres, ensureRedis, startPrivatePostgres } from '../test/services/services.js'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rates: { type: 'string', default: '100,5000' } } })
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, rates: { type: 'string', default: '100,5000' }, private: { type: 'boolean', default: false } } })
 const seconds = Number(values.seconds)
 const rates = values.rates.split(',').map(Number)
 
-const [postgres, redis] = await Promise.all([ensurePostgres(), ensureRedis()])
+const [postgres, redis] = await Promise.all([values.private ? startPrivatePostgres() : ensurePostgres(), ensureRedis()])
 const schema = `bench_cdc_${process.pid}`
 const admin = new pg.Client({ connectionString: postgres.url })
 await admin.connect()
@@ -154,10 +156,31 @@ let catchUp = { rows: 0, ms: 0 }
   }
   cdc.kill('SIGTERM')
   await new Promise((r) => cdc.once('exit', r))
+
+  // Logical replication: `tiercache cdc --mode logical` (the triggers go first: the WAL is the log).
+  const walLevel = (await pool.query<{ wal_level: string }>('show wal_level')).rows[0]!.wal_level
+  if (walLevel === 'logical') {
+    await pool.query('drop trigger tiercache_cdc_capture on products')
+    const logical = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'cdc', '--mode', 'logical', '--config', config, '--database', databaseUrl,
+      '--redis', redis.url, '--namespace', namespace], { stdio: ['ignore', 'pipe', 'inherit'] })
+    await new Promise<void>((resolve, reject) => {
+      logical.stdout.on('data', (d: Buffer) => { if (d.toString().includes('following')) resolve() })
+      logical.once('exit', (code) => reject(new Error(`tiercache cdc --mode logical exited with ${code}`)))
+    })
+    for (const rate of rates) {
+      runs.push(await drive('logical (tiercache cdc)', rate, nextId))
+      nextId += rate * seconds
+    }
+    logical.kill('SIGTERM')
+    await new Promise((r) => logical.once('exit', r))
+    await pool.query(`select pg_drop_replication_slot('tiercache_cdc_slot')`).catch(() => {})
+  } else {
+    console.log(`(logical mode not measured: wal_level is ${walLevel}; npm run bench:cdc -- --private measures it on a private server)`)
+  }
 }
 
 const fmt = (ms: number): string => Number.isNaN(ms) ? '-' : ms < 10 ? ms.toFixed(2) : ms.toFixed(1)
-console.log(`\ncommit -> key dropped from another process's L1 (ms); ${seconds} s per run; ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+console.log(`\ncommit -> key dropped from another process's L1 (ms); ${seconds} s per run; ${values.private ? 'private PostgreSQL (fsync off)' : 'PostgreSQL at DATABASE_URL'}; ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
 console.log('mode                            rate/s  achieved  p50     p99     max     p99 1st s  p99 last s  missing')
 for (const r of runs) {
   console.log(`${r.mode.padEnd(32)}${String(r.rate).padStart(6)}  ${r.achieved.toFixed(0).padStart(8)}  ${fmt(pct(r.latencies, 0.5)).padEnd(8)}${fmt(pct(r.latencies, 0.99)).padEnd(8)}` +
@@ -167,8 +190,9 @@ console.log(`catch-up after an outage: ${catchUp.rows} changes waiting in the ou
   `(${(catchUp.rows / (catchUp.ms / 1000)).toFixed(0)} changes/s, tiercache cdc start-up not included)`)
 for (const rate of rates) {
   const app = runs.find((r) => r.rate === rate && r.mode.startsWith('app'))!
-  const cap = runs.find((r) => r.rate === rate && r.mode.startsWith('outbox'))!
-  console.log(`at ${rate}/s: outbox capture p50 is ${(pct(cap.latencies, 0.5) / pct(app.latencies, 0.5)).toFixed(1)}x app-side, p99 ${(pct(cap.latencies, 0.99) / pct(app.latencies, 0.99)).toFixed(1)}x`)
+  for (const cap of runs.filter((r) => r.rate === rate && !r.mode.startsWith('app'))) {
+    console.log(`at ${rate}/s: ${cap.mode} p50 is ${(pct(cap.latencies, 0.5) / pct(app.latencies, 0.5)).toFixed(1)}x app-side, p99 ${(pct(cap.latencies, 0.99) / pct(app.latencies, 0.99)).toFixed(1)}x`)
+  }
 }
 
 observer.disconnect()

@@ -285,7 +285,9 @@ class LogicalCapture implements ChangeCapture {
     for (;;) {
       const results = await Promise.all(messages.map((m) => this.#options.sink.invalidate(m).catch(() => false)))
       if (results.every(Boolean)) break
-      this.#stats.errors++
+      if (this.#stats.errors++ === 0 || this.#stats.errors % 10 === 0) {
+        this.#logger.error({ slot: this.#slot, errors: this.#stats.errors }, 'change capture: an invalidation was not confirmed by every tier; retrying before acknowledging')
+      }
       if (this.#closed) throw new Error('closed before the invalidation was confirmed')
       await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, this.#retryInterval))
     }
