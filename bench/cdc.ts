@@ -171,8 +171,11 @@ let catchUp = { rows: 0, ms: 0 }
       runs.push(await drive('logical (tiercache cdc)', rate, nextId))
       nextId += rate * seconds
     }
+    let said = ''
+    logical.stdout.on('data', (d: Buffer) => { said += d.toString() })
     logical.kill('SIGTERM')
     await new Promise((r) => logical.once('exit', r))
+    console.log(said.trim())
     await pool.query(`select pg_drop_replication_slot('tiercache_cdc_slot')`).catch(() => {})
   } else {
     console.log(`(logical mode not measured: wal_level is ${walLevel}; npm run bench:cdc -- --private measures it on a private server)`)

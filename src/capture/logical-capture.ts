@@ -127,6 +127,12 @@ class LogicalCapture implements ChangeCapture {
   #acked = '0/0'
   #tx: Tx | undefined
   #waiters: { xid: number; resolve: () => void; reject: (e: Error) => void }[] = []
+  /**
+   * Commits are published and acknowledged one after the other, in the order the server sent
+   * them: an acknowledgement confirms everything before its LSN, so a later commit must never be
+   * acknowledged before an earlier one was published.
+   */
+  #chain: Promise<void> = Promise.resolve()
   readonly #window: [number, number][] = []
   #stats = { published: 0, messages: 0, lagMs: 0, maxLagMs: 0, depth: 0, errors: 0, skipped: 0, takeovers: 0, steps: 0 }
 
@@ -179,7 +185,9 @@ class LogicalCapture implements ChangeCapture {
     // A new service each time: a reused one would resume from the last LSN it *received*, past
     // what was acknowledged; a new one resumes from the slot's confirmed position.
     const service = new LogicalReplicationService({ connectionString: this.#options.databaseUrl },
-      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } })
+      // The library's flow control (pausing the socket while a handler runs) stalled the stream
+      // under bursts of commits in a measured run; commits are serialized here instead (#chain).
+      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } })
     this.#services.add(service)
     service.on('start', () => {
       // Closed while connecting: the stream must not outlive close().
@@ -193,6 +201,7 @@ class LogicalCapture implements ChangeCapture {
       if (shouldRespond) void service.acknowledge(this.#acked).catch(() => {})
     })
     service.on('data', (lsn: string, message: PgoutputMessage) => this.#onMessage(lsn, message, service))
+    this.#chain = Promise.resolve()
     service.on('error', () => {})
     const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.#publication] })
     try {
@@ -208,7 +217,7 @@ class LogicalCapture implements ChangeCapture {
     if (!this.#closed) this.#timer = this.#clock.setTimeout(() => void this.#connect(), this.#retryInterval)
   }
 
-  async #onMessage(lsn: string, message: PgoutputMessage, service: Service): Promise<void> {
+  #onMessage(lsn: string, message: PgoutputMessage, service: Service): void {
     switch (message.tag) {
       case 'begin':
         this.#tx = { xid: message.xid!, commitTime: message.commitTime!, keys: new Map(), tags: new Set(), changes: 0 }
@@ -241,21 +250,30 @@ class LogicalCapture implements ChangeCapture {
         const tx = this.#tx
         this.#tx = undefined
         if (tx === undefined) return
-        await this.#publish(tx)
-        await service.acknowledge(lsn)
-        this.#acked = lsn
-        const lag = this.#clock.now() - Number(tx.commitTime / 1000n)
-        this.#stats.lagMs = Math.max(0, Math.round(lag))
-        this.#stats.maxLagMs = Math.max(this.#stats.maxLagMs, this.#stats.lagMs)
-        this.#stats.published += tx.changes
-        this.#window.push([this.#clock.now(), tx.changes])
-        const waiting = this.#waiters
-        this.#waiters = waiting.filter((w) => w.xid !== tx.xid)
-        for (const w of waiting) if (w.xid === tx.xid) w.resolve()
+        this.#chain = this.#chain.then(() => this.#commit(tx, lsn, service)).catch((error: unknown) => {
+          // Not acknowledged: the server sends it again after a reconnect. Reconnect now.
+          this.#logger.error({ slot: this.#slot, error: (error as Error).message }, 'change capture: a commit could not be published; reconnecting')
+          void service.stop().catch(() => {})
+        })
         return
       }
       default:
     }
+  }
+
+  /** Publishes one transaction, then acknowledges its LSN (only then may the server forget it). */
+  async #commit(tx: Tx, lsn: string, service: Service): Promise<void> {
+    await this.#publish(tx)
+    if (!(await service.acknowledge(lsn))) throw new Error('the replication connection closed before the acknowledgement')
+    this.#acked = lsn
+    const lag = this.#clock.now() - Number(tx.commitTime / 1000n)
+    this.#stats.lagMs = Math.max(0, Math.round(lag))
+    this.#stats.maxLagMs = Math.max(this.#stats.maxLagMs, this.#stats.lagMs)
+    this.#stats.published += tx.changes
+    this.#window.push([this.#clock.now(), tx.changes])
+    const waiting = this.#waiters
+    this.#waiters = waiting.filter((w) => w.xid !== tx.xid)
+    for (const w of waiting) if (w.xid === tx.xid) w.resolve()
   }
 
   #collect(tx: Tx, table: TableMapping, image: Record<string, unknown>): void {
