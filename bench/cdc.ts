@@ -43,7 +43,8 @@ const url = new URL(postgres.url)
 url.searchParams.set('options', `-c search_path=${schema}`)
 const databaseUrl = url.toString()
 const namespace = `bench-cdc-${process.pid}`
-const totalRows = rates.reduce((sum, rate) => sum + rate * seconds, 0) * 2 + 1000
+// One row per change of every run: three modes (app-side, outbox, logical), each row touched once.
+const totalRows = rates.reduce((sum, rate) => sum + rate * seconds, 0) * 3 + 1000
 
 const db = await openPostgres(databaseUrl)
 await seedCatalog(db, totalRows)
