@@ -185,9 +185,9 @@ class LogicalCapture implements ChangeCapture {
     // A new service each time: a reused one would resume from the last LSN it *received*, past
     // what was acknowledged; a new one resumes from the slot's confirmed position.
     const service = new LogicalReplicationService({ connectionString: this.#options.databaseUrl },
-      // The library's flow control (pausing the socket while a handler runs) stalled the stream
-      // under bursts of commits in a measured run; commits are serialized here instead (#chain).
-      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } })
+      // Flow control: the library pauses the socket until a handler's promise settles, so a slow
+      // publish holds the stream back (back-pressure) instead of queueing in memory.
+      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } })
     this.#services.add(service)
     service.on('start', () => {
       // Closed while connecting: the stream must not outlive close().
@@ -217,7 +217,7 @@ class LogicalCapture implements ChangeCapture {
     if (!this.#closed) this.#timer = this.#clock.setTimeout(() => void this.#connect(), this.#retryInterval)
   }
 
-  #onMessage(lsn: string, message: PgoutputMessage, service: Service): void {
+  #onMessage(lsn: string, message: PgoutputMessage, service: Service): Promise<void> | undefined {
     switch (message.tag) {
       case 'begin':
         this.#tx = { xid: message.xid!, commitTime: message.commitTime!, keys: new Map(), tags: new Set(), changes: 0 }
@@ -255,7 +255,7 @@ class LogicalCapture implements ChangeCapture {
           this.#logger.error({ slot: this.#slot, error: (error as Error).message }, 'change capture: a commit could not be published; reconnecting')
           void service.stop().catch(() => {})
         })
-        return
+        return this.#chain
       }
       default:
     }
