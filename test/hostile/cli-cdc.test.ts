@@ -72,7 +72,10 @@ describe('tiercache cdc next to an application', () => {
     const db = await openPostgres(schema.url)
     const namespace = freshNamespace('cli-cdc')
     const cache = createCache({ namespace, l2: { redis: inject('redisUrl') } })
+    const l2 = createCache({ namespace, l1: false, l2: { redis: inject('redisUrl') } })
     try {
+      // Following the bus before filling: its first sync flushes what L1 took in before it.
+      await Promise.all([cache.ready(), l2.ready()])
       await seedCatalog(db, 10)
       const config = await file('mapping.json', JSON.stringify(MAPPING))
       const base = ['--config', config, '--database', schema.url, '--redis', inject('redisUrl'), '--namespace', namespace]
@@ -94,8 +97,9 @@ describe('tiercache cdc next to an application', () => {
       await cdc.waitFor(/following \(outbox mode\) products/)
       await cache.getOrSet('product:3', () => ({ id: 3 }), { tags: ['product:3'] })
       await until(() => cache.peek('product:3') !== undefined, 'L1 holding the row')
+      expect(await l2.get('product:3')).toEqual({ id: 3 })
       await db.query('update products set stock = 99 where id = 3')
-      await until(() => cache.peek('product:3') === undefined, 'the change reaching L1 through tiercache cdc')
+      await until(async () => cache.peek('product:3') === undefined && await l2.get('product:3') === undefined, 'the change reaching L1 and L2 through tiercache cdc')
       cdc.child.kill('SIGTERM')
       const exit = await cdc.exited
       expect(exit.code, exit.err).toBe(0)
@@ -111,6 +115,7 @@ describe('tiercache cdc next to an application', () => {
       }
     } finally {
       await cache.close()
+      await l2.close()
       await db.close()
       await schema.drop()
     }

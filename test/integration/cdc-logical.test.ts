@@ -66,6 +66,8 @@ beforeAll(async () => {
   const edge = createEdge({ origin: `http://127.0.0.1:${(app.address() as AddressInfo).port}`, bus, logger: quiet })
   closers.push(() => edge.close())
   edgeUrl = await edge.listen(0, '127.0.0.1')
+  // Following the bus before filling: its first sync flushes what L1 took in before it.
+  await Promise.all([a.ready(), b.ready(), l2.ready(), sinkCache.ready()])
   capture = await start()
   await until(() => capture.stats().active, 'the invalidator streaming the slot', 30_000)
 }, 120_000)

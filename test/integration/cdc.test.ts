@@ -279,6 +279,8 @@ describe('change capture on PostgreSQL: concurrent writers', () => {
     const slow = new pg.Client({ connectionString: schema.url })
     let capture: ChangeCapture | undefined
     try {
+      // Following the bus before filling: its first sync flushes what L1 took in before it.
+      await Promise.all([cache.ready(), sink.ready()])
       await seedCatalog(db, 20)
       await installOutbox(db, mapping)
       capture = await startOutboxCapture({ db, mapping, sink: cacheSink(sink), logger: quiet })
@@ -330,6 +332,7 @@ describe('change capture on PostgreSQL: take-over after kill -9', () => {
     const namespace = freshNamespace('cdc-kill')
     const cache = createCache({ namespace, logger: quiet, l2: { redis: inject('redisUrl') } })
     try {
+      await cache.ready()
       await seedCatalog(db, 20)
       await installOutbox(db, mapping)
       const states = new Map<number, { active: boolean; tried: boolean }>()
