@@ -8,6 +8,7 @@ export const OPTIONAL_PACKAGES: Readonly<Record<string, string>> = {
   ioredis: 'Redis (L2, the invalidation bus)',
   pg: 'a PostgreSQL server (DATABASE_URL)',
   '@electric-sql/pglite': 'the embedded PostgreSQL',
+  'pg-logical-replication': 'change capture in logical mode (tiercache cdc --mode logical)',
 }
 
 /**

@@ -33,6 +33,8 @@ export const ERROR_CODES = {
   E_WRITE_NOT_DURABLE: 'a write-behind write could not be made durable in its queue (Redis refused, unreachable or too slow); when the context says outcome: unknown it may still have been queued',
   E_WRITER_CLOSED: 'the write-behind writer (or the cache that opened it) was closed',
   E_METRICS_CONFLICT: 'a metrics registry already collects a cache with this namespace (or this edge), or holds another metric with a tiercache metric name',
+  E_CDC_CONFIG: 'a change-capture mapping is malformed: an unknown key, a bad table or column name, a key or tag template that names no column or an unknown one',
+  E_CDC_SCHEMA: 'a change-capture mapping does not match the database: a table or column that does not exist, a key template missing a primary-key column, the outbox not installed (run tiercache cdc --install), or for the logical mode a server without wal_level=logical',
 } as const
 
 /** A stable error code. */

@@ -7,6 +7,17 @@ export interface Database {
   /** `postgres` or `pglite`. */
   readonly kind: 'postgres' | 'pglite'
   query<R extends Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[] }>
+  /**
+   * Runs several statements (no parameters) as one transaction: all of them, or none when one
+   * fails (PostgreSQL's simple query protocol runs a multi-statement string that way).
+   */
+  exec(sql: string): Promise<void>
+  /**
+   * Calls `onNotify` for each NOTIFY on `channel` (a plain identifier) until the returned function
+   * is called. A wake-up only: a notification can be lost (a dropped connection), so whoever
+   * listens also polls.
+   */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>
   close(): Promise<void>
 }
 

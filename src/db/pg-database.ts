@@ -12,6 +12,18 @@ export async function openPostgres(url: string): Promise<Database> {
       const result = await pool.query<R>(sql, params as unknown[])
       return { rows: result.rows }
     },
+    async exec(sql: string) {
+      await pool.query(sql)
+    },
+    async listen(channel: string, onNotify: () => void) {
+      // LISTEN belongs to a session: a connection of its own, outside the pool.
+      const client = new pg.Client({ connectionString: url })
+      client.on('error', () => {}) // a lost wake-up connection costs latency only: the listener polls
+      client.on('notification', () => onNotify())
+      await client.connect()
+      await client.query(`listen "${channel}"`)
+      return () => client.end().catch(() => {})
+    },
     close: () => pool.end(),
   }
 }

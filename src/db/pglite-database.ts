@@ -11,6 +11,13 @@ export async function openPglite(dataDir?: string): Promise<Database> {
       const result = await db.query<R>(sql, params as unknown[])
       return { rows: result.rows }
     },
+    async exec(sql: string) {
+      await db.exec(sql)
+    },
+    async listen(channel: string, onNotify: () => void) {
+      const unlisten = await db.listen(channel, () => onNotify())
+      return async () => { if (!db.closed) await unlisten() }
+    },
     close: () => db.close(),
   }
 }

@@ -4,7 +4,8 @@ import type { TierCache } from '../core/cache.js'
 import type { Logger } from '../ports/logger.js'
 import { silentLogger } from '../core/logger.js'
 import type { Database } from '../db/database.js'
-import { parseProductPatch } from './product-patch.js'
+import { cacheHeaders } from '../http/cache-control-headers.js'
+import { parseNewProduct, parseProductPatch } from './product-patch.js'
 import { readJsonBody } from './read-json-body.js'
 import { RequestError } from './request-error.js'
 
@@ -14,44 +15,84 @@ export interface Product extends Record<string, unknown> {
   name: string
   price_cents: number
   stock: number
+  popularity: number
+  updated_at: string
   version: number
 }
 
-/** Creates the table and seeds `count` products (idempotent). */
-export async function seedCatalog(db: Database, count: number): Promise<void> {
-  await db.query(`create table if not exists products (
+/** The capture mapping of the catalog: what each product change invalidates. */
+export const CATALOG_MAPPING = {
+  tables: { products: { key: 'product:{id}', tags: ['product:{id}', 'products'], version: 'version' } },
+} as const
+
+/** How many rows one seeding statement inserts (progress is reported after each). */
+const SEED_CHUNK = 100_000
+
+/**
+ * Creates the table (idempotent; an older table gains the columns it lacks) and seeds products
+ * 1..`count` that are not there yet: one `generate_series` statement per 100,000 rows, with
+ * `onProgress` after each.
+ */
+export async function seedCatalog(db: Database, count: number, onProgress?: (done: number, total: number) => void): Promise<void> {
+  await db.exec(`create table if not exists products (
     id integer primary key,
     name text not null,
     price_cents integer not null,
     stock integer not null,
+    popularity integer not null default 0,
     version bigint not null default 1,
-    updated_at timestamptz not null default now())`)
-  await db.query(`insert into products (id, name, price_cents, stock)
-    select i, 'Product ' || i, 100 + (i * 37) % 10000, (i * 13) % 100 from generate_series(1, $1::int) as i
-    on conflict (id) do nothing`, [count])
+    updated_at timestamptz not null default now());
+    alter table products add column if not exists popularity integer not null default 0;
+    create index if not exists products_popularity on products (popularity desc, id);
+    create sequence if not exists products_id_seq owned by products.id`)
+  for (let from = 1; from <= count; from += SEED_CHUNK) {
+    const to = Math.min(count, from + SEED_CHUNK - 1)
+    await db.query(`insert into products (id, name, price_cents, stock, popularity)
+      select i, 'Product ' || i, 100 + (i * 37) % 10000, (i * 13) % 100, (i * 7919) % 100000 from generate_series($1::int, $2::int) as i
+      on conflict (id) do nothing`, [from, to])
+    onProgress?.(to, count)
+  }
+  // New products (POST) take ids after the largest one.
+  await db.query(`select setval('products_id_seq', greatest((select max(id) from products), 1))`)
 }
 
 /** The largest id a PostgreSQL `integer` primary key holds. */
 const MAX_ID = 2_147_483_647
+const MAX_TOP = 100
 const READ_ONLY = 'GET, HEAD'
-const PRODUCT_METHODS = 'GET, HEAD, PUT, PATCH'
+const PRODUCT_METHODS = 'GET, HEAD, PUT, PATCH, DELETE'
+const LIST_METHODS = 'GET, HEAD, POST'
+const COLUMNS = 'id, name, price_cents, stock, popularity, updated_at, version'
+/** How long the API's answers stay fresh in tiercache and shared caches, and how long stale may serve. */
+const TTL = '60s'
+const GRACE = '1h'
 
 /** Options of {@link createCatalogApp}. */
 export interface CatalogAppOptions {
   db: Database
   cache: TierCache
+  /**
+   * Called after each committed write with its transaction id; the answer waits for it. The stack
+   * passes the change capture's `waitFor`, so a client reads its own write from every tier once
+   * answered. The app itself never invalidates: capture does, for every writer alike.
+   */
+  afterCommit?: (xid: bigint) => Promise<void>
   /** Extra counters for `/.stack/stats`. */
   stats?: () => Record<string, unknown>
   /** Where a request that failed inside the app is reported (the client gets a bare 500). */
   logger?: Logger
 }
 
+type Row = Record<string, unknown> & { xid?: string }
+
 /**
- * The demo application: a product catalog whose reads go through tiercache (cache-aside with a
- * source version per row) and whose writes commit to the database, then invalidate the row's tag,
- * which reaches every app node's L1 and every edge through the bus. Its responses carry the
- * headers an RFC 9111 cache (the edge, or a CDN) needs: `s-maxage`, `stale-*`, `ETag`,
- * `Surrogate-Key`.
+ * The reference catalog service: reads through tiercache (cache-aside with the row's version as
+ * the source version), writes to PostgreSQL only, one statement (so one transaction) per request.
+ * Nothing here invalidates: the database's change capture (`tiercache cdc`, in-process in the
+ * stack) turns each committed change into the invalidation of `product:<id>` and of the tag
+ * `products`, whoever made it (this app, `psql`, a batch job). Answers carry the headers an
+ * RFC 9111 cache needs, from the same ttl, grace, tags and version the entry was cached with
+ * (`cacheHeaders`).
  *
  * It trusts nothing it is sent: paths are matched exactly (no dot-segment resolving, no decoding),
  * ids are canonical integers in the column's range, and a write is checked whole (content type,
@@ -63,9 +104,16 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
   const { db, cache } = options
   const logger = options.logger ?? silentLogger
   const load = async (id: number): Promise<Product | null> => {
-    const { rows } = await db.query<Product>('select id, name, price_cents, stock, version from products where id = $1', [id])
+    const { rows } = await db.query<Product>(`select ${COLUMNS} from products where id = $1`, [id])
     const row = rows[0]
-    return row === undefined ? null : { ...row, version: Number(row.version) }
+    return row === undefined ? null : normalize(row)
+  }
+  const committed = async (rows: Row[]): Promise<Product | undefined> => {
+    const row = rows[0]
+    if (row === undefined) return undefined
+    if (row.xid !== undefined) await options.afterCommit?.(BigInt(row.xid))
+    const { xid: _xid, ...product } = row
+    return normalize(product as Product)
   }
 
   const product = async (req: IncomingMessage, res: ServerResponse, rawId: string, query: string | undefined): Promise<void> => {
@@ -75,30 +123,53 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
     const id = parseId(rawId)
     if (query !== undefined) throw new RequestError(400, 'query', 'empty: the API takes no query parameters', 'the API takes no query parameters')
     if (method === 'GET' || method === 'HEAD') {
+      const tags = [`product:${id}`]
       const found = await cache.getOrSet(`product:${id}`, async (ctx) => {
         const row = await load(id)
         if (row !== null) ctx.setVersion(row.version)
         return row
-      }, { tags: [`product:${id}`] })
-      if (found === null) return send(res, 404, { error: 'not found' }, { 'cache-control': 'public, s-maxage=10' }, method === 'HEAD')
-      return send(res, 200, found, {
-        'cache-control': 'public, max-age=0, s-maxage=60, stale-while-revalidate=30, stale-if-error=3600',
-        'surrogate-key': `product:${id} products`,
-        etag: `"v${found.version}"`,
-      }, method === 'HEAD')
+      }, { tags, ttl: TTL, grace: GRACE })
+      if (found === null) return send(res, 404, { error: 'not found' }, cacheHeaders({ preset: 'api', ttl: '10s', tags }), method === 'HEAD')
+      return send(res, 200, found, cacheHeaders({ preset: 'api', ttl: TTL, grace: GRACE, tags, version: found.version }), method === 'HEAD')
+    }
+    if (method === 'DELETE') {
+      const { rows } = await db.query<Row>(`delete from products where id = $1 returning ${COLUMNS}, pg_current_xact_id()::text as xid`, [id])
+      if ((await committed(rows)) === undefined) return send(res, 404, { error: 'not found' }, NO_STORE)
+      res.writeHead(204, NO_STORE)
+      return void res.end()
     }
     // Everything is checked before the database is touched: a refused write writes nothing.
     const patch = parseProductPatch(await readJsonBody(req))
-    const { rows } = await db.query<Product>(`update products set
+    const { rows } = await db.query<Row>(`update products set
         name = coalesce($2, name), price_cents = coalesce($3, price_cents), stock = coalesce($4, stock),
-        version = version + 1, updated_at = now()
-      where id = $1 returning id, name, price_cents, stock, version`, [id, patch.name ?? null, patch.price_cents ?? null, patch.stock ?? null])
-    const row = rows[0]
+        popularity = coalesce($5, popularity), version = version + 1, updated_at = now()
+      where id = $1 returning ${COLUMNS}, pg_current_xact_id()::text as xid`,
+    [id, patch.name ?? null, patch.price_cents ?? null, patch.stock ?? null, patch.popularity ?? null])
+    const row = await committed(rows)
     if (row === undefined) return send(res, 404, { error: 'not found' }, NO_STORE)
-    const version = Number(row.version)
-    // Committed: now every tier of every node, and every edge, forgets the old row.
-    await cache.invalidate({ keys: [`product:${id}`], tags: [`product:${id}`], version })
-    return send(res, 200, { ...row, version }, NO_STORE)
+    return send(res, 200, row, NO_STORE)
+  }
+
+  const list = async (req: IncomingMessage, res: ServerResponse, query: string | undefined): Promise<void> => {
+    const method = req.method ?? ''
+    if (method === 'OPTIONS') return allow(res, LIST_METHODS)
+    if (!LIST_METHODS.split(', ').includes(method)) throw notAllowed(LIST_METHODS)
+    if (method === 'POST') {
+      if (query !== undefined) throw new RequestError(400, 'query', 'empty: POST takes no query parameters', 'POST takes no query parameters')
+      const fields = parseNewProduct(await readJsonBody(req))
+      const { rows } = await db.query<Row>(`insert into products (id, name, price_cents, stock, popularity)
+        values (nextval('products_id_seq'), $1, $2, $3, $4) returning ${COLUMNS}, pg_current_xact_id()::text as xid`,
+      [fields.name, fields.price_cents, fields.stock, fields.popularity ?? 0])
+      const row = await committed(rows)
+      return send(res, 201, row, { ...NO_STORE, location: `/api/products/${row?.id}` })
+    }
+    const top = parseTop(query)
+    // One entry per N, tagged `products`: any product change (capture invalidates the tag) drops it.
+    const products = await cache.getOrSet(`products:top:${top}`, async () => {
+      const { rows } = await db.query<Product>(`select ${COLUMNS} from products order by popularity desc, id limit $1`, [top])
+      return rows.map(normalize)
+    }, { tags: ['products'], ttl: TTL, grace: GRACE })
+    return send(res, 200, products, cacheHeaders({ preset: 'api', ttl: TTL, grace: GRACE, tags: ['products'] }), method === 'HEAD')
   }
 
   const readOnly = (req: IncomingMessage, res: ServerResponse, write: (head: boolean) => void): void => {
@@ -111,6 +182,7 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
     const { path, query } = requestTarget(req.url ?? '')
     const match = /^\/api\/products\/([^/]*)$/.exec(path)
     if (match !== null) return product(req, res, match[1]!, query)
+    if (path === '/api/products') return list(req, res, query)
     if (path === '/.stack/stats') {
       return readOnly(req, res, (head) => send(res, 200, { cache: cache.stats(), ...(options.stats?.() ?? {}) }, NO_STORE, head))
     }
@@ -118,10 +190,13 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
       return readOnly(req, res, (head) => {
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'public, s-maxage=300', 'x-content-type-options': 'nosniff' })
         res.end(head ? undefined : ['tiercache demo catalog', '',
-          'GET   /api/products/:id   a product (through tiercache; cacheable by the edge for 60 s)',
-          'PUT   /api/products/:id   Content-Type: application/json, {"price_cents": 999}: commits, then invalidates every tier and the edge',
-          '                          (PUT and PATCH both update the fields given: name, price_cents, stock)',
-          'GET   /.stack/stats       cache and edge counters', ''].join('\n'))
+          'GET     /api/products/:id      a product (through tiercache; cacheable by the edge for 60 s)',
+          'GET     /api/products?top=N    the N most popular products (1 to 100; any product change invalidates it)',
+          'POST    /api/products          Content-Type: application/json, {"name": "Lamp", "price_cents": 999, "stock": 5}',
+          'PUT     /api/products/:id      Content-Type: application/json, {"price_cents": 999}: commits; capture invalidates every tier and the edge',
+          '                               (PUT and PATCH both update the fields given: name, price_cents, stock, popularity)',
+          'DELETE  /api/products/:id',
+          'GET     /.stack/stats          cache, capture and edge counters', ''].join('\n'))
       })
     }
     send(res, 404, { error: 'not found' }, NO_STORE, req.method === 'HEAD')
@@ -139,6 +214,20 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
       else res.destroy()
     })
   })
+}
+
+/** Numbers as numbers (`bigint` columns arrive as strings from pg), the timestamp as ISO text. */
+function normalize(row: Product): Product {
+  const updated = row.updated_at as unknown
+  return { ...row, version: Number(row.version), updated_at: updated instanceof Date ? updated.toISOString() : String(updated) }
+}
+
+/** `top=N`, N an integer 1..100, and nothing else in the query. */
+function parseTop(query: string | undefined): number {
+  const match = query === undefined ? null : /^top=([1-9]\d{0,2})$/.exec(query)
+  const top = match === null ? NaN : Number(match[1])
+  if (!(top <= MAX_TOP)) throw new RequestError(400, 'top', `the query top=N, N an integer from 1 to ${MAX_TOP}`)
+  return top
 }
 
 const NO_STORE = { 'cache-control': 'no-store' }

@@ -8,9 +8,10 @@ export interface ProductPatch {
   readonly name?: string
   readonly price_cents?: number
   readonly stock?: number
+  readonly popularity?: number
 }
 
-const WRITABLE = ['name', 'price_cents', 'stock'] as const
+const WRITABLE = ['name', 'price_cents', 'stock', 'popularity'] as const
 const WRITABLE_RULE = `one of ${WRITABLE.join(', ')}`
 const INTEGER_RULE = `an integer from 0 to ${MAX_INT4}`
 const NAME_RULE = 'a string of 1 to 200 characters, without control characters'
@@ -32,11 +33,21 @@ export function parseProductPatch(body: unknown): ProductPatch {
   }
   if (fields.length === 0) throw new RequestError(400, 'body', `a JSON object with ${WRITABLE_RULE}`, 'nothing to update')
   const record = body as Record<string, unknown>
-  const patch: { name?: string; price_cents?: number; stock?: number } = {}
+  const patch: { name?: string; price_cents?: number; stock?: number; popularity?: number } = {}
   if ('name' in record) patch.name = checkName(record.name)
   if ('price_cents' in record) patch.price_cents = checkCount('price_cents', record.price_cents)
   if ('stock' in record) patch.stock = checkCount('stock', record.stock)
+  if ('popularity' in record) patch.popularity = checkCount('popularity', record.popularity)
   return patch
+}
+
+/** A new product: a patch that sets name, price_cents and stock (popularity defaults to 0). */
+export function parseNewProduct(body: unknown): Required<Omit<ProductPatch, 'popularity'>> & ProductPatch {
+  const patch = parseProductPatch(body)
+  for (const field of ['name', 'price_cents', 'stock'] as const) {
+    if (patch[field] === undefined) throw new RequestError(400, field, field === 'name' ? NAME_RULE : INTEGER_RULE, `${field} is required to create a product`)
+  }
+  return patch as Required<Omit<ProductPatch, 'popularity'>> & ProductPatch
 }
 
 function checkCount(field: string, value: unknown): number {

@@ -14,7 +14,12 @@ import type * as RedisAdapter from '../redis/index.js'
 import { createEdge } from '../edge/index.js'
 import type { Edge } from '../edge/index.js'
 import type { InvalidationBus } from '../ports/bus.js'
-import { createCatalogApp, seedCatalog } from './catalog-app.js'
+import { cacheSink } from '../capture/cache-sink.js'
+import { parseCaptureMapping } from '../capture/mapping.js'
+import { startOutboxCapture } from '../capture/outbox-capture.js'
+import { installOutbox } from '../capture/outbox-schema.js'
+import type { ChangeCapture } from '../ports/capture.js'
+import { CATALOG_MAPPING, createCatalogApp, seedCatalog } from './catalog-app.js'
 import { redactUrl } from './redact-url.js'
 import { DatabaseUnavailableError, MissingDependencyError, PortInUseError } from './stack-errors.js'
 
@@ -50,13 +55,16 @@ export interface Stack {
   readonly edge: Edge
   /** The invalidation bus app and edge share (Redis Streams with a Redis URL, else in-process). */
   readonly bus: InvalidationBus
+  /** The change capture that turns the database's commits into invalidations (outbox mode). */
+  readonly capture: ChangeCapture
   close(): Promise<void>
 }
 
 /**
  * The architecture on one machine: PostgreSQL (a server, or PGlite embedded), the catalog app with
- * tiercache (L1, and L2 + the Streams bus when Redis is given), and the edge in front. App
- * invalidations reach the edge through the bus (tags), so a PUT purges the edge's copy too.
+ * tiercache (L1, and L2 + the Streams bus when Redis is given), and the edge in front. The app
+ * writes to the database only; change capture (outbox mode, in this process) turns each commit
+ * into an invalidation on the bus, which the edge follows too, so a PUT purges the edge's copy.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const logger = options.logger ?? consoleLogger
@@ -107,9 +115,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...(redisUrl === undefined ? {} : { l2: { redis: redisUrl } }),
     })
     closers.push(() => cache.close())
+    // The app writes to the database only; capture invalidates, for its writes and everyone else's.
+    const mapping = parseCaptureMapping(CATALOG_MAPPING)
+    await installOutbox(db, mapping)
+    const capture = await startOutboxCapture({ db, mapping, sink: cacheSink(cache), logger })
+    closers.push(() => capture.close())
     const purgeToken = options.purgeToken ?? randomBytes(24).toString('hex')
     const holder: { edge?: Edge } = {}
-    const app = createCatalogApp({ db, cache, logger, stats: () => ({ edge: holder.edge?.stats() }) })
+    const app = createCatalogApp({
+      db, cache, logger, stats: () => ({ capture: capture.stats(), edge: holder.edge?.stats() }),
+      // Read-your-writes: a write is answered once capture published it (bounded: the commit stands either way).
+      afterCommit: (xid) => waitBounded(capture.waitFor(xid), AFTER_COMMIT_WAIT_MS),
+    })
     const appPort = await listen(app, appPortWanted, host).catch((error: unknown) => { throw listenError('app', appPortWanted, host, error) })
     closers.push(() => closeServer(app))
     const appUrl = `http://${host}:${appPort}`
@@ -129,12 +146,21 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       cache,
       edge,
       bus,
+      capture,
       close: () => closeAll(closers),
     }
   } catch (error) {
     await closeAll(closers)
     throw error
   }
+}
+
+/** How long a write's answer waits for capture to publish its invalidation. */
+const AFTER_COMMIT_WAIT_MS = 2000
+
+function waitBounded(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([work.catch(() => {}), new Promise<void>((resolve) => { timer = setTimeout(resolve, ms) })]).finally(() => clearTimeout(timer))
 }
 
 /**

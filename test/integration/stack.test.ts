@@ -67,7 +67,9 @@ describe('the stack', () => {
     stack = await startStack({ port: 0, appPort: 0, products: 50, databaseUrl: inject('databaseUrl'), redisUrl: inject('redisUrl'),
       logger: { warn: () => {}, error: () => {} } })
     expect(stack.db.kind).toBe('postgres')
-    await stack.db.query('update products set version = 1, price_cents = 100 where id = 7')
+    // (A write from outside the app: capture invalidates it too; wait for that before reading.)
+    const { rows } = await stack.db.query<{ xid: string }>('update products set version = 1, price_cents = 100 where id = 7 returning pg_current_xact_id()::text as xid')
+    await stack.capture.waitFor(BigInt(rows[0]!.xid))
     await stack.cache.delete('product:7')
     await stack.edge.purge({ tags: ['product:7'] })
     await exercise(stack)

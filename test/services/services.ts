@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, rmSync, chownSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, chownSync } from 'node:fs'
 import { createServer, connect as netConnect } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
@@ -143,6 +143,18 @@ function postgresBinDirs(): string[] {
 export async function ensurePostgres(): Promise<Started> {
   const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
   if (await postgresAnswers(url)) return { url, stop: async () => {} }
+  const started = await startPrivatePostgres(url)
+  console.warn(`[tiercache tests] no PostgreSQL at ${url}; started a private server at ${started.url}`)
+  return started
+}
+
+/**
+ * Starts a private PostgreSQL cluster (initdb in a temporary directory, a free port, `wal_level=logical`,
+ * fsync off) with a database `test`, from the machine's binaries. `wanted` only names what was
+ * looked for in the message when the binaries are missing; `settings` (`name=value`) override.
+ */
+export async function startPrivatePostgres(wanted = 'DATABASE_URL', settings: string[] = []): Promise<Started> {
+  const url = wanted
   const dirs = postgresBinDirs()
   const initdb = findBinary('initdb', dirs)
   const postgres = findBinary('postgres', dirs)
@@ -166,7 +178,7 @@ export async function ensurePostgres(): Promise<Started> {
   const init = spawnSync(initCmd, initArgs, { stdio: 'pipe' })
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr.toString()}`)
   const [pgCmd, pgArgs] = wrap(postgres, ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1',
-    '-c', 'fsync=off', '-c', 'wal_level=logical', '-c', 'max_connections=200'])
+    '-c', 'fsync=off', '-c', 'wal_level=logical', '-c', 'max_connections=200', ...settings.flatMap((setting) => ['-c', setting])])
   const child = spawn(pgCmd, pgArgs, { stdio: 'ignore' })
   const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`
   await waitFor(() => postgresAnswers(adminUrl), 30_000, `private PostgreSQL on port ${port}`)
@@ -175,13 +187,17 @@ export async function ensurePostgres(): Promise<Started> {
   await admin.query('create database test')
   await admin.end()
   const started = `postgres://postgres@127.0.0.1:${port}/test`
-  console.warn(`[tiercache tests] no PostgreSQL at ${url}; started a private server at ${started}`)
   return {
     url: started,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r))
-        child.kill('SIGINT')
+        // Signal the postmaster itself (its pid is the first line of postmaster.pid): runuser,
+        // when it wraps the server, does not pass SIGINT on, and the server would run forever.
+        let postmaster: number | undefined
+        try { postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]) } catch { postmaster = undefined }
+        if (postmaster !== undefined && Number.isInteger(postmaster) && postmaster > 0) process.kill(postmaster, 'SIGINT')
+        else child.kill('SIGINT')
         await exited
       }
       rmSync(dir, { recursive: true, force: true })

@@ -108,7 +108,7 @@ export async function run(args: string[]): Promise<number> {
     'try it:',
     `  curl -i ${product}      # X-Cache: MISS, then HIT`,
     `  curl -X PUT -H 'content-type: application/json' -d '{"price_cents":999}' ${stack.appUrl}/api/products/1`,
-    `  curl -i ${product}      # version 2: the write purged the edge's copy`,
+    `  curl -i ${product}      # version 2: change capture purged the edge's copy`,
     '',
     token === undefined
       ? 'purge token: the one in TIERCACHE_PURGE_TOKEN'

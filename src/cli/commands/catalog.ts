@@ -1,0 +1,93 @@
+import { redactUrl } from '../../stack/redact-url.js'
+import { integerValue, nonEmptyValue, parseCommandLine, portValue } from '../parse-command-line.js'
+import { UsageError } from '../usage-error.js'
+
+const HELP = `usage: tiercache catalog [--port 3000] [--products 100000] [--database URL] [--redis URL] [--namespace catalog] [--capture in-process|external]
+
+Runs the reference catalog service: products (id, name, price_cents, stock, popularity, updated_at,
+version) in PostgreSQL, read through tiercache, written to the database only. Invalidation comes
+from the database's change capture, so a change made with psql reaches the caches like one made
+through the API. Answers carry Cache-Control, ETag and Surrogate-Key for an edge or a CDN.
+
+  GET    /api/products/:id       GET /api/products?top=N (1..100, most popular first)
+  POST   /api/products           PUT | PATCH | DELETE /api/products/:id   (JSON; one transaction each)
+
+options:
+  --port N            the port (default 3000; 0 picks a free one)
+  --host H            the address to listen on (default 127.0.0.1)
+  --products N        products seeded, 1 to 10000000 (default 100000; existing rows are kept)
+  --database URL      a PostgreSQL server (default $DATABASE_URL; without either: embedded PGlite, in memory)
+  --redis URL         Redis for L2 and the invalidation bus (default $REDIS_URL; without either: L1 only)
+  --namespace NS      the caches' namespace (default catalog)
+  --capture MODE      in-process (default): this process runs the invalidator, and a write is answered
+                      once its invalidation is published; external: a separate tiercache cdc does
+  -h, --help          print this help
+  -v, --version       print the tiercache version
+`
+
+/** `tiercache catalog`: the reference service; runs until SIGINT or SIGTERM. */
+export async function run(args: string[]): Promise<number> {
+  const parsed = parseCommandLine({
+    command: 'catalog',
+    help: HELP,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      products: { type: 'string' },
+      database: { type: 'string' },
+      redis: { type: 'string' },
+      namespace: { type: 'string' },
+      capture: { type: 'string' },
+    },
+  }, args)
+  if (parsed === undefined) return 0
+  const { values } = parsed
+  const port = portValue('catalog', '--port', values.port, 3000)
+  const host = nonEmptyValue('catalog', '--host', values.host, '127.0.0.1')
+  const products = integerValue('catalog', '--products', values.products, { min: 1, max: 10_000_000 }, 100_000)
+  const namespace = nonEmptyValue('catalog', '--namespace', values.namespace, 'catalog')
+  const capture = values.capture ?? 'in-process'
+  if (capture !== 'in-process' && capture !== 'external') throw new UsageError('catalog', `--capture must be in-process or external, got ${JSON.stringify(capture)}`)
+  const databaseUrl = values.database ?? nonEmpty(process.env.DATABASE_URL)
+  const redisUrl = values.redis ?? nonEmpty(process.env.REDIS_URL)
+  if (capture === 'external' && databaseUrl === undefined) {
+    throw new UsageError('catalog', '--capture external needs --database (or DATABASE_URL): an embedded database cannot be followed by another process')
+  }
+  const { startCatalog } = await import('../../stack/catalog-service.js')
+  let lastShown = 0
+  const service = await startCatalog({
+    port, host, products, namespace, capture, databaseUrl, redisUrl,
+    onSeedProgress: (done, total) => {
+      if (done === total || done - lastShown >= 500_000) console.log(`tiercache catalog: seeded ${done} of ${total} products`)
+      lastShown = done
+    },
+  }).catch((error: unknown) => {
+    if ((error as { code?: unknown }).code === 'E_DATABASE_UNAVAILABLE') {
+      console.error(`tiercache catalog: E_DATABASE_UNAVAILABLE: ${(error as Error).message}`)
+      return undefined
+    }
+    throw error
+  })
+  if (service === undefined) return 1
+  console.log([
+    `tiercache catalog: listening on ${service.url}/api/products/1`,
+    `  database  ${databaseUrl === undefined ? 'embedded PostgreSQL (PGlite, in memory)' : redactUrl(databaseUrl)}`,
+    `  cache     namespace ${namespace}: ${redisUrl === undefined ? 'L1 only, in-process bus' : `L1 + Redis at ${redactUrl(redisUrl)}`}`,
+    `  capture   ${capture === 'in-process' ? 'in this process (outbox mode)' : 'external: run tiercache cdc next to it'}`,
+  ].join('\n'))
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      resolve()
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+  })
+  await service.close()
+  return 0
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value
+}
