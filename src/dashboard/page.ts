@@ -38,7 +38,7 @@ export const INDEX_HTML = `<!doctype html>
   </div>
   <div class="control" id="control-purge">
     <h2>Purge a tag</h2>
-    <label>tag <input id="purge-tag" type="text" value="products" maxlength="200"></label>
+    <label>tag <input id="purge-tag" type="text" value="product:1" maxlength="200"></label>
     <button id="purge-run">Purge at the edge</button>
     <div id="purge-result" class="result"></div>
   </div>

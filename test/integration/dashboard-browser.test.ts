@@ -82,13 +82,16 @@ describe('live dashboard in Chromium', () => {
     expect(await text('#update-result td[data-layer="l1"]')).toMatch(/^(\d+\.\d ms|not cached)$/)
   })
 
-  it('purges a tag at the edge: the entries go, and the state shows it', async () => {
+  it('purges a tag at the edge: the entries go, and the page says how many', async () => {
+    // A product page and the top list through the edge: one tagged product:7, one tagged products.
+    for (const path of ['/api/products/7', '/api/products?top=5']) expect((await fetch(`${stack.edgeUrl}${path}`)).status).toBe(200)
     await waitForText('#state-keys', (t) => Number(t.split(' / ')[1]) > 0)
-    await page.fill('#purge-tag', 'products')
+    await page.fill('#purge-tag', 'product:7')
     await page.click('#purge-run')
     await page.waitForSelector('#purge-result[data-state="done"]')
-    expect(await text('#purge-result')).toMatch(/^purged [1-9]\d* entries tagged products$/)
-    await waitForText('#state-keys', (t) => Number(t.split(' / ')[1]) === 0)
+    expect(await text('#purge-result')).toMatch(/^purged [1-9]\d* entries tagged product:7$/)
+    // The edge no longer holds it (the key count is no signal: other entries come and go).
+    expect((await fetch(`${stack.edgeUrl}/api/products/7`)).headers.get('x-cache')).toBe('MISS')
   })
 
   it('makes the database slow: the traced update shows the delay', async () => {
@@ -103,13 +106,16 @@ describe('live dashboard in Chromium', () => {
   })
 
   it('makes the database fail: the update is refused and loader errors show, stale values are served within grace', async () => {
+    // A product no one has read yet (the load above may have read every seeded one).
+    const unread = PRODUCTS + 1
+    await stack.db.query(`insert into products (id, name, price_cents, stock) values ($1, 'never read', 100, 1)`, [unread])
     await page.click('#db-fail')
     await page.waitForSelector('#fault-state[data-database="fail"]')
     await page.click('#update-run')
     await page.waitForSelector('#update-status[data-state="error"]')
     expect(await text('#update-status')).toContain('the write failed')
     // A product never loaded has no stale value: its load fails and is counted.
-    expect((await fetch(`${stack.appUrl}/api/products/${PRODUCTS}`)).status).toBe(500)
+    expect((await fetch(`${stack.appUrl}/api/products/${unread}`)).status).toBe(500)
     await waitForText('#state-loader-errors', (t) => Number(t) > 0)
     await page.click('#db-ok')
     await page.waitForSelector('#fault-state[data-database="ok"]')
