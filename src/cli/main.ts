@@ -31,6 +31,7 @@ command('edge', 'run the RFC 9111 caching reverse proxy (the CDN layer) in front
 command('purge', 'purge edge caches by tag, URL or prefix (published on the invalidation bus)', () => import('./commands/purge.js'))
 command('start', 'run the demo stack (database, app with tiercache, edge) on embedded defaults', () => import('./commands/start.js'))
 command('version', 'print the tiercache version', () => import('./commands/version.js'))
+command('warm', 'load the catalog\'s most popular products into Redis before traffic arrives', () => import('./commands/warm.js'))
 
 function usage(): string {
   const lines = [...COMMANDS].map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)

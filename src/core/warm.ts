@@ -278,10 +278,13 @@ class WarmRun {
     if (shared !== undefined && coherent !== undefined && settings.lease !== false) {
       const token = randomBytes(12).toString('hex')
       const leaseMs = settings.lease.ttl
-      const read = (): Promise<LeaseRead | undefined> => shared.call(() => coherent.readForFill(key, token, leaseMs, clock.now(), false), undefined)
+      const read = (force: boolean): Promise<LeaseRead | undefined> => shared.call(() => coherent.readForFill(key, token, leaseMs, clock.now(), force), undefined)
       // An unanswered read may still have run and taken the lease: asking again with the same token
       // tells (the script counts a lease held by that token as acquired).
-      const answer = (await read()) ?? (await read())
+      let answer = (await read(false)) ?? (await read(false))
+      // "Fresh" is the store's view of its lifetime only: an entry one of whose tags was
+      // invalidated since it was loaded is not warm, and is loaded again (as a read would).
+      if (answer?.status === 'fresh' && !(await tags.isCurrent(answer.entry))) answer = (await read(true)) ?? (await read(true))
       if (answer === undefined) {
         void this.#releaseLease(key, token)
         return this.#fail(key, new Error('L2 did not answer the fill lease read'))

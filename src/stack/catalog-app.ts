@@ -67,6 +67,21 @@ const COLUMNS = 'id, name, price_cents, stock, popularity, updated_at, version'
 const TTL = '60s'
 const GRACE = '1h'
 
+/** How the catalog caches one product: its key, its tags, its lifetimes (`tiercache warm` fills the same entries). */
+export const PRODUCT_ENTRY = {
+  key: (id: number): string => `product:${id}`,
+  tags: (id: number): string[] => [`product:${id}`],
+  ttl: TTL,
+  grace: GRACE,
+} as const
+
+/** Reads one product row, as the catalog caches it; null when there is none. */
+export async function loadProduct(db: Database, id: number): Promise<Product | null> {
+  const { rows } = await db.query<Product>(`select ${COLUMNS} from products where id = $1`, [id])
+  const row = rows[0]
+  return row === undefined ? null : normalize(row)
+}
+
 /** Options of {@link createCatalogApp}. */
 export interface CatalogAppOptions {
   db: Database
@@ -103,11 +118,6 @@ type Row = Record<string, unknown> & { xid?: string }
 export function createCatalogApp(options: CatalogAppOptions): Server {
   const { db, cache } = options
   const logger = options.logger ?? silentLogger
-  const load = async (id: number): Promise<Product | null> => {
-    const { rows } = await db.query<Product>(`select ${COLUMNS} from products where id = $1`, [id])
-    const row = rows[0]
-    return row === undefined ? null : normalize(row)
-  }
   const committed = async (rows: Row[]): Promise<Product | undefined> => {
     const row = rows[0]
     if (row === undefined) return undefined
@@ -123,9 +133,9 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
     const id = parseId(rawId)
     if (query !== undefined) throw new RequestError(400, 'query', 'empty: the API takes no query parameters', 'the API takes no query parameters')
     if (method === 'GET' || method === 'HEAD') {
-      const tags = [`product:${id}`]
-      const found = await cache.getOrSet(`product:${id}`, async (ctx) => {
-        const row = await load(id)
+      const tags = PRODUCT_ENTRY.tags(id)
+      const found = await cache.getOrSet(PRODUCT_ENTRY.key(id), async (ctx) => {
+        const row = await loadProduct(db, id)
         if (row !== null) ctx.setVersion(row.version)
         return row
       }, { tags, ttl: TTL, grace: GRACE })
