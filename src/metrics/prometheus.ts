@@ -122,7 +122,8 @@ function attach(registry: PrometheusRegistry, source: MetricSource): MetricsColl
     if (ours?.members.has(member)) {
       throw new MetricsConflictError(source.kind === 'cache'
         ? `this registry already collects a cache with namespace ${JSON.stringify(source.identity)}: give each cache its own namespace, or its own registry`
-        : `this registry already collects the edge ${JSON.stringify(source.identity)}`, { metric: family.name, source: member })
+        : source.kind === 'edge' ? `this registry already collects the edge ${JSON.stringify(source.identity)}` : 'this registry already collects a change capture',
+      { metric: family.name, source: member })
     }
     if (source.kind === 'edge' && ours !== undefined && ours.members.size > 0) {
       // Edge series carry no edge label (one edge per process is the deployment): two would collide.

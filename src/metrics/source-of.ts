@@ -1,13 +1,15 @@
 import { InvalidOptionError } from '../core/errors.js'
 import type { CacheStats } from '../core/stats.js'
 import type { EdgeStats } from '../edge/metrics.js'
+import type { CaptureStats } from '../ports/capture.js'
+import { captureSource } from './capture-source.js'
 import { cacheSource } from './cache-source.js'
 import { edgeSource } from './edge-source.js'
 import type { MetricSource, ObservationListener } from './family.js'
 
-/** A cache (`createCache`) or an edge (`createEdge`): anything with the `stats()` of one of them. */
+/** A cache (`createCache`), an edge (`createEdge`) or a change capture: anything with the `stats()` of one of them. */
 export interface Observable {
-  stats(): CacheStats | EdgeStats
+  stats(): CacheStats | EdgeStats | CaptureStats
 }
 
 /** Builds the source for a cache or an edge, told apart by what their `stats()` returns. */
@@ -15,5 +17,6 @@ export function sourceOf(target: unknown, now: () => number, onObserve?: Observa
   const stats = typeof (target as { stats?: unknown } | null)?.stats === 'function' ? (target as Observable).stats() : undefined
   if (stats !== undefined && typeof (stats as EdgeStats).id === 'string' && 'results' in stats) return edgeSource(target as { stats(): EdgeStats }, onObserve)
   if (stats !== undefined && typeof (stats as CacheStats).namespace === 'string' && 'loader' in stats) return cacheSource(target as { stats(): CacheStats }, now, onObserve)
-  throw new InvalidOptionError('the first argument', 'a cache (createCache) or an edge (createEdge)', target)
+  if (stats !== undefined && typeof (stats as CaptureStats).mode === 'string' && 'depth' in stats && 'lagMs' in stats) return captureSource(target as { stats(): CaptureStats })
+  throw new InvalidOptionError('the first argument', 'a cache (createCache), an edge (createEdge) or a change capture (startOutboxCapture)', target)
 }
