@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Registry } from 'prom-client'
+import type { CaptureStats } from '../../src/ports/capture.js'
 import { MemoryBus } from '../../src/bus/memory-bus.js'
 import { createCache } from '../../src/compose/create-cache.js'
 import { systemClock } from '../../src/core/clock.js'
@@ -34,6 +35,9 @@ async function emittedNames(): Promise<Set<string>> {
   const edge = createEdge({ origin: 'http://127.0.0.1:9', logger: silentLogger })
   const a = collectMetrics(cache, { registry })
   const b = collectMetrics(edge, { registry })
+  // A change capture's families: its names depend on nothing but the stats' shape.
+  const capture = { stats: (): CaptureStats => ({ mode: 'outbox', active: true, published: 0, messages: 0, changesPerSecond: 0, lagMs: 0, maxLagMs: 0, depth: 0, errors: 0, skipped: 0, steps: 0, takeovers: 0 }) }
+  const c = collectMetrics(capture, { registry })
   const names = new Set<string>()
   for (const m of await registry.getMetricsAsJSON()) {
     names.add(m.name)
@@ -41,6 +45,7 @@ async function emittedNames(): Promise<Set<string>> {
   }
   a.close()
   b.close()
+  c.close()
   await cache.close()
   await edge.close()
   return names
@@ -95,7 +100,7 @@ describe('monitoring: Grafana dashboard', () => {
 
   it('has a row per layer, each with panels, unique ids and a datasource variable', () => {
     const rows = dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title)
-    expect(rows).toEqual(['Edge', 'L1 (in-process)', 'L2 (Redis)', 'Loader (database)', 'Invalidation bus'])
+    expect(rows).toEqual(['Edge', 'L1 (in-process)', 'L2 (Redis)', 'Loader (database)', 'Invalidation bus', 'Change capture (tiercache cdc)'])
     const ids = dashboard.panels.map((p) => p.id)
     expect(new Set(ids).size).toBe(ids.length)
     expect(dashboard.templating.list.map((v) => v.name)).toEqual(['datasource', 'namespace'])
