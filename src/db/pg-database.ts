@@ -4,6 +4,10 @@ import type { Database } from './database.js'
 /** A PostgreSQL server through a `pg` pool. */
 export async function openPostgres(url: string): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: 10 })
+  // An idle connection the server ends (a restart, a failover, pg_terminate_backend) is reported
+  // as an 'error' event on the pool, which would end the process unheard. The pool has already
+  // dropped that connection, and the next query opens a new one: nothing else is to be done.
+  pool.on('error', () => {})
   const client = await pool.connect() // fail now, clearly, if the server is not there
   client.release()
   return {

@@ -1,0 +1,32 @@
+/**
+ * The PostgreSQL adapter when the server ends its idle connections (a restart, a failover, an
+ * administrator's pg_terminate_backend): the process goes on and the next query works.
+ */
+import pg from 'pg'
+import { describe, expect, inject, it } from 'vitest'
+import { openPostgres } from '../../src/db/pg-database.js'
+
+describe('PostgreSQL adapter', () => {
+  it('survives the server terminating its idle connections, and queries again', async () => {
+    const db = await openPostgres(inject('databaseUrl'))
+    const admin = new pg.Client({ connectionString: inject('databaseUrl') })
+    await admin.connect()
+    try {
+      const { rows } = await db.query<{ pid: number }>('select pg_backend_pid() as pid')
+      const pid = rows[0]!.pid
+      // The pooled connection is idle now; the server ends it.
+      const ended = await admin.query<{ ok: boolean }>('select pg_terminate_backend($1) as ok', [pid])
+      expect(ended.rows[0]!.ok).toBe(true)
+      // Wait until the server has really gone from that session: its pid leaves pg_stat_activity.
+      for (;;) {
+        const left = await admin.query('select 1 from pg_stat_activity where pid = $1', [pid])
+        if (left.rowCount === 0) break
+      }
+      const again = await db.query<{ n: number }>('select 41 + 1 as n')
+      expect(again.rows[0]!.n).toBe(42)
+    } finally {
+      await admin.end()
+      await db.close()
+    }
+  })
+})
