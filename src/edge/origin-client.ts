@@ -9,7 +9,7 @@ import type { HeaderPair } from './header-list.js'
 import { fromRawHeaders } from './header-list.js'
 
 /** Methods that may be sent twice with the same effect as once (RFC 9110 §9.2.2). */
-const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
+export const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 /** Why the origin could not answer. */
 export type OriginFailure = 'timeout' | 'network' | 'breaker-open'

@@ -8,16 +8,13 @@ import type { ForwardContext } from './forward.js'
 import { getAll, stripHopByHop } from './header-list.js'
 import type { EdgeCounters, EdgeResult } from './metrics.js'
 import type { ResolvedEdgeOptions } from './options.js'
-import { OriginUnavailableError } from './origin-client.js'
+import { IDEMPOTENT, OriginUnavailableError } from './origin-client.js'
 import type { OriginClient, OriginResponse } from './origin-client.js'
 import type { Purger } from './purger.js'
 import { forwardInterim, sendStream } from './respond.js'
 
 /** Methods RFC 9110 §9.2.1 calls safe; every other method invalidates (RFC 9111 §4.4). */
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
-
-/** Idempotent methods (RFC 9110 §9.2.2) whose small bodies are read whole, so they can be sent again. */
-const IDEMPOTENT_WITH_BODY: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 /** Up to this many bytes, an idempotent request's body is read whole before it is sent. */
 const REPLAYABLE_BODY_BYTES = 64 * 1024
@@ -94,7 +91,7 @@ export async function passThrough(deps: PassDeps, req: IncomingMessage, res: Ser
  * are streamed through and never sent twice.
  */
 function isReplayable(req: IncomingMessage): boolean {
-  if (!IDEMPOTENT_WITH_BODY.has(req.method ?? '') || req.headers['transfer-encoding'] !== undefined) return false
+  if (!IDEMPOTENT.has(req.method ?? '') || req.headers['transfer-encoding'] !== undefined) return false
   const length = Number(req.headers['content-length'])
   return Number.isSafeInteger(length) && length <= REPLAYABLE_BODY_BYTES
 }

@@ -1,4 +1,5 @@
 import { redactUrl } from '../../stack/redact-url.js'
+import { nonEmpty, untilStopped } from '../command-support.js'
 import { integerValue, nonEmptyValue, parseCommandLine, portValue } from '../parse-command-line.js'
 import { UsageError } from '../usage-error.js'
 
@@ -75,19 +76,7 @@ export async function run(args: string[]): Promise<number> {
     `  cache     namespace ${namespace}: ${redisUrl === undefined ? 'L1 only, in-process bus' : `L1 + Redis at ${redactUrl(redisUrl)}`}`,
     `  capture   ${capture === 'in-process' ? 'in this process (outbox mode)' : 'external: run tiercache cdc next to it'}`,
   ].join('\n'))
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
-      resolve()
-    }
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
-  })
+  await untilStopped()
   await service.close()
   return 0
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value
 }

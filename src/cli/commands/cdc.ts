@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { CaptureMapping } from '../../capture/mapping.js'
 import { redactUrl } from '../../stack/redact-url.js'
+import { commandLogger, connectPostgres, nonEmpty, untilStopped } from '../command-support.js'
 import { integerValue, nonEmptyValue, parseCommandLine } from '../parse-command-line.js'
 import { UsageError } from '../usage-error.js'
 
@@ -71,10 +72,7 @@ export async function run(args: string[]): Promise<number> {
   if (mode === 'logical' && values.install === true) throw new UsageError('cdc', '--install is for the outbox mode: the logical mode creates its publication and slot when it starts')
   const mapping = await loadMapping(configPath)
   if (mapping === undefined) return 2
-  const { openPostgres } = await import('../../db/pg-database.js')
-  const db = await openPostgres(databaseUrl).catch((error: unknown) => {
-    throw Object.assign(new Error(`cannot connect to PostgreSQL at ${redactUrl(databaseUrl)} (${(error as { code?: string }).code ?? (error as Error).message})`), { code: 'E_DATABASE_UNAVAILABLE' })
-  })
+  const db = await connectPostgres(databaseUrl)
   try {
     if (values.install === true) {
       const { installOutbox, outboxNames } = await import('../../capture/outbox-schema.js')
@@ -85,10 +83,7 @@ export async function run(args: string[]): Promise<number> {
     const [{ createCache }, { cacheSink }, { startOutboxCapture }, { startLogicalCapture }] = await Promise.all([
       import('../../compose/create-cache.js'), import('../../capture/cache-sink.js'), import('../../capture/outbox-capture.js'),
       import('../../capture/logical-capture.js')])
-    const logger = {
-      warn: (context: Record<string, unknown>, message: string) => console.error(`tiercache cdc: ${message} ${JSON.stringify(context)}`),
-      error: (context: Record<string, unknown>, message: string) => console.error(`tiercache cdc: ${message} ${JSON.stringify(context)}`),
-    }
+    const logger = commandLogger('cdc')
     // A cache of its own, without L1: what it cannot deliver waits in its outbox, and capture does
     // not move past an invalidation until that outbox is empty.
     const cache = createCache({ namespace, l1: false, l2: { redis: redisUrl }, logger })
@@ -97,15 +92,7 @@ export async function run(args: string[]): Promise<number> {
         ? await startLogicalCapture({ databaseUrl, mapping, sink: cacheSink(cache), logger, retryInterval: pollInterval })
         : await startOutboxCapture({ db, mapping, sink: cacheSink(cache), logger, pollInterval, leaseTtl })
       console.log(`tiercache cdc: following (${mode} mode) ${mapping.tables.map((t) => t.table).join(', ')} in ${redactUrl(databaseUrl)}; publishing to namespace ${JSON.stringify(namespace)} on ${redactUrl(redisUrl)}`)
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off('SIGINT', stop)
-          process.off('SIGTERM', stop)
-          resolve()
-        }
-        process.on('SIGINT', stop)
-        process.on('SIGTERM', stop)
-      })
+      await untilStopped()
       const stats = capture.stats()
       await capture.close()
       console.log(`tiercache cdc: stopped after publishing ${stats.published} changes (${stats.errors} errors)`)
@@ -147,8 +134,4 @@ async function loadMapping(path: string): Promise<CaptureMapping | undefined> {
     console.error(`tiercache cdc: E_CDC_CONFIG: ${path}: ${(error as Error).message}`)
     return undefined
   }
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value
 }

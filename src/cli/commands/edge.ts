@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { isTierCacheError } from '../../core/errors.js'
 import type { InvalidationBus } from '../../ports/bus.js'
 import type { RedisStreamBus } from '../../redis/stream-bus.js'
+import { untilStopped } from '../command-support.js'
 
 const HELP = `usage: tiercache edge --origin URL [--port N] [--host H] [--config file.json]
 
@@ -108,15 +109,7 @@ export async function run(args: string[]): Promise<number> {
     console.log(`tiercache edge ${edge.id} listening on ${url}, origin ${edge.options.origin.origin}${busConfig === undefined ? '' : `, bus ${busConfig.namespace}`}`)
     if (edge.adminServer !== undefined) console.log(`admin (metrics, stats, health) on ${edge.adminUrl}/.tiercache/`)
     if (edge.options.purgeToken === undefined) console.log('purge API disabled: set TIERCACHE_PURGE_TOKEN or "purgeToken" to enable it')
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        resolve()
-      }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
-    })
+    await untilStopped()
     await edge.close()
     await bus?.close()
     return 0

@@ -2,6 +2,7 @@ import { redactUrl } from '../../stack/redact-url.js'
 import { PortInUseError } from '../../stack/stack-errors.js'
 import { startStack } from '../../stack/start-stack.js'
 import { startDashboard } from '../../dashboard/dashboard.js'
+import { nonEmpty } from '../command-support.js'
 import { integerValue, nonEmptyValue, parseCommandLine, portValue } from '../parse-command-line.js'
 import { stateDirectory, writeSecretFile } from '../secret-file.js'
 import { UsageError } from '../usage-error.js'
@@ -124,10 +125,6 @@ export async function run(args: string[]): Promise<number> {
   await dashboard.close()
   await stack.close()
   return 0
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value
 }
 
 /** How long stopping may take before the process exits anyway (a hung connection must not keep it up). */

@@ -1,4 +1,5 @@
 import { redactUrl } from '../../stack/redact-url.js'
+import { commandLogger, connectPostgres, nonEmpty } from '../command-support.js'
 import { integerValue, nonEmptyValue, parseCommandLine } from '../parse-command-line.js'
 import { UsageError } from '../usage-error.js'
 
@@ -51,15 +52,10 @@ export async function run(args: string[]): Promise<number> {
   const redisUrl = nonEmptyValue('warm', '--redis', values.redis ?? nonEmpty(process.env.REDIS_URL), '')
   if (redisUrl === '') throw new UsageError('warm', '--redis (or REDIS_URL) is required: warming fills the shared tier, which only Redis is')
 
-  const [{ openPostgres }, { createCache }, { PRODUCT_ENTRY, loadProduct }] = await Promise.all([
-    import('../../db/pg-database.js'), import('../../compose/create-cache.js'), import('../../stack/catalog-app.js')])
-  const db = await openPostgres(databaseUrl).catch((error: unknown) => {
-    throw Object.assign(new Error(`cannot connect to PostgreSQL at ${redactUrl(databaseUrl)} (${(error as { code?: string }).code ?? (error as Error).message})`), { code: 'E_DATABASE_UNAVAILABLE' })
-  })
-  const logger = {
-    warn: (context: Record<string, unknown>, message: string) => console.error(`tiercache warm: ${message} ${JSON.stringify(context)}`),
-    error: (context: Record<string, unknown>, message: string) => console.error(`tiercache warm: ${message} ${JSON.stringify(context)}`),
-  }
+  const [{ createCache }, { PRODUCT_ENTRY, loadProduct }] = await Promise.all([
+    import('../../compose/create-cache.js'), import('../../stack/catalog-app.js')])
+  const db = await connectPostgres(databaseUrl)
+  const logger = commandLogger('warm')
   // No L1: this process exits when it is done; only what reaches Redis is of use to anyone.
   const cache = createCache({ namespace, l1: false, l2: { redis: redisUrl }, logger })
   const abort = new AbortController()
@@ -141,8 +137,4 @@ class ProgressLine {
   end(): void {
     if (this.#drawn) process.stderr.write('\n')
   }
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value
 }
