@@ -4,6 +4,7 @@ import type { LoadSpec } from './load-spec.js'
 /** The raw option values of `tiercache loadgen` (strings as typed, undefined when not given). */
 export interface LoadOptionValues {
   target?: string | undefined
+  'write-target'?: string | undefined
   rate?: string | undefined
   connections?: string | undefined
   duration?: string | undefined
@@ -22,6 +23,7 @@ export class LoadOptionError extends Error {
 
 export const LOAD_DEFAULTS = {
   target: 'http://127.0.0.1:8080',
+  writeTarget: 'http://127.0.0.1:3000',
   connections: 64,
   durationMs: 30_000,
   keys: 1000,
@@ -37,6 +39,7 @@ export const LOAD_DEFAULTS = {
  */
 export function parseLoadOptions(v: LoadOptionValues): LoadSpec {
   const target = httpUrl('--target', v.target ?? LOAD_DEFAULTS.target)
+  const writeTarget = httpUrl('--write-target', v['write-target'] ?? LOAD_DEFAULTS.writeTarget)
   const rate = v.rate === undefined ? undefined : positiveNumber('--rate', v.rate, 1_000_000)
   const connections = v.connections === undefined ? LOAD_DEFAULTS.connections : integer('--connections', v.connections, 1, 10_000)
   const durationMs = v.duration === undefined ? LOAD_DEFAULTS.durationMs : duration('--duration', v.duration)
@@ -45,7 +48,7 @@ export function parseLoadOptions(v: LoadOptionValues): LoadSpec {
   const writeShare = v.writes === undefined ? LOAD_DEFAULTS.writeShare : percent('--writes', v.writes)
   const timeoutMs = v.timeout === undefined ? LOAD_DEFAULTS.timeoutMs : duration('--timeout', v.timeout)
   const seed = v.seed === undefined ? LOAD_DEFAULTS.seed : integer('--seed', v.seed, 0, 2 ** 32 - 1)
-  return { target, mode: rate === undefined ? 'closed' : 'open', rate: rate ?? 0, connections, durationMs, keys, zipf, writeShare, timeoutMs, seed }
+  return { target, writeTarget, mode: rate === undefined ? 'closed' : 'open', rate: rate ?? 0, connections, durationMs, keys, zipf, writeShare, timeoutMs, seed }
 }
 
 /** An http: URL with a host and nothing after the authority but `/`; returned without the trailing slash. */

@@ -1,7 +1,12 @@
 /** What one load run offers: the schedule, the key space, the mix. Built by `parseLoadOptions` or by code. */
 export interface LoadSpec {
-  /** Base URL requests go to (`http://127.0.0.1:8080`). */
+  /** Base URL reads go to (`http://127.0.0.1:8080`, the edge). */
   readonly target: string
+  /**
+   * Base URL writes go to: the catalog itself (`http://127.0.0.1:3000`), since an edge, like a
+   * CDN's API behavior, forwards only GET and HEAD on `/api/*`.
+   */
+  readonly writeTarget: string
   /**
    * `open`: requests leave on a timetable at `rate` per second whatever the answers do, and each
    * latency runs from the request's scheduled time (a stalled server shows as the stall, not as

@@ -71,6 +71,7 @@ const TICK_MS = 1
  */
 export async function runLoad(spec: LoadSpec, options: RunOptions = {}): Promise<LoadResult> {
   const target = new URL(spec.target)
+  const writeTarget = new URL(spec.writeTarget)
   const agent = new http.Agent({ keepAlive: true, maxSockets: spec.connections, maxFreeSockets: spec.connections })
   const random = seededRandom(spec.seed)
   const nextKey = zipfSampler(spec.keys, spec.zipf, random)
@@ -136,8 +137,8 @@ export async function runLoad(spec: LoadSpec, options: RunOptions = {}): Promise
     }
     const body = write ? JSON.stringify({ stock: Math.floor(random() * 1000) }) : undefined
     const req = http.request({
-      host: target.hostname,
-      port: target.port,
+      host: (write ? writeTarget : target).hostname,
+      port: (write ? writeTarget : target).port,
       path: productPath(id),
       method: write ? 'PATCH' : 'GET',
       agent,

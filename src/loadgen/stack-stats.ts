@@ -21,6 +21,8 @@ export interface AppCounters {
   readonly l2: { hits: number; misses: number; errors: number; timeouts: number } | undefined
   /** Database queries made by the app, or undefined when the app does not count them. */
   readonly dbQueries: number | undefined
+  /** Of which reads (`select`s). */
+  readonly dbReads: number | undefined
 }
 
 export interface Snapshot {
@@ -47,7 +49,7 @@ export interface StackDelta {
   readonly edge: (LayerDelta & { readonly requests: number; readonly passes: number }) | { readonly unavailable: string }
   readonly l1: LayerDelta | { readonly unavailable: string }
   readonly l2: (LayerDelta & { readonly errors: number }) | { readonly unavailable: string }
-  readonly db: { readonly queries: number; readonly perSecond: number } | { readonly unavailable: string }
+  readonly db: { readonly queries: number; readonly perSecond: number; readonly reads: number | null; readonly readsPerSecond: number | null } | { readonly unavailable: string }
 }
 
 /** Reads both sources; never throws (a source that fails is `{ unavailable: reason }`). */
@@ -95,18 +97,24 @@ export function stackDelta(before: Snapshot, after: Snapshot, seconds: number): 
       : { ...l2, errors: (c.l2!.errors + c.l2!.timeouts) - (b.l2!.errors + b.l2!.timeouts) },
     db: b.dbQueries === undefined || c.dbQueries === undefined
       ? { unavailable: 'the catalog\'s stats have no database query counter' }
-      : { queries: c.dbQueries - b.dbQueries, perSecond: (c.dbQueries - b.dbQueries) / seconds },
+      : {
+        queries: c.dbQueries - b.dbQueries,
+        perSecond: (c.dbQueries - b.dbQueries) / seconds,
+        reads: b.dbReads === undefined || c.dbReads === undefined ? null : c.dbReads - b.dbReads,
+        readsPerSecond: b.dbReads === undefined || c.dbReads === undefined ? null : (c.dbReads - b.dbReads) / seconds,
+      },
   }
 }
 
 function readApp(body: unknown, source: string): Snapshot['app'] {
-  const stats = body as { cache?: { l1?: AppCounters['l1']; l2?: AppCounters['l2'] }; db?: { queries?: unknown } }
+  const stats = body as { cache?: { l1?: AppCounters['l1']; l2?: AppCounters['l2'] }; db?: { queries?: unknown; reads?: unknown } }
   if (typeof stats !== 'object' || stats === null || typeof stats.cache !== 'object') return { unavailable: `${source}/.stack/stats is not the catalog's stats` }
   const queries = stats.db?.queries
   return {
     l1: stats.cache.l1 ?? undefined,
     l2: stats.cache.l2 ?? undefined,
     dbQueries: typeof queries === 'number' ? queries : undefined,
+    dbReads: typeof stats.db?.reads === 'number' ? stats.db.reads : undefined,
   }
 }
 

@@ -18,6 +18,7 @@ export interface LatencySummary {
 export interface LoadSummary {
   readonly format: 'tiercache-loadgen/1'
   readonly target: string
+  readonly writeTarget: string
   readonly mode: 'open' | 'closed'
   readonly offeredRate: number | null
   readonly connections: number
@@ -56,6 +57,7 @@ export function summarize(result: LoadResult, layers: StackDelta): LoadSummary {
   return {
     format: 'tiercache-loadgen/1',
     target: spec.target,
+    writeTarget: spec.writeTarget,
     mode: spec.mode,
     offeredRate: spec.mode === 'open' ? spec.rate : null,
     connections: spec.connections,
@@ -87,7 +89,7 @@ export function formatSummary(s: LoadSummary): string {
   const l = s.latencyMs
   const lines = [
     `tiercache loadgen: ${s.mode === 'open' ? `open loop at ${int(s.offeredRate ?? 0)}/s (${s.connections} connections at most)` : `closed loop, ${s.connections} connections`} for ${s.durationS} s against ${s.target}`,
-    `  keys ${int(s.keys)}, Zipf ${s.zipf}, writes ${(s.writeShare * 100).toFixed(1)}%`,
+    `  keys ${int(s.keys)}, Zipf ${s.zipf}, writes ${(s.writeShare * 100).toFixed(1)}%${s.writeShare > 0 ? ` (to ${s.writeTarget})` : ''}`,
     '',
     `  requests     ${int(s.completed)} ended of ${int(s.sent)} sent (${int(s.reads)} reads, ${int(s.writes)} writes)`,
     `  throughput   ${int(s.throughput)}/s`,
@@ -103,7 +105,7 @@ export function formatSummary(s: LoadSummary): string {
   lines.push('unavailable' in l1 ? `    L1         not measured: ${l1.unavailable}` : `    L1         hit ratio ${pct(l1.hitRatio)} (${int(l1.hits)} hits, ${int(l1.misses)} misses)`)
   lines.push('unavailable' in l2 ? `    L2 Redis   not measured: ${l2.unavailable}`
     : `    L2 Redis   hit ratio ${pct(l2.hitRatio)} (${int(l2.hits)} hits, ${int(l2.misses)} misses, ${int(l2.errors)} errors or timeouts)`)
-  lines.push('unavailable' in db ? `    database   not measured: ${db.unavailable}` : `    database   ${db.perSecond.toFixed(1)} queries/s (${int(db.queries)} queries)`)
+  lines.push('unavailable' in db ? `    database   not measured: ${db.unavailable}` : `    database   ${db.perSecond.toFixed(1)} queries/s (${int(db.queries)} queries${db.reads === null ? '' : `, of which ${int(db.reads)} reads: ${(db.readsPerSecond ?? 0).toFixed(1)}/s`})`)
   return `${lines.join('\n')}\n`
 }
 

@@ -205,7 +205,7 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
     if (match !== null) return product(req, res, match[1]!, query)
     if (path === '/api/products') return list(req, res, query)
     if (path === '/.stack/stats') {
-      return readOnly(req, res, (head) => send(res, 200, { cache: cache.stats(), db: { queries: queries.count() }, ...(options.stats?.() ?? {}) }, NO_STORE, head))
+      return readOnly(req, res, (head) => send(res, 200, { cache: cache.stats(), db: queries.counts(), ...(options.stats?.() ?? {}) }, NO_STORE, head))
     }
     if (path === '/') {
       return readOnly(req, res, (head) => {

@@ -22,7 +22,7 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
 }
 
 const spec = (target: string, over: Partial<LoadSpec>): LoadSpec => ({
-  ...parseLoadOptions({ target }), ...over,
+  ...parseLoadOptions({ target, 'write-target': target }), ...over,
 })
 
 /** The server's own account of what it received, to hold the generator's counts against. */
@@ -138,7 +138,7 @@ describe('loadgen layer counters', () => {
       const s = step
       const body = {
         cache: { l1: { hits: 100 + 90 * s, misses: 10 + 10 * s }, l2: { hits: 5 + 8 * s, misses: 5 + 2 * s, errors: 0, timeouts: 0 } },
-        db: { queries: 7 + 20 * s },
+        db: { queries: 7 + 20 * s, reads: 5 + 16 * s },
         edge: { requests: 1000 * s, hits: 900 * s, misses: 100 * s, passes: 0 },
       }
       res.writeHead(200, { 'content-type': 'application/json' })
@@ -151,7 +151,7 @@ describe('loadgen layer counters', () => {
     expect(delta.edge).toEqual({ requests: 1000, hits: 900, misses: 100, passes: 0, hitRatio: 0.9 })
     expect(delta.l1).toEqual({ hits: 90, misses: 10, hitRatio: 0.9 })
     expect(delta.l2).toEqual({ hits: 8, misses: 2, hitRatio: 0.8, errors: 0 })
-    expect(delta.db).toEqual({ queries: 20, perSecond: 10 })
+    expect(delta.db).toEqual({ queries: 20, perSecond: 10, reads: 16, readsPerSecond: 8 })
 
     const gone = await snapshot({ app, edgeAdmin: 'http://127.0.0.1:1' })
     expect(gone.edge).toEqual({ unavailable: expect.stringMatching(/unreachable \(ECONNREFUSED\)/) })

@@ -22,10 +22,13 @@ options:
   --duration D        how long, such as 30s or 2m (default 30s)
   --keys N            product ids 1..N are requested (default 1000, what tiercache start seeds)
   --zipf S            popularity skew: id k is drawn with weight 1/k^S (default 1.0; 0 is uniform)
-  --writes P%         share of requests that are PATCH /api/products/:id (default 0%)
+  --writes P%         share of requests that are PATCH /api/products/:id (default 0%), sent to
+                      --write-target
   --timeout D         a request without an answer for D is a timeout (default 10s)
   --seed N            seed of the key and mix draws (default 1: two runs offer the same requests)
-  --target URL        where requests go (default http://127.0.0.1:8080, the edge of tiercache start)
+  --target URL        where reads go (default http://127.0.0.1:8080, the edge of tiercache start)
+  --write-target URL  where writes go (default: --app; an edge, like a CDN's API behavior, forwards
+                      only GET and HEAD on /api/*)
   --app URL           the catalog, for its counters at /.stack/stats (default http://127.0.0.1:3000)
   --edge-admin URL    the edge's admin listener, for its counters at /.tiercache/stats (default: the
                       edge counters the catalog's stats carry, as under tiercache start)
@@ -47,6 +50,7 @@ export async function run(args: string[]): Promise<number> {
     help: HELP,
     options: {
       target: { type: 'string' },
+      'write-target': { type: 'string' },
       rate: { type: 'string' },
       connections: { type: 'string' },
       duration: { type: 'string' },
@@ -65,7 +69,8 @@ export async function run(args: string[]): Promise<number> {
   let spec
   let sources
   try {
-    spec = parseLoadOptions(values)
+    // Writes go to the catalog (--app) unless told otherwise: the edge forwards only reads on /api/*.
+    spec = parseLoadOptions({ ...values, 'write-target': values['write-target'] ?? values.app })
     sources = {
       app: httpUrl('--app', values.app ?? 'http://127.0.0.1:3000'),
       edgeAdmin: values['edge-admin'] === undefined ? undefined : httpUrl('--edge-admin', values['edge-admin']),
