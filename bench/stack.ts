@@ -35,7 +35,6 @@ import { parseDuration } from '../src/core/duration.js'
 import { openPostgres } from '../src/db/pg-database.js'
 import type { LoadSpec } from '../src/loadgen/load-spec.js'
 import { runLoad } from '../src/loadgen/run-load.js'
-import type { LoadResult } from '../src/loadgen/run-load.js'
 import { snapshot, stackDelta } from '../src/loadgen/stack-stats.js'
 import type { StatsSources } from '../src/loadgen/stack-stats.js'
 import { summarize } from '../src/loadgen/summary.js'
@@ -73,7 +72,7 @@ function startServer(mode: 'on' | 'off', databaseUrl: string, redisUrl: string):
     { stdio: ['ignore', 'pipe', 'inherit'] })
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the ${mode} server exited with ${code}`)))
-    createInterface({ input: child.stdout! }).once('line', (line) => resolve({ child, urls: JSON.parse(line) as Server['urls'] }))
+    createInterface({ input: child.stdout }).once('line', (line) => resolve({ child, urls: JSON.parse(line) as Server['urls'] }))
   })
 }
 
@@ -169,7 +168,7 @@ try {
   let polling = true
   const poll = (async () => {
     while (polling) {
-      const res = await fetch(`${on!.urls.appUrl}/.stack/stats`).then((r) => r.json() as Promise<{ cache: { l2?: { hits: number; errors: number; timeouts: number; breaker: string } } }>).catch(() => undefined)
+      const res = await fetch(`${on.urls.appUrl}/.stack/stats`).then((r) => r.json() as Promise<{ cache: { l2?: { hits: number; errors: number; timeouts: number; breaker: string } } }>).catch(() => undefined)
       const l2 = res?.cache.l2
       if (l2 !== undefined) timeline.push({ t: (performance.now() - t0) / 1000, breaker: l2.breaker, l2Hits: l2.hits, l2Errors: l2.errors + l2.timeouts })
       await new Promise((r) => setTimeout(r, 250))
@@ -198,7 +197,10 @@ try {
     breakerStates: [...new Set(timeline.map((p) => p.breaker))],
     l2ErrorsDuringRun: (timeline.at(-1)?.l2Errors ?? 0) - (timeline[0]?.l2Errors ?? 0),
     clientErrors: row.summary.errors,
-    worstSecond: row.summary.latencyMs.max,
+    readP99Ms: row.summary.readLatencyMs.p99,
+    readMaxMs: row.summary.readLatencyMs.max,
+    writeP99Ms: row.summary.writeLatencyMs.p99,
+    writeMaxMs: row.summary.writeLatencyMs.max,
   }
 } finally {
   await stopServer(on)

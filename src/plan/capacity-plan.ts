@@ -119,7 +119,7 @@ export function computePlan(input: PlanInput, measured: MeasuredFigures): Plan {
   const redisOps = { value: redisOpsValue, unit: '/s', formula: `L1 misses (reads) + origin misses (fills) + writes (invalidations) = ${f(l1MissesValue)} + ${f(missesValue)} + ${f(writeRate)}` }
 
   const edgeCores = { value: Math.ceil(rps / measured.edgeRequestsPerCore), unit: 'cores', formula: `⌈rps ÷ edge hits per core⌉ = ⌈${f(rps)} ÷ ${f(measured.edgeRequestsPerCore)}⌉ (hit path; misses cost more)` }
-  const appCores = { value: Math.ceil(appRequestsValue / measured.appRequestsPerCore), unit: 'cores', formula: `⌈app requests ÷ app requests per core⌉ = ⌈${f(appRequestsValue)} ÷ ${f(measured.appRequestsPerCore)}⌉ (L1-hit path)` }
+  const appCores = { value: Math.ceil(appRequestsValue / measured.appRequestsPerCore), unit: 'cores', formula: `⌈app requests ÷ app requests per core⌉ = ⌈${f(appRequestsValue)} ÷ ${f(measured.appRequestsPerCore)}⌉ (the catalog's measured mix of L1 hits and database reads)` }
   const byOps = Math.ceil(redisOpsValue / measured.redisReadsPerCore)
   const byMemory = Math.ceil(redisBytesValue / input.redisShardBytes)
   const redisShards = {

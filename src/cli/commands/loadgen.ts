@@ -69,12 +69,12 @@ export async function run(args: string[]): Promise<number> {
   let spec
   let sources
   try {
-    // Writes go to the catalog (--app) unless told otherwise: the edge forwards only reads on /api/*.
-    spec = parseLoadOptions({ ...values, 'write-target': values['write-target'] ?? values.app })
     sources = {
       app: httpUrl('--app', values.app ?? 'http://127.0.0.1:3000'),
       edgeAdmin: values['edge-admin'] === undefined ? undefined : httpUrl('--edge-admin', values['edge-admin']),
     }
+    // Writes go to the catalog (--app) unless told otherwise: the edge forwards only reads on /api/*.
+    spec = parseLoadOptions({ ...values, 'write-target': values['write-target'] ?? sources.app })
   } catch (error) {
     if (error instanceof LoadOptionError) throw new UsageError('loadgen', error.message)
     throw error

@@ -34,7 +34,7 @@ options:
 `
 
 /** `tiercache plan`: the capacity model, printed with its formulas. */
-export async function run(args: string[]): Promise<number> {
+export function run(args: string[]): Promise<number> {
   const parsed = parseCommandLine({
     command: 'plan',
     help: HELP,
@@ -56,7 +56,7 @@ export async function run(args: string[]): Promise<number> {
       json: { type: 'boolean' },
     },
   }, args)
-  if (parsed === undefined) return 0
+  if (parsed === undefined) return Promise.resolve(0)
   const { json, ...values } = parsed.values
   let planned
   try {
@@ -70,5 +70,5 @@ export async function run(args: string[]): Promise<number> {
   process.stdout.write(json === true
     ? `${JSON.stringify({ format: 'tiercache-plan/1', input, measured, sources: MEASURED.sources, plan }, null, 2)}\n`
     : formatPlan(plan, measured))
-  return 0
+  return Promise.resolve(0)
 }
