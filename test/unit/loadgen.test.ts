@@ -195,3 +195,15 @@ describe('loadgen options and histogram', () => {
     expect(h.max).toBe(5_000_000)
   })
 })
+
+describe('loadgen error kinds', () => {
+  it('a server that never answers: each request is a timeout, none a status', async () => {
+    let received = 0
+    const target = await serve((req) => { received++; req.resume() })
+    const result = await runLoad(spec(target, { mode: 'open', rate: 20, durationMs: 500, keys: 5, timeoutMs: 300 }))
+    expect(result.completed).toBe(10)
+    expect(received).toBe(10)
+    expect(result.errors).toEqual({ timeouts: 10, connection: {} })
+    expect(result.statuses).toEqual({})
+  })
+})
