@@ -122,6 +122,8 @@ async function measure(phase: string, side: string, server: Server, spec: LoadSp
 
 const rows: Row[] = []
 let restart: Record<string, unknown> | undefined
+/** True while the Redis-restart phase samples the catalog's L2 state (cleared on the way out, also on failure). */
+let polling = false
 const pgBase = await ensurePostgres()
 const schema = await freshSchema(pgBase.url)
 const redisDir = mkdtempSync(join(tmpdir(), 'tiercache-bench-stack-'))
@@ -165,7 +167,7 @@ try {
   const restartMs = Math.max(durationMs, 20_000)
   const timeline: { t: number; breaker: string; l2Hits: number; l2Errors: number }[] = []
   const t0 = performance.now()
-  let polling = true
+  polling = true
   const poll = (async () => {
     while (polling) {
       const res = await fetch(`${on.urls.appUrl}/.stack/stats`).then((r) => r.json() as Promise<{ cache: { l2?: { hits: number; errors: number; timeouts: number; breaker: string } } }>).catch(() => undefined)
@@ -203,6 +205,7 @@ try {
     writeMaxMs: row.summary.writeLatencyMs.max,
   }
 } finally {
+  polling = false
   await stopServer(on)
   await stopServer(off)
   await redis.stop()
