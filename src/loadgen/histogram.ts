@@ -3,9 +3,9 @@
  * mergeable, and a stated error bound.
  *
  * Values are microseconds. Bucket i holds [B^i, B^(i+1)) with B = 1 + 2ε (ε = {@link RELATIVE_ERROR});
- * a quantile is reported as the geometric middle of its bucket, so it is within ε (0.5%) of a value
- * that was actually recorded at that rank (plus 1 µs of rounding below 100 µs). The minimum and
- * maximum are kept exactly. Buckets cover 1 µs to about an hour: larger values land in the last
+ * a quantile is reported as the geometric middle of its bucket, so it is within ε (0.5%) of the value
+ * actually recorded at that rank (B^0.5 − 1 = 0.4988%); values below 1 µs share the first bucket.
+ * Quantiles are clamped to the minimum and maximum, which are kept exactly. Buckets cover 1 µs to about an hour: larger values land in the last
  * bucket (the exact maximum still shows them).
  */
 export const RELATIVE_ERROR = 0.005
