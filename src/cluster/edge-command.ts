@@ -5,7 +5,7 @@ import { commandLogger, untilStopped } from '../cli/command-support.js'
 import { EDGE_ROLE, serveEdgeAdmin } from './edge-cluster.js'
 import type { EdgeAdmin, EdgeWorkerConfig } from './edge-cluster.js'
 import { relayBus } from './ipc-bus.js'
-import { WorkerPool, WorkerStartError } from './worker-pool.js'
+import { WorkerPool, commandError } from './worker-pool.js'
 
 /** What `tiercache edge --workers N` resolved from its flags and config file. */
 export interface EdgeClusterCommand {
@@ -61,8 +61,7 @@ export async function runEdgeCluster(command: EdgeClusterCommand): Promise<numbe
     await admin?.close()
     await pool.stop()
     await relay?.bus.close()
-    if (error instanceof WorkerStartError) throw Object.assign(new Error(error.message), error.details)
-    throw error
+    throw commandError(error)
   }
   await stopping
   await admin?.close()

@@ -216,3 +216,11 @@ export class WorkerPool {
     }, delay)
   }
 }
+
+/**
+ * A worker's start failure as the command would have thrown it in one process (a failed listen
+ * keeps its `syscall`, `port` and `address`, so it is reported the same way); anything else as is.
+ */
+export function commandError(error: unknown): unknown {
+  return error instanceof WorkerStartError ? Object.assign(new Error(error.message), error.details) : error
+}
