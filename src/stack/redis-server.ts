@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
-import { createConnection, createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
+import { createConnection } from 'node:net'
 import { delimiter, join } from 'node:path'
+import { freePort } from '../cluster/free-port.js'
 
 /** A redis-server this process started. */
 export interface OwnRedis {
@@ -95,16 +95,5 @@ export function reachable(url: string, timeoutMs = 2_000): Promise<boolean> {
     const socket = createConnection({ port, host }, () => { socket.destroy(); resolve(true) })
     socket.setTimeout(timeoutMs, () => { socket.destroy(); resolve(false) })
     socket.once('error', () => resolve(false))
-  })
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
   })
 }

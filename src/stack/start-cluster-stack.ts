@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { EDGE_ROLE, serveEdgeAdmin } from '../cluster/edge-cluster.js'
 import type { EdgeAdmin, EdgeWorkerConfig } from '../cluster/edge-cluster.js'
+import { freePort } from '../cluster/free-port.js'
 import { relayBus } from '../cluster/ipc-bus.js'
 import { WorkerPool, WorkerStartError } from '../cluster/worker-pool.js'
 import { consoleLogger } from '../core/logger.js'
@@ -83,10 +84,11 @@ export async function startClusterStack(options: ClusterStackOptions = {}): Prom
   const progress = options.onProgress ?? (() => {})
   const host = options.host ?? '127.0.0.1'
   const namespace = 'catalog'
-  const appPortWanted = options.appPort ?? 3000
-  const edgePortWanted = options.port ?? 8080
-  await probePort('app', appPortWanted, host)
-  await probePort('edge', edgePortWanted, host)
+  await probePort('app', options.appPort ?? 3000, host)
+  await probePort('edge', options.port ?? 8080, host)
+  // Two roles on "any free port" would share one socket under node:cluster (see free-port.ts).
+  const appPortWanted = options.appPort === 0 ? await freePort(host) : options.appPort ?? 3000
+  const edgePortWanted = options.port === 0 ? await freePort(host) : options.port ?? 8080
   const closers: (() => Promise<unknown>)[] = []
   const closeAll = async (): Promise<void> => { for (const close of closers.reverse()) await close().catch(() => {}) }
   try {
