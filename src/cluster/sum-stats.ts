@@ -11,7 +11,7 @@
  */
 export function sumStats<T>(snapshots: readonly T[]): T | undefined {
   if (snapshots.length === 0) return undefined
-  return combine(snapshots as readonly unknown[]) as T
+  return combine(snapshots) as T
 }
 
 const BREAKER_ORDER = ['closed', 'half-open', 'open']
@@ -30,11 +30,11 @@ function combine(values: readonly unknown[]): unknown {
   }
   if (Array.isArray(first)) {
     const length = Math.max(...present.map((v) => (Array.isArray(v) ? v.length : 0)))
-    return Array.from({ length }, (_, i) => combine(present.map((v) => (Array.isArray(v) ? v[i] : undefined))))
+    return Array.from({ length }, (_, i) => combine(present.map((v) => (Array.isArray(v) ? (v as unknown[])[i] : undefined))))
   }
   if (typeof first === 'object') {
     const keys = new Set<string>()
-    for (const v of present) for (const k of Object.keys(v as object)) keys.add(k)
+    for (const v of present) for (const k of Object.keys(v)) keys.add(k)
     const out: Record<string, unknown> = {}
     for (const k of keys) out[k] = combine(present.map((v) => (v as Record<string, unknown>)[k]))
     return out

@@ -184,8 +184,8 @@ export class WorkerPool {
         resolve(slot.ready)
       })
       rpc.on('failed', (payload) => {
-        const e = payload as { message: string }
-        if (!started) reject(new WorkerStartError(slot.group.role, e.message, e as Record<string, unknown>))
+        const e = payload as { message: string } & Record<string, unknown>
+        if (!started) reject(new WorkerStartError(slot.group.role, e.message, e))
       })
       worker.on('message', (message: unknown) => rpc.receive(message))
       worker.once('exit', (code, signal) => {

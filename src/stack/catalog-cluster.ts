@@ -36,7 +36,7 @@ export interface CatalogWorkerConfig {
   readonly host: string
   readonly namespace: string
   /** `primary`: queries go to the primary's database over IPC (embedded PGlite); else a PostgreSQL URL of its own. */
-  readonly database: 'primary' | string
+  readonly database: string
   /** Redis for L2 and the Streams bus; without it, the primary relays the bus over IPC. */
   readonly redisUrl: string | undefined
   /** True when the primary runs change capture: a write is answered once its invalidation is published. */
@@ -181,7 +181,7 @@ export async function startCatalogCluster(options: CatalogClusterOptions): Promi
     })
     const config: CatalogWorkerConfig = {
       port: options.port, host: options.host, namespace: options.namespace,
-      database: throughPrimary ? 'primary' : options.databaseUrl!,
+      database: throughPrimary || options.databaseUrl === undefined ? 'primary' : options.databaseUrl,
       redisUrl: options.redisUrl, capture: capture !== undefined,
     }
     const workers = await pool.add({ role: CATALOG_ROLE, count: options.workers, config })

@@ -15,7 +15,7 @@ import type { CatalogCluster } from './catalog-cluster.js'
 import { findOnPath, reachable, startRedisServer } from './redis-server.js'
 import type { OwnRedis } from './redis-server.js'
 import { redactUrl } from './redact-url.js'
-import { STACK_EDGE_BEHAVIORS, listenError, probePort } from './start-stack.js'
+import { STACK_EDGE_BEHAVIORS, listenError, loadAdapters, probePort } from './start-stack.js'
 
 /** Options of {@link startClusterStack}. */
 export interface ClusterStackOptions {
@@ -86,6 +86,8 @@ export async function startClusterStack(options: ClusterStackOptions = {}): Prom
   const namespace = 'catalog'
   await probePort('app', options.appPort ?? 3000, host)
   await probePort('edge', options.port ?? 8080, host)
+  // A missing optional package is one line naming it, before anything starts.
+  await loadAdapters(options.databaseUrl === '' ? undefined : options.databaseUrl, options.redisUrl === '' ? undefined : options.redisUrl)
   // Two roles on "any free port" would share one socket under node:cluster (see free-port.ts).
   const appPortWanted = options.appPort === 0 ? await freePort(host) : options.appPort ?? 3000
   const edgePortWanted = options.port === 0 ? await freePort(host) : options.port ?? 8080
@@ -140,7 +142,7 @@ export async function startClusterStack(options: ClusterStackOptions = {}): Prom
       admin.refresh().then((s) => { if (s !== undefined) edgeStats = s }, () => {})
       catalog.cacheStats().then((s) => { if (s !== undefined) cacheStats = s }, () => {})
     }, REFRESH_MS)
-    closers.push(async () => clearInterval(timer))
+    closers.push(() => Promise.resolve(clearInterval(timer)))
     return {
       edgeUrl: edgeWorkers[0]!.url,
       edgeAdminUrl: admin.url,
@@ -176,6 +178,8 @@ async function chooseRedis(options: ClusterStackOptions, logger: Logger, progres
     progress('no redis-server on PATH and no REDIS_URL: running L1-only (each app process has its own L1; invalidations are relayed between processes in memory). Install redis-server or set REDIS_URL for the L2 tier')
     return { source: { kind: 'none' } }
   }
+  // The workers need ioredis to use it: say so now, not from every worker.
+  await loadAdapters(options.databaseUrl === '' ? undefined : options.databaseUrl, 'redis://127.0.0.1')
   progress(`starting ${binary} (no persistence, stopped with the stack)...`)
   const own = await startRedisServer(binary)
   return { source: { kind: 'started', url: own.url, pid: own.pid, binary }, own }

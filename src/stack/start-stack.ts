@@ -176,7 +176,7 @@ function waitBounded(work: Promise<void>, ms: number): Promise<void> {
  * when needed) is one typed error naming every package to install, not a module-not-found trace
  * after the database was opened.
  */
-async function loadAdapters(databaseUrl: string | undefined, redisUrl: string | undefined): Promise<{
+export async function loadAdapters(databaseUrl: string | undefined, redisUrl: string | undefined): Promise<{
   pglite?: typeof PgliteAdapter
   pg?: typeof PgAdapter
   redis?: typeof RedisAdapter

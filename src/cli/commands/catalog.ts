@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os'
-import type { WorkerLink } from '../../cluster/worker-main.js'
+import type { WorkerHandle, WorkerLink } from '../../cluster/worker-main.js'
 import { redactUrl } from '../../stack/redact-url.js'
 import { commandLogger, nonEmpty, untilStopped } from '../command-support.js'
 import { integerValue, nonEmptyValue, parseCommandLine, portValue } from '../parse-command-line.js'
@@ -120,7 +120,7 @@ async function startCluster(options: {
 }
 
 /** A catalog worker process (`--workers N`, or `tiercache start`): see src/stack/catalog-cluster.ts. */
-export async function worker(link: WorkerLink): ReturnType<typeof import('../../stack/catalog-cluster.js').startCatalogWorker> {
+export async function worker(link: WorkerLink): Promise<WorkerHandle> {
   const { startCatalogWorker } = await import('../../stack/catalog-cluster.js')
   return startCatalogWorker(link)
 }

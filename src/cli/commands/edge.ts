@@ -3,8 +3,8 @@ import { parseArgs } from 'node:util'
 import { isTierCacheError } from '../../core/errors.js'
 import type { InvalidationBus } from '../../ports/bus.js'
 import type { RedisStreamBus } from '../../redis/stream-bus.js'
-import type { WorkerLink } from '../../cluster/worker-main.js'
-import { commandLogger, untilStopped } from '../command-support.js'
+import type { WorkerHandle, WorkerLink } from '../../cluster/worker-main.js'
+import { untilStopped } from '../command-support.js'
 
 const HELP = `usage: tiercache edge --origin URL [--port N] [--host H] [--config file.json]
 
@@ -143,7 +143,7 @@ export async function run(args: string[]): Promise<number> {
 }
 
 /** An edge worker process (`--workers N`, or `tiercache start`): see src/cluster/edge-cluster.ts. */
-export async function worker(link: WorkerLink): ReturnType<typeof import('../../cluster/edge-cluster.js').startEdgeWorker> {
+export async function worker(link: WorkerLink): Promise<WorkerHandle> {
   const { startEdgeWorker } = await import('../../cluster/edge-cluster.js')
   return startEdgeWorker(link)
 }
