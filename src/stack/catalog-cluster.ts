@@ -1,9 +1,7 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { cacheSink } from '../capture/cache-sink.js'
-import { parseCaptureMapping } from '../capture/mapping.js'
 import { startOutboxCapture } from '../capture/outbox-capture.js'
-import { installOutbox } from '../capture/outbox-schema.js'
 import { drainServer } from '../cluster/drain.js'
 import { databaseHandlers, IpcDatabase } from '../cluster/ipc-database.js'
 import { WorkerBus } from '../cluster/ipc-bus.js'
@@ -15,20 +13,16 @@ import type { TierCache } from '../core/cache.js'
 import { consoleLogger } from '../core/logger.js'
 import type { CacheStats } from '../core/stats.js'
 import type { Database } from '../db/database.js'
-import { openDatabase } from '../db/database.js'
 import type { InvalidationBus } from '../ports/bus.js'
 import type { ChangeCapture } from '../ports/capture.js'
 import type { Logger } from '../ports/logger.js'
-import { CATALOG_MAPPING, createCatalogApp, seedCatalog } from './catalog-app.js'
-import { redactUrl } from './redact-url.js'
-import { DatabaseUnavailableError } from './stack-errors.js'
+import { createCatalogApp } from './catalog-app.js'
+import { AFTER_COMMIT_WAIT_MS, openCatalogDatabase, prepareCatalog } from './catalog-service.js'
 import { waitBounded } from './wait-bounded.js'
 
 /** The role name of catalog app workers. */
 export const CATALOG_ROLE = 'catalog'
 
-/** How long a write's answer waits for its invalidation to be published. */
-const AFTER_COMMIT_WAIT_MS = 2000
 
 /** How a catalog worker is built: plain data, sent by the primary. */
 export interface CatalogWorkerConfig {
@@ -59,12 +53,8 @@ export async function startCatalogWorker(link: WorkerLink, logger: Logger = cons
   const config = link.config as CatalogWorkerConfig
   const { rpc } = link
   let db: Database
-  if (config.database === 'primary') {
-    db = new IpcDatabase(rpc)
-  } else {
-    const url = config.database
-    db = await openDatabase(url).catch((error: unknown) => { throw new DatabaseUnavailableError(redactUrl(url), error) })
-  }
+  if (config.database === 'primary') db = new IpcDatabase(rpc)
+  else db = await openCatalogDatabase(config.database)
   const bus = config.redisUrl === undefined ? new WorkerBus(rpc) : undefined
   const cache = catalogCache(config.namespace, logger, config.redisUrl, bus)
   const app: Server = createCatalogApp({
@@ -147,18 +137,10 @@ export async function startCatalogCluster(options: CatalogClusterOptions): Promi
   const { pool } = options
   const closers: (() => Promise<unknown>)[] = []
   const closeAll = async (): Promise<void> => { for (const close of closers.reverse()) await close().catch(() => {}) }
-  let db: Database
-  try {
-    db = await openDatabase(options.databaseUrl)
-  } catch (error) {
-    if (options.databaseUrl === undefined) throw error
-    throw new DatabaseUnavailableError(redactUrl(options.databaseUrl), error)
-  }
+  const db = await openCatalogDatabase(options.databaseUrl)
   closers.push(() => db.close())
   try {
-    await seedCatalog(db, options.products, options.onSeedProgress)
-    const mapping = parseCaptureMapping(CATALOG_MAPPING)
-    await installOutbox(db, mapping)
+    const mapping = await prepareCatalog(db, options.products, options.onSeedProgress)
     const cache = catalogCache(options.namespace, logger, options.redisUrl, options.relay)
     closers.push(() => cache.close())
     let capture: ChangeCapture | undefined

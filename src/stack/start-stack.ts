@@ -21,6 +21,7 @@ import { installOutbox } from '../capture/outbox-schema.js'
 import type { ChangeCapture } from '../ports/capture.js'
 import { CATALOG_MAPPING, createCatalogApp, seedCatalog } from './catalog-app.js'
 import { redactUrl } from './redact-url.js'
+import { waitBounded } from './wait-bounded.js'
 import { DatabaseUnavailableError, MissingDependencyError, PortInUseError } from './stack-errors.js'
 
 /** Options of {@link startStack}. */
@@ -165,10 +166,6 @@ export const STACK_EDGE_BEHAVIORS: readonly BehaviorOptions[] = DEFAULT_BEHAVIOR
 /** How long a write's answer waits for capture to publish its invalidation. */
 const AFTER_COMMIT_WAIT_MS = 2000
 
-function waitBounded(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  return Promise.race([work.catch(() => {}), new Promise<void>((resolve) => { timer = setTimeout(resolve, ms) })]).finally(() => clearTimeout(timer))
-}
 
 /**
  * Loads the adapters this configuration needs, all before any work starts, so a missing optional
