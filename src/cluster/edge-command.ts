@@ -40,7 +40,8 @@ export async function runEdgeCluster(command: EdgeClusterCommand): Promise<numbe
   if (relay !== undefined) pool.handleAll(relay.handlers)
   const config: EdgeWorkerConfig = {
     id, origin: command.origin, options, purgeToken: command.purgeToken,
-    accessLog: command.accessLog ? 'stdout' : false,
+    // --access-log writes JSON lines to stdout; `"accessLog": true` in the file logs through the logger, as in one process.
+    accessLog: command.accessLog ? 'stdout' : options.accessLog === true ? 'logger' : false,
     bus: command.busConfig ?? 'relay',
     port: command.port, host: command.host,
   }

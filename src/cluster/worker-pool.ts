@@ -124,10 +124,19 @@ export class WorkerPool {
     return this.#slots.filter((s) => role === undefined || s.group.role === role).map((s) => this.#info(s))
   }
 
-  /** Sends `type` to every serving worker of `role` and collects the answers (a worker that fails to answer is left out). */
-  async gather<T>(role: string, type: string, payload?: unknown): Promise<T[]> {
+  /**
+   * Sends `type` to every serving worker of `role` and collects the answers. A worker that fails,
+   * or does not answer within `timeoutMs` (a stuck event loop), is left out rather than holding up
+   * the stats of the others.
+   */
+  async gather<T>(role: string, type: string, payload?: unknown, timeoutMs = 2_000): Promise<T[]> {
     const live = this.#slots.filter((s) => s.group.role === role && s.ready !== undefined && s.rpc !== undefined)
-    const answers = await Promise.allSettled(live.map((s) => s.rpc!.request<T>(type, payload)))
+    const timers: NodeJS.Timeout[] = []
+    const answers = await Promise.allSettled(live.map((s) => Promise.race([
+      s.rpc!.request<T>(type, payload),
+      new Promise<never>((_, reject) => { timers.push(setTimeout(() => reject(new Error('no answer in time')), timeoutMs)) }),
+    ])))
+    for (const timer of timers) clearTimeout(timer)
     return answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []))
   }
 
