@@ -7,6 +7,8 @@
  * Exit codes: 0 done, 1 a run-time failure (a port in use, a service unreachable, a package
  * missing), 2 a usage error. Whatever a command throws is printed as one line (report-error.ts).
  */
+import { runWorker, workerRole } from '../cluster/worker-main.js'
+import type { WorkerHandle, WorkerLink } from '../cluster/worker-main.js'
 import { didYouMean } from './did-you-mean.js'
 import { reportError } from './report-error.js'
 import { UsageError } from './usage-error.js'
@@ -87,7 +89,25 @@ async function main(argv: string[]): Promise<number> {
 
 let current: string | undefined
 
-main(process.argv.slice(2)).then(
+/**
+ * A worker process of `--workers N` (node:cluster re-runs this file with the same arguments): it
+ * runs the role the primary forked it for, from the command module that owns that role.
+ */
+async function worker(role: string): Promise<number> {
+  const mod = await COMMANDS.get(role)?.load() as { worker?(link: WorkerLink): Promise<WorkerHandle> } | undefined
+  if (mod?.worker === undefined) throw new Error(`unknown worker role ${role}`)
+  const start = mod.worker.bind(mod)
+  return runWorker((link) => start(link))
+}
+
+const role = workerRole()
+if (role !== undefined) {
+  current = role
+  worker(role).then((code) => process.exit(code), (error: unknown) => {
+    console.error(reportError(role, error).line)
+    process.exit(1)
+  })
+} else main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code },
   (error: unknown) => {
     const { line, exitCode } = reportError(current, error)

@@ -13,15 +13,24 @@ import { updateAndTrace } from './propagation.js'
 import { Refusal, checkControl, checkHost, numberIn, oneOf, onlyKeys, readJsonObject } from './request-checks.js'
 import { Sampler } from './sampler.js'
 
+/** What the dashboard reads from the app's cache. */
+export type DashboardCache = Pick<TierCache, 'stats' | 'peek'>
+/** What the dashboard reads from and does to the edge. */
+export type DashboardEdge = Pick<Edge, 'stats' | 'purge'>
+
 /** What the dashboard watches and drives: the running stack. */
 export interface DashboardStack {
   readonly edgeUrl: string
   readonly appUrl: string
-  readonly cache: TierCache
-  readonly edge: Edge
+  /** The app's cache (with several app processes: their stats summed; `peek` then sees none of their entries). */
+  readonly cache: DashboardCache
+  /** The edge (with several edge processes: their stats summed, a purge through one of them). */
+  readonly edge: DashboardEdge
   readonly db: Database
   /** The app's server (the edge's origin): stopping it is one of the faults. */
-  readonly app: Server
+  readonly app?: Server
+  /** How the origin is stopped and started when it is not one server in this process (app workers). */
+  readonly origin?: { stop(): Promise<unknown>; start(): Promise<unknown> }
   /** Products in the catalog (ids 1..products). */
   readonly products: number
 }
@@ -65,16 +74,21 @@ export async function startDashboard(stack: DashboardStack, options: DashboardOp
 
   const setOrigin = async (mode: 'up' | 'down'): Promise<void> => {
     if (mode === origin) return
-    if (mode === 'down') {
+    const app = stack.app
+    if (stack.origin !== undefined) {
+      await (mode === 'down' ? stack.origin.stop() : stack.origin.start())
+    } else if (app === undefined) {
+      throw new Refusal(409, 'this stack cannot stop its origin')
+    } else if (mode === 'down') {
       await new Promise<void>((resolve) => {
-        stack.app.close(() => resolve())
-        stack.app.closeAllConnections()
+        app.close(() => resolve())
+        app.closeAllConnections()
       })
     } else {
       await new Promise<void>((resolve, reject) => {
-        stack.app.once('error', reject)
-        stack.app.listen(Number(appAddress.port), appAddress.hostname, () => {
-          stack.app.off('error', reject)
+        app.once('error', reject)
+        app.listen(Number(appAddress.port), appAddress.hostname, () => {
+          app.off('error', reject)
           resolve()
         })
       })

@@ -1,4 +1,4 @@
-import type { TierCache } from '../core/cache.js'
+import type { DashboardCache } from './dashboard.js'
 
 /** How long an update waited for each layer to show the new version, in ms from the write's start. */
 export interface Propagation {
@@ -24,7 +24,7 @@ const PROPAGATION_DEADLINE_MS = 5_000
  * through the edge (purged through the bus). Reads are repeated until they show the new version,
  * so each delay is measured, not assumed.
  */
-export async function updateAndTrace(cache: TierCache, appUrl: string, edgeUrl: string, id: number): Promise<Propagation> {
+export async function updateAndTrace(cache: DashboardCache, appUrl: string, edgeUrl: string, id: number): Promise<Propagation> {
   const price = 100 + Math.floor(Math.random() * 99_900)
   const key = `product:${id}`
   const started = performance.now()

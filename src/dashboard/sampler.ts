@@ -1,6 +1,6 @@
-import type { TierCache } from '../core/cache.js'
 import type { CacheStats } from '../core/stats.js'
-import type { Edge, EdgeStats } from '../edge/index.js'
+import type { EdgeStats } from '../edge/index.js'
+import type { DashboardCache, DashboardEdge } from './dashboard.js'
 import type { DatabaseFaults } from './database-faults.js'
 import type { LoadGenerator } from './load-generator.js'
 import { quantile } from './quantile.js'
@@ -52,13 +52,13 @@ interface Previous { at: number; edge: EdgeStats; cache: CacheStats; db: { queri
  */
 export class Sampler {
   readonly history: Sample[] = []
-  readonly #cache: TierCache
-  readonly #edge: Edge
+  readonly #cache: DashboardCache
+  readonly #edge: DashboardEdge
   readonly #db: DatabaseFaults
   readonly #load: LoadGenerator
   #previous: Previous
 
-  constructor(cache: TierCache, edge: Edge, db: DatabaseFaults, load: LoadGenerator) {
+  constructor(cache: DashboardCache, edge: DashboardEdge, db: DatabaseFaults, load: LoadGenerator) {
     this.#cache = cache
     this.#edge = edge
     this.#db = db

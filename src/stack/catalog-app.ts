@@ -100,6 +100,11 @@ export interface CatalogAppOptions {
   caching?: boolean
   /** Extra counters for `/.stack/stats`. */
   stats?: () => Record<string, unknown>
+  /**
+   * The whole service's `/.stack/stats` when it runs as several processes (summed by the primary),
+   * instead of this process's own.
+   */
+  statsOf?: () => Promise<Record<string, unknown>>
   /** Where a request that failed inside the app is reported (the client gets a bare 500). */
   logger?: Logger
 }
@@ -205,7 +210,8 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
     if (match !== null) return product(req, res, match[1]!, query)
     if (path === '/api/products') return list(req, res, query)
     if (path === '/.stack/stats') {
-      return readOnly(req, res, (head) => send(res, 200, { cache: cache.stats(), db: queries.counts(), ...(options.stats?.() ?? {}) }, NO_STORE, head))
+      const whole = req.method === 'GET' || req.method === 'HEAD' ? await options.statsOf?.() : undefined
+      return readOnly(req, res, (head) => send(res, 200, whole ?? { cache: cache.stats(), db: queries.counts(), ...(options.stats?.() ?? {}) }, NO_STORE, head))
     }
     if (path === '/') {
       return readOnly(req, res, (head) => {

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net'
 import { MemoryBus } from '../bus/memory-bus.js'
 import { cacheSink } from '../capture/cache-sink.js'
 import { parseCaptureMapping } from '../capture/mapping.js'
+import type { CaptureMapping } from '../capture/mapping.js'
 import { startOutboxCapture } from '../capture/outbox-capture.js'
 import { installOutbox } from '../capture/outbox-schema.js'
 import { createCache } from '../compose/create-cache.js'
@@ -14,6 +15,7 @@ import type { Logger } from '../ports/logger.js'
 import { CATALOG_MAPPING, createCatalogApp, seedCatalog } from './catalog-app.js'
 import { redactUrl } from './redact-url.js'
 import { DatabaseUnavailableError } from './stack-errors.js'
+import { waitBounded } from './wait-bounded.js'
 
 /** Options of {@link startCatalog}. */
 export interface CatalogServiceOptions {
@@ -48,7 +50,25 @@ export interface CatalogService {
 }
 
 /** How long a write's answer waits for its invalidation to be published. */
-const AFTER_COMMIT_WAIT_MS = 2000
+export const AFTER_COMMIT_WAIT_MS = 2000
+
+/** Opens the catalog's database: `url`, or an embedded PGlite; a server that does not answer is `E_DATABASE_UNAVAILABLE` (password hidden). */
+export async function openCatalogDatabase(url: string | undefined): Promise<Database> {
+  try {
+    return await openDatabase(url)
+  } catch (error) {
+    if (url === undefined) throw error
+    throw new DatabaseUnavailableError(redactUrl(url), error)
+  }
+}
+
+/** Creates and seeds the products table and installs the capture outbox; resolves with the capture mapping. */
+export async function prepareCatalog(db: Database, products: number, onProgress?: (done: number, total: number) => void): Promise<CaptureMapping> {
+  await seedCatalog(db, products, onProgress)
+  const mapping = parseCaptureMapping(CATALOG_MAPPING)
+  await installOutbox(db, mapping)
+  return mapping
+}
 
 /**
  * The catalog as a service of its own (`tiercache catalog`): the database seeded (one
@@ -60,18 +80,10 @@ export async function startCatalog(options: CatalogServiceOptions = {}): Promise
   const namespace = options.namespace ?? 'catalog'
   const closers: (() => Promise<unknown>)[] = []
   const closeAll = async (): Promise<void> => { for (const close of closers.reverse()) await close().catch(() => {}) }
-  let db: Database
-  try {
-    db = await openDatabase(options.databaseUrl)
-  } catch (error) {
-    if (options.databaseUrl === undefined) throw error
-    throw new DatabaseUnavailableError(redactUrl(options.databaseUrl), error)
-  }
+  const db = await openCatalogDatabase(options.databaseUrl)
   closers.push(() => db.close())
   try {
-    await seedCatalog(db, options.products ?? 100_000, options.onSeedProgress)
-    const mapping = parseCaptureMapping(CATALOG_MAPPING)
-    await installOutbox(db, mapping)
+    const mapping = await prepareCatalog(db, options.products ?? 100_000, options.onSeedProgress)
     const redis = options.redisUrl
     let cache: TierCache
     if (redis === undefined) {
@@ -92,11 +104,7 @@ export async function startCatalog(options: CatalogServiceOptions = {}): Promise
       db, cache, logger,
       stats: () => ({ capture: capture?.stats() }),
       ...(capture === undefined ? {} : {
-        afterCommit: (xid: bigint) => {
-          let timer: NodeJS.Timeout | undefined
-          return Promise.race([capture.waitFor(xid).catch(() => {}), new Promise<void>((resolve) => { timer = setTimeout(resolve, AFTER_COMMIT_WAIT_MS) })])
-            .finally(() => clearTimeout(timer))
-        },
+        afterCommit: (xid: bigint) => waitBounded(capture.waitFor(xid), AFTER_COMMIT_WAIT_MS),
       }),
     })
     await new Promise<void>((resolve, reject) => {

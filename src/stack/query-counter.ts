@@ -5,11 +5,15 @@ import type { Database } from '../db/database.js'
  * `reads` the `select`s (what caching can save; a write is a statement whatever the caches do).
  * `tiercache loadgen` and `npm run bench:stack` report them per second.
  */
-export function countQueries(db: Database): { readonly db: Pick<Database, 'query'>; counts(): { queries: number; reads: number } } {
+export function countQueries(db: Database): { readonly db: Database; counts(): { queries: number; reads: number } } {
   let queries = 0
   let reads = 0
   return {
     db: {
+      kind: db.kind,
+      exec: (sql) => db.exec(sql),
+      listen: (channel, onNotify) => db.listen(channel, onNotify),
+      close: () => db.close(),
       query: (sql, params) => {
         queries++
         if (/^\s*select\b/i.test(sql)) reads++

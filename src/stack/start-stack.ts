@@ -11,8 +11,8 @@ import type { Database } from '../db/database.js'
 import type * as PgAdapter from '../db/pg-database.js'
 import type * as PgliteAdapter from '../db/pglite-database.js'
 import type * as RedisAdapter from '../redis/index.js'
-import { createEdge } from '../edge/index.js'
-import type { Edge } from '../edge/index.js'
+import { DEFAULT_BEHAVIORS, createEdge } from '../edge/index.js'
+import type { BehaviorOptions, Edge } from '../edge/index.js'
 import type { InvalidationBus } from '../ports/bus.js'
 import { cacheSink } from '../capture/cache-sink.js'
 import { parseCaptureMapping } from '../capture/mapping.js'
@@ -21,6 +21,7 @@ import { installOutbox } from '../capture/outbox-schema.js'
 import type { ChangeCapture } from '../ports/capture.js'
 import { CATALOG_MAPPING, createCatalogApp, seedCatalog } from './catalog-app.js'
 import { redactUrl } from './redact-url.js'
+import { waitBounded } from './wait-bounded.js'
 import { DatabaseUnavailableError, MissingDependencyError, PortInUseError } from './stack-errors.js'
 
 /** Options of {@link startStack}. */
@@ -132,7 +133,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const appUrl = `http://${host}:${appPort}`
     // The stack shows what the edge does: one access log entry per request, through the logger.
     // Metrics, stats and health on a loopback-only admin listener (any free port), not the public one.
-    const edge = createEdge({ origin: appUrl, bus, purgeToken, logger, accessLog: true, admin: { port: 0, host: '127.0.0.1' } })
+    const edge = createEdge({ origin: appUrl, bus, behaviors: STACK_EDGE_BEHAVIORS, purgeToken, logger, accessLog: true, admin: { port: 0, host: '127.0.0.1' } })
     closers.push(() => edge.close())
     holder.edge = edge
     const edgeUrl = await edge.listen(edgePortWanted, host).catch((error: unknown) => { throw listenError('edge', edgePortWanted, host, error) })
@@ -155,13 +156,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
 }
 
+/**
+ * The edge's behaviors in the stack: the defaults (a CloudFront-style distribution), except that
+ * /api/* takes writes too, so a client can PUT, PATCH, POST and DELETE through the edge (the edge
+ * passes them to the app and drops its copy of the URL; change capture purges the rest).
+ */
+export const STACK_EDGE_BEHAVIORS: readonly BehaviorOptions[] = DEFAULT_BEHAVIORS.map((b) => (b.pathPattern === '/api/*' ? { ...b, allowedMethods: 'all' } : b))
+
 /** How long a write's answer waits for capture to publish its invalidation. */
 const AFTER_COMMIT_WAIT_MS = 2000
 
-function waitBounded(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  return Promise.race([work.catch(() => {}), new Promise<void>((resolve) => { timer = setTimeout(resolve, ms) })]).finally(() => clearTimeout(timer))
-}
 
 /**
  * Loads the adapters this configuration needs, all before any work starts, so a missing optional
@@ -169,7 +173,7 @@ function waitBounded(work: Promise<void>, ms: number): Promise<void> {
  * when needed) is one typed error naming every package to install, not a module-not-found trace
  * after the database was opened.
  */
-async function loadAdapters(databaseUrl: string | undefined, redisUrl: string | undefined): Promise<{
+export async function loadAdapters(databaseUrl: string | undefined, redisUrl: string | undefined): Promise<{
   pglite?: typeof PgliteAdapter
   pg?: typeof PgAdapter
   redis?: typeof RedisAdapter
@@ -204,7 +208,7 @@ async function loadAdapters(databaseUrl: string | undefined, redisUrl: string | 
 }
 
 /** Binds `port` for a moment and lets it go; a {@link PortInUseError} if it cannot. Port 0 is always free. */
-async function probePort(role: 'edge' | 'app', port: number, host: string): Promise<void> {
+export async function probePort(role: 'edge' | 'app', port: number, host: string): Promise<void> {
   if (port === 0) return
   const probe = createNetServer()
   await new Promise<void>((resolve, reject) => {
@@ -214,7 +218,7 @@ async function probePort(role: 'edge' | 'app', port: number, host: string): Prom
   await new Promise((resolve) => probe.close(resolve))
 }
 
-function listenError(role: 'edge' | 'app', port: number, host: string, error: unknown): unknown {
+export function listenError(role: 'edge' | 'app', port: number, host: string, error: unknown): unknown {
   const code = (error as { code?: unknown }).code
   return code === 'EADDRINUSE' || code === 'EACCES' ? new PortInUseError(role, port, host, error) : error
 }

@@ -45,7 +45,8 @@ describe('tiercache edge / tiercache purge', () => {
     const config = join(dir, 'edge.json')
     await writeFile(config, JSON.stringify({ behaviors: [{ pathPattern: '/items/*', defaultTtl: '1h' }], port: 0 }))
     const namespace = freshNamespace('cli')
-    const edge = tiercache(['edge', '--origin', origin.url, '--config', config, '--id', 'cli-edge', '--bus', inject('redisUrl'), '--bus-namespace', namespace],
+    // One process: this counts the origin's fills, and each worker of --workers N fills its own storage.
+    const edge = tiercache(['edge', '--origin', origin.url, '--config', config, '--id', 'cli-edge', '--bus', inject('redisUrl'), '--bus-namespace', namespace, '--workers', '1'],
       { TIERCACHE_PURGE_TOKEN: TOKEN })
     const exited = finished(edge)
     closers.push(async () => {

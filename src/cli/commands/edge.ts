@@ -1,7 +1,9 @@
+import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { isTierCacheError } from '../../core/errors.js'
 import type { InvalidationBus } from '../../ports/bus.js'
 import type { RedisStreamBus } from '../../redis/stream-bus.js'
+import type { WorkerHandle, WorkerLink } from '../../cluster/worker-main.js'
 import { untilStopped } from '../command-support.js'
 
 const HELP = `usage: tiercache edge --origin URL [--port N] [--host H] [--config file.json]
@@ -23,6 +25,11 @@ options:
   --admin-host H      address of that listener (default 127.0.0.1: loopback only)
   --access-log        write one JSON line per request to stdout (method, path without query
                       values, status, cache outcome, bytes, duration)
+  --workers N         worker processes sharing the port, each with its own memory storage (or the
+                      shared Redis storage of the config), kept coherent by the bus (without --bus,
+                      this process relays purges between them); a crashed worker is restarted.
+                      The admin listener answers for all of them. Default: one per core (${availableParallelism()});
+                      1 runs the edge in this process
 
 environment:
   TIERCACHE_PURGE_TOKEN   bearer token of POST /.tiercache/purge (at least 16 characters)
@@ -45,6 +52,7 @@ export async function run(args: string[]): Promise<number> {
         'admin-port': { type: 'string' },
         'admin-host': { type: 'string' },
         'access-log': { type: 'boolean' },
+        workers: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -75,11 +83,24 @@ export async function run(args: string[]): Promise<number> {
       console.error(`tiercache edge: expected --admin-port to be an integer 0..65535, got ${JSON.stringify(values['admin-port'])}`)
       return 2
     }
+    const workers = values.workers === undefined ? availableParallelism() : Number(values.workers)
+    if (!/^\d{1,3}$/.test(values.workers ?? '1') || !Number.isInteger(workers) || workers < 1 || workers > 256) {
+      console.error(`tiercache edge: expected --workers to be an integer 1..256, got ${JSON.stringify(values.workers)}`)
+      return 2
+    }
     const { port: _port, host: fileHost, bus: fileBus, ...options } = file
     const admin = adminPort === undefined && values['admin-host'] === undefined
       ? options.admin
       : { ...options.admin, ...(adminPort === undefined ? {} : { port: adminPort }), ...(values['admin-host'] === undefined ? {} : { host: values['admin-host'] }) }
     const busConfig = values.bus === undefined ? fileBus : { redis: values.bus, namespace: values['bus-namespace'] ?? fileBus?.namespace ?? 'default' }
+    const token = process.env.TIERCACHE_PURGE_TOKEN
+    if (workers > 1) {
+      const { runEdgeCluster } = await import('../../cluster/edge-command.js')
+      return await runEdgeCluster({
+        workers, origin: String(origin), port, host: values.host ?? fileHost ?? '127.0.0.1', options, admin, busConfig,
+        id: values.id, accessLog: values['access-log'] === true, purgeToken: token === undefined || token === '' ? undefined : token,
+      })
+    }
     let bus: InvalidationBus | undefined
     let stream: RedisStreamBus | undefined
     if (busConfig !== undefined) {
@@ -91,7 +112,6 @@ export async function run(args: string[]): Promise<number> {
       })
       bus = stream
     }
-    const token = process.env.TIERCACHE_PURGE_TOKEN
     const edge = createEdge({
       ...options,
       origin,
@@ -120,4 +140,10 @@ export async function run(args: string[]): Promise<number> {
     }
     throw error
   }
+}
+
+/** An edge worker process (`--workers N`, or `tiercache start`): see src/cluster/edge-cluster.ts. */
+export async function worker(link: WorkerLink): Promise<WorkerHandle> {
+  const { startEdgeWorker } = await import('../../cluster/edge-cluster.js')
+  return startEdgeWorker(link)
 }

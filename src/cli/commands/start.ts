@@ -1,6 +1,8 @@
 import { redactUrl } from '../../stack/redact-url.js'
 import { PortInUseError } from '../../stack/stack-errors.js'
 import { startStack } from '../../stack/start-stack.js'
+import { startClusterStack } from '../../stack/start-cluster-stack.js'
+import type { RedisSource } from '../../stack/start-cluster-stack.js'
 import { startDashboard } from '../../dashboard/dashboard.js'
 import { nonEmpty } from '../command-support.js'
 import { integerValue, nonEmptyValue, parseCommandLine, portValue } from '../parse-command-line.js'
@@ -8,24 +10,29 @@ import { stateDirectory, writeSecretFile } from '../secret-file.js'
 import { UsageError } from '../usage-error.js'
 import { tiercacheVersion } from '../version.js'
 
-const HELP = `usage: tiercache start [--port 8080] [--app-port 3000] [--products 1000] [--host 127.0.0.1]
+const HELP = `usage: tiercache start [--port 8080] [--app-port 3000] [--products 1000] [--host 127.0.0.1] [--workers 2]
 
-Runs the demo stack on one machine: PostgreSQL (embedded PGlite, or a server at DATABASE_URL), a
-product catalog app whose reads go through tiercache (L1; with REDIS_URL also Redis as L2 and the
-Redis Streams invalidation bus), and the tiercache edge in front of it. Needs no service at all.
-Ctrl-C (or SIGTERM) stops it.
+Runs the whole architecture on one machine: PostgreSQL (embedded PGlite, or a server at
+DATABASE_URL), Redis (REDIS_URL; else a redis-server from PATH that it starts without persistence
+and stops with the stack; else L1 only), the product catalog app whose reads go through tiercache,
+change capture turning each commit into invalidations, the tiercache edge in front of the app, and
+a live dashboard. The app and the edge each run in worker processes. Needs no service at all.
+Ctrl-C (or SIGTERM) stops everything it started.
 
 options:
   --port N        the edge's port, what clients use (default $PORT or 8080; 0 picks a free one)
   --app-port N    the app's port, the edge's origin (default 3000; 0 picks a free one)
   --products N    products seeded into the catalog, 1 to 1000000 (default 1000)
   --host H        the address both listen on (default 127.0.0.1)
+  --workers N     processes for the app and for the edge each, 1 to 64 (default 2); 1 runs everything
+                  in this process, with Redis only from REDIS_URL
   -h, --help      print this help
   -v, --version   print the tiercache version
 
 environment:
   DATABASE_URL            a PostgreSQL server to use instead of the embedded one
-  REDIS_URL               Redis for L2 and the invalidation bus (without it: L1 and an in-process bus)
+  REDIS_URL               Redis for L2 and the invalidation bus (without it: a redis-server of its own,
+                          or L1 only when there is none on PATH)
   TIERCACHE_PURGE_TOKEN   the edge's purge token; without it one is generated and written to a file
                           only you can read, in TIERCACHE_STATE_DIR (default ~/.local/state/tiercache)
 `
@@ -44,6 +51,7 @@ export async function run(args: string[]): Promise<number> {
       'app-port': { type: 'string' },
       products: { type: 'string' },
       host: { type: 'string' },
+      workers: { type: 'string' },
     },
   }, args)
   if (parsed === undefined) return 0
@@ -52,6 +60,7 @@ export async function run(args: string[]): Promise<number> {
   const appPort = portValue('start', '--app-port', values['app-port'], 3000)
   const products = integerValue('start', '--products', values.products, { min: 1, max: 1_000_000 }, 1000)
   const host = nonEmptyValue('start', '--host', values.host, '127.0.0.1')
+  const workers = integerValue('start', '--workers', values.workers, { min: 1, max: 64 }, 2)
   const envToken = process.env.TIERCACHE_PURGE_TOKEN
   if (envToken !== undefined && envToken !== '' && envToken.length < 16) {
     throw new UsageError('start', 'TIERCACHE_PURGE_TOKEN must be at least 16 characters (or unset it, and a token is generated)')
@@ -62,12 +71,15 @@ export async function run(args: string[]): Promise<number> {
   console.log(`tiercache ${tiercacheVersion()}: starting the demo stack${databaseUrl === undefined ? ' (the embedded PostgreSQL takes a few seconds)' : ''}`)
   // Listening from the start: a Ctrl-C while the database starts stops the stack once it is up.
   const stopping = waitForSignal()
-  let stack
+  let stack: Awaited<ReturnType<typeof startStack>> | Awaited<ReturnType<typeof startClusterStack>>
+  const tokenOption = envToken === undefined || envToken === '' ? {} : { purgeToken: envToken }
   try {
-    stack = await startStack({
-      port, appPort, products, host, databaseUrl, redisUrl,
-      ...(envToken === undefined || envToken === '' ? {} : { purgeToken: envToken }),
-    })
+    stack = workers === 1
+      ? await startStack({ port, appPort, products, host, databaseUrl, redisUrl, ...tokenOption })
+      : await startClusterStack({
+        port, appPort, products, host, databaseUrl, redisUrl, appWorkers: workers, edgeWorkers: workers, ...tokenOption,
+        onProgress: (line) => console.log(`  ${line}`),
+      })
   } catch (error) {
     if (error instanceof PortInUseError) {
       const flag = error.role === 'edge' ? '--port' : '--app-port'
@@ -98,7 +110,10 @@ export async function run(args: string[]): Promise<number> {
   console.log([
     '',
     `  database   ${databaseUrl === undefined ? 'embedded PostgreSQL (PGlite, in memory: its data goes when the stack stops; DATABASE_URL uses a server)' : `PostgreSQL at ${redactUrl(databaseUrl)}`}`,
-    `  cache      ${redisUrl === undefined ? 'L1 in the app process, in-process invalidation bus (REDIS_URL adds Redis as L2 and the Streams bus)' : `L1 + Redis at ${redactUrl(redisUrl)} (L2 and the Streams invalidation bus)`}`,
+    `  cache      ${cacheLine('redis' in stack ? stack.redis : undefined, redisUrl)}`,
+    ...('workers' in stack
+      ? [`  processes  this one (database, change capture, edge admin, dashboard; pid ${process.pid}), app workers ${stack.workers.app.join(', ')}, edge workers ${stack.workers.edge.join(', ')}`]
+      : []),
     `  catalog    ${products} products`,
     '',
     `  edge (use this)   ${product}`,
@@ -108,7 +123,7 @@ export async function run(args: string[]): Promise<number> {
     '',
     'try it:',
     `  curl -i ${product}      # X-Cache: MISS, then HIT`,
-    `  curl -X PUT -H 'content-type: application/json' -d '{"price_cents":999}' ${stack.appUrl}/api/products/1`,
+    `  curl -X PATCH -H 'content-type: application/json' -d '{"price_cents":999}' ${stack.edgeUrl}/api/products/1`,
     `  curl -i ${product}      # version 2: change capture purged the edge's copy`,
     '',
     token === undefined
@@ -125,6 +140,18 @@ export async function run(args: string[]): Promise<number> {
   await dashboard.close()
   await stack.close()
   return 0
+}
+
+/** Which cache tiers run, and where Redis comes from. */
+function cacheLine(redis: RedisSource | undefined, redisUrl: string | undefined): string {
+  if (redis === undefined) {
+    return redisUrl === undefined
+      ? 'L1 in the app process, in-process invalidation bus (REDIS_URL adds Redis as L2 and the Streams bus)'
+      : `L1 + Redis at ${redactUrl(redisUrl)} (L2 and the Streams invalidation bus)`
+  }
+  if (redis.kind === 'url') return `L1 in each app worker + Redis at ${redactUrl(redis.url)} (L2 and the Streams invalidation bus)`
+  if (redis.kind === 'started') return `L1 in each app worker + Redis at ${redis.url} (L2 and the Streams bus; a redis-server started for this stack, pid ${redis.pid}, no persistence, stopped with it)`
+  return 'L1 only, in each app worker (no Redis: invalidations relayed between the processes by this one)'
 }
 
 /** How long stopping may take before the process exits anyway (a hung connection must not keep it up). */
