@@ -38,6 +38,8 @@ export interface ClusterStackOptions {
   purgeToken?: string
   /** Each step as it happens (seeding, Redis), one line each. */
   onProgress?: (line: string) => void
+  /** One log line per edge request, through the logger. Default false (a load run would flood the terminal). */
+  accessLog?: boolean
   logger?: Logger
 }
 
@@ -122,7 +124,7 @@ export async function startClusterStack(options: ClusterStackOptions = {}): Prom
     closers.push(() => catalog.close(), () => pool.stop())
     const purgeToken = options.purgeToken ?? randomBytes(24).toString('hex')
     const edgeConfig: EdgeWorkerConfig = {
-      id: 'edge', origin: catalog.url, options: { behaviors: STACK_EDGE_BEHAVIORS }, purgeToken, accessLog: 'logger',
+      id: 'edge', origin: catalog.url, options: { behaviors: STACK_EDGE_BEHAVIORS }, purgeToken, accessLog: options.accessLog === true ? 'logger' : false,
       bus: redisUrl === undefined ? 'relay' : { redis: redisUrl, namespace },
       port: edgePortWanted, host,
     }

@@ -39,6 +39,8 @@ export interface StackOptions {
   host?: string
   /** Bearer token of the edge's purge API (at least 16 characters). Default: 24 random bytes, hex. */
   purgeToken?: string
+  /** One log line per edge request, through the logger. Default false (a load run would flood the terminal). */
+  accessLog?: boolean
   logger?: Logger
 }
 
@@ -131,9 +133,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const appPort = await listen(app, appPortWanted, host).catch((error: unknown) => { throw listenError('app', appPortWanted, host, error) })
     closers.push(() => closeServer(app))
     const appUrl = `http://${host}:${appPort}`
-    // The stack shows what the edge does: one access log entry per request, through the logger.
     // Metrics, stats and health on a loopback-only admin listener (any free port), not the public one.
-    const edge = createEdge({ origin: appUrl, bus, behaviors: STACK_EDGE_BEHAVIORS, purgeToken, logger, accessLog: true, admin: { port: 0, host: '127.0.0.1' } })
+    const edge = createEdge({ origin: appUrl, bus, behaviors: STACK_EDGE_BEHAVIORS, purgeToken, logger, accessLog: options.accessLog === true, admin: { port: 0, host: '127.0.0.1' } })
     closers.push(() => edge.close())
     holder.edge = edge
     const edgeUrl = await edge.listen(edgePortWanted, host).catch((error: unknown) => { throw listenError('edge', edgePortWanted, host, error) })

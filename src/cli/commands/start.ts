@@ -26,6 +26,7 @@ options:
   --host H        the address both listen on (default 127.0.0.1)
   --workers N     processes for the app and for the edge each, 1 to 64 (default 2); 1 runs everything
                   in this process, with Redis only from REDIS_URL
+  --access-log    log one line per edge request (off by default: a load run would flood the terminal)
   -h, --help      print this help
   -v, --version   print the tiercache version
 
@@ -52,6 +53,7 @@ export async function run(args: string[]): Promise<number> {
       products: { type: 'string' },
       host: { type: 'string' },
       workers: { type: 'string' },
+      'access-log': { type: 'boolean' },
     },
   }, args)
   if (parsed === undefined) return 0
@@ -61,6 +63,7 @@ export async function run(args: string[]): Promise<number> {
   const products = integerValue('start', '--products', values.products, { min: 1, max: 1_000_000 }, 1000)
   const host = nonEmptyValue('start', '--host', values.host, '127.0.0.1')
   const workers = integerValue('start', '--workers', values.workers, { min: 1, max: 64 }, 2)
+  const accessLog = values['access-log'] === true
   const envToken = process.env.TIERCACHE_PURGE_TOKEN
   if (envToken !== undefined && envToken !== '' && envToken.length < 16) {
     throw new UsageError('start', 'TIERCACHE_PURGE_TOKEN must be at least 16 characters (or unset it, and a token is generated)')
@@ -75,9 +78,9 @@ export async function run(args: string[]): Promise<number> {
   const tokenOption = envToken === undefined || envToken === '' ? {} : { purgeToken: envToken }
   try {
     stack = workers === 1
-      ? await startStack({ port, appPort, products, host, databaseUrl, redisUrl, ...tokenOption })
+      ? await startStack({ port, appPort, products, host, databaseUrl, redisUrl, accessLog, ...tokenOption })
       : await startClusterStack({
-        port, appPort, products, host, databaseUrl, redisUrl, appWorkers: workers, edgeWorkers: workers, ...tokenOption,
+        port, appPort, products, host, databaseUrl, redisUrl, accessLog, appWorkers: workers, edgeWorkers: workers, ...tokenOption,
         onProgress: (line) => console.log(`  ${line}`),
       })
   } catch (error) {
