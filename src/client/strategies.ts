@@ -21,11 +21,20 @@ export interface StrategyContext {
  * - `network-first` (documents): the network, the stored copy when it fails or is slower than
  *   `networkTimeoutMs`.
  * Only complete same-origin `200` answers without `no-store` are stored. A request whose cache mode
- * is `no-cache`, `reload` or `no-store` goes to the network whatever the strategy.
+ * is `no-cache`, `reload` or `no-store` (a reload) goes to the network first whatever the strategy.
  */
 export async function respond(strategy: Strategy, request: Request, ctx: StrategyContext): Promise<Response> {
-  // A page that asks past caches (`fetch(url, { cache: 'no-cache' })`, a reload) gets the network, and the answer is stored.
-  if (request.cache === 'no-cache' || request.cache === 'reload' || request.cache === 'no-store') return fetchAndStore(request, ctx)
+  // A page that asks past caches (`fetch(url, { cache: 'no-cache' })`, a reload) gets the network and
+  // the answer is stored; the stored copy only when the network fails (offline).
+  if (request.cache === 'no-cache' || request.cache === 'reload' || request.cache === 'no-store') {
+    try {
+      return await fetchAndStore(request, ctx)
+    } catch (error) {
+      const stored = await ctx.store.match(request)
+      if (stored !== undefined) return stored
+      throw error
+    }
+  }
   switch (strategy) {
     case 'cache-first': {
       const stored = await ctx.store.match(request)

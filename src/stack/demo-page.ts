@@ -1,7 +1,8 @@
 /**
  * The catalog's demo page (`/demo`): registers the client layer's service worker, shows one
  * product, subscribes to its tag and shows the new price when the product changes, without a
- * reload. Built per request from the client modules' hash (their immutable URLs). The page's
+ * reload (`?product=<id>`; `?tags=a,b` follows more tags; `?cacheBytes=N` bounds the worker's
+ * cache). Built per request from the client modules' hash (their immutable URLs). The page's
  * state is mirrored on `<body>` (`data-sw`, `data-connection`, `data-price`, `data-version`,
  * `data-invalidations`, `data-updated-at`) for tests and scripts to wait on.
  */
@@ -13,6 +14,7 @@ export function demoHtml(hash: string, modules: readonly string[]): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>tiercache client demo</title>
+<link rel="icon" href="data:,">
 <style>
 body { font: 16px/1.5 system-ui, sans-serif; margin: 24px; color: #1d232a; }
 .price { font-size: 32px; font-weight: 600; }
@@ -35,6 +37,8 @@ const MODULES = ${JSON.stringify(modules.map((name) => base + name))}
 const params = new URLSearchParams(location.search)
 const id = /^[1-9][0-9]{0,9}$/.test(params.get('product') || '') ? params.get('product') : '1'
 const cacheBytes = /^[1-9][0-9]{0,12}$/.test(params.get('cacheBytes') || '') ? params.get('cacheBytes') : undefined
+// More tags to follow besides the product's (?tags=products,promo): subscribeInvalidations checks them.
+const extraTags = (params.get('tags') || '').split(',').filter((tag) => tag !== '')
 const body = document.body
 const show = (name, text) => { document.getElementById(name).textContent = text }
 let invalidations = 0
@@ -78,10 +82,11 @@ async function start() {
   body.dataset.sw = sw
   await load()
   subscribeInvalidations({
-    tags: ['product:' + id],
+    tags: ['product:' + id, ...extraTags],
     onState: (state) => { show('connection', state); body.dataset.connection = state },
     onInvalidate: async (detail) => {
-      await load(detail.version)
+      // The version a change carries is its row's: only the product's own tag says what to wait for.
+      await load(detail.tags.includes('product:' + id) ? detail.version : undefined)
       invalidations++
       body.dataset.invalidations = String(invalidations)
       body.dataset.lastTags = detail.tags.join(' ')
