@@ -61,9 +61,11 @@ export class ByteBoundedIndex {
     if (entry.bytes > this.maxBytes) return { admitted: false, evicted: [] }
     this.remove(entry.url)
     const evicted: IndexedEntry[] = []
+    let kept = this.#bytes
     for (const oldest of this.#entries.values()) {
-      if (this.#bytes + entry.bytes <= this.maxBytes) break
+      if (kept + entry.bytes <= this.maxBytes) break
       evicted.push(oldest)
+      kept -= oldest.bytes
     }
     for (const gone of evicted) this.remove(gone.url)
     this.#entries.set(entry.url, entry)

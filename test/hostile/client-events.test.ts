@@ -10,17 +10,17 @@ import type { IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MemoryBus } from '../../src/bus/memory-bus.js'
 import { createCache } from '../../src/compose/create-cache.js'
 import type { TierCache } from '../../src/core/cache.js'
 import { openPglite } from '../../src/db/pglite-database.js'
 import type { Database } from '../../src/db/database.js'
 import { createCatalogApp, seedCatalog } from '../../src/stack/catalog-app.js'
+import { ControlledBus } from '../helpers/controlled-bus.js'
 
 const LIMITS = { maxSubscribers: 3, maxTagsPerSubscriber: 4, heartbeatMs: 200 }
 
 let db: Database
-let bus: MemoryBus
+let bus: ControlledBus
 let cache: TierCache
 let app: Server
 let base: string
@@ -29,7 +29,7 @@ const streams: EventStream[] = []
 beforeAll(async () => {
   db = await openPglite()
   await seedCatalog(db, 10)
-  bus = new MemoryBus()
+  bus = new ControlledBus()
   cache = createCache({ namespace: 'client-events', bus })
   app = createCatalogApp({ db, cache, eventStream: LIMITS })
   await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve))
@@ -203,5 +203,19 @@ describe('event stream under hostile input', () => {
     const resync = await stranger.next((f) => f.event === 'resync')
     expect(JSON.parse(resync.data!)).toEqual({ v: 1, reason: 'unknown-event-id' })
     stranger.close()
+  })
+
+  it('sends resync to every stream after a bus gap, and a replay cannot cross the gap', async () => {
+    const s = await open(events('product:6'))
+    await s.next((f) => f.event === 'ready')
+    await cache.invalidateTags(['product:6'])
+    const before = await s.next((f) => f.event === 'invalidate')
+    bus.gap('stream trimmed')
+    const resync = await s.next((f) => f.event === 'resync')
+    expect(JSON.parse(resync.data!)).toEqual({ v: 1, reason: 'gap' })
+    s.close()
+    const back = await open(events('product:6'), { 'last-event-id': before.id! })
+    expect(JSON.parse((await back.next((f) => f.event === 'resync')).data!)).toEqual({ v: 1, reason: 'missed' })
+    back.close()
   })
 })
