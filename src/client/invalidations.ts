@@ -20,7 +20,7 @@ export interface InvalidationDetail {
 export interface SubscribeOptions {
   /** Tags to hear about (at most what the server allows per subscriber: 32 by default). */
   readonly tags: readonly string[]
-  /** The event stream's URL. Default `/.tiercache/events`. */
+  /** The event stream's URL. Default `/_tiercache/events`. */
   readonly url?: string
   /** Called after the caches dropped the entries of an invalidation. */
   readonly onInvalidate?: (detail: InvalidationDetail) => void
@@ -53,8 +53,9 @@ export function subscribeInvalidations(options: SubscribeOptions): InvalidationS
   const tags = [...new Set(options.tags)]
   if (tags.length === 0) throw new ClientError('E_INVALID_OPTION', 'tags must name at least one tag')
   for (const tag of tags) if (!isTag(tag)) throw new ClientError('E_INVALID_TAG', `tag ${JSON.stringify(tag)} is not 1 to 200 visible ASCII characters without a comma`)
-  const url = new URL(options.url ?? '/.tiercache/events', location.href)
-  url.searchParams.set('tags', tags.join(','))
+  // The tags in the path, not the query: proxies and CDNs often drop query strings (the tiercache
+  // edge's default behavior does outside /api/*).
+  const url = new URL(`${options.url ?? '/_tiercache/events'}/${tags.map(encodeURIComponent).join(',')}`, location.href)
   const source = new EventSource(url)
   // Events are handled one at a time, in order: a resync must not overtake an invalidation.
   let chain: Promise<void> = Promise.resolve()

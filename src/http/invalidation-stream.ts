@@ -22,6 +22,8 @@ export interface InvalidationStreamOptions {
   readonly historySize?: number
   /** A stream whose unsent output exceeds this is closed (the browser reconnects and replays), bytes. */
   readonly maxBufferedBytes?: number
+  /** The path the stream is served at (tags may follow it: `<path>/a,b`). Default `/_tiercache/events`. */
+  readonly path?: string
   readonly clock?: Clock
 }
 
@@ -31,6 +33,7 @@ export const INVALIDATION_STREAM_DEFAULTS = {
   heartbeatMs: 15_000,
   historySize: 1024,
   maxBufferedBytes: 64 * 1024,
+  path: '/_tiercache/events',
 } as const
 
 /** The stable codes of the stream's refusals (the JSON body's `code`). */
@@ -53,7 +56,8 @@ interface Remembered {
 }
 
 /**
- * Invalidations, as Server-Sent Events, for open browser pages (`GET /.tiercache/events?tags=a,b`):
+ * Invalidations, as Server-Sent Events, for open browser pages (`GET /_tiercache/events?tags=a,b`,
+ * or `GET /_tiercache/events/a,b` through proxies that drop query strings):
  * each invalidation on the bus that names a subscribed tag is sent to that page as an `invalidate`
  * event carrying only the tags it subscribed to. The bus delivers every node's invalidations, this
  * process's own included, so change capture's, an `invalidate()` call's and a peer's all reach it.
@@ -90,6 +94,7 @@ export class InvalidationStream {
       heartbeatMs: positive(options.heartbeatMs ?? d.heartbeatMs, 'heartbeatMs'),
       historySize: positive(options.historySize ?? d.historySize, 'historySize'),
       maxBufferedBytes: positive(options.maxBufferedBytes ?? d.maxBufferedBytes, 'maxBufferedBytes'),
+      path: options.path ?? d.path,
     }
     this.#clock = options.clock ?? systemClock
     const listener: BusListener = {
@@ -114,16 +119,33 @@ export class InvalidationStream {
     if (req.method !== 'GET') {
       return this.#refuse(res, 405, 'E_EVENTS_METHOD', 'method', 'GET', 'the event stream answers GET only', { allow: 'GET' })
     }
-    const query = new URLSearchParams((req.url ?? '').split('?')[1] ?? '')
-    const raw = query.getAll('tags').join(',')
-    if (raw === '') return this.#refuse(res, 400, 'E_EVENTS_NO_TAGS', 'tags', 'a comma-separated list of tags: ?tags=product:1,products', 'no tags to subscribe to')
+    const target = req.url ?? ''
+    const q = target.indexOf('?')
+    const path = q === -1 ? target : target.slice(0, q)
+    // Two spellings: `<path>?tags=a,b`, and `<path>/a,b` (each tag percent-encoded) for proxies
+    // and CDNs that drop query strings (the tiercache edge's default behavior does, outside /api/*).
+    const inPath = path.startsWith(`${this.#options.path}/`)
+    const raw = inPath ? path.slice(this.#options.path.length + 1) : new URLSearchParams(q === -1 ? '' : target.slice(q + 1)).getAll('tags').join(',')
+    if (raw === '') {
+      return this.#refuse(res, 400, 'E_EVENTS_NO_TAGS', 'tags', `a comma-separated list of tags: ${this.#options.path}?tags=product:1,products`, 'no tags to subscribe to')
+    }
     const max = this.#options.maxTagsPerSubscriber
     // Counted before anything is checked or kept: a list of a million tags costs one split.
     const parts = raw.split(',', max + 1)
     if (parts.length > max) {
       return this.#refuse(res, 413, 'E_EVENTS_TOO_MANY_TAGS', 'tags', `at most ${max} tags per stream`, `too many tags: at most ${max} per stream`)
     }
-    const bad = parts.find((tag) => !TAG.test(tag))
+    let malformed: string | undefined
+    if (inPath) {
+      for (let i = 0; i < parts.length; i++) {
+        try {
+          parts[i] = decodeURIComponent(parts[i]!)
+        } catch {
+          malformed ??= parts[i]
+        }
+      }
+    }
+    const bad = malformed ?? parts.find((tag) => !TAG.test(tag))
     if (bad !== undefined) {
       return this.#refuse(res, 400, 'E_EVENTS_BAD_TAG', 'tags', '1 to 200 visible ASCII characters each, no comma or space',
         `malformed tag ${JSON.stringify(bad.slice(0, 40))}${bad.length > 40 ? '...' : ''}`)

@@ -98,7 +98,7 @@ export interface CatalogAppOptions {
   stats?: () => Record<string, unknown>
   /** Where a request that failed inside the app is reported (the client gets a bare 500). */
   logger?: Logger
-  /** Limits of the browser layer's event stream (`/.tiercache/events`), which follows the cache's bus. */
+  /** Limits of the browser layer's event stream (`/_tiercache/events`), which follows the cache's bus. */
   eventStream?: EventStreamLimits
 }
 
@@ -215,7 +215,7 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
           'DELETE  /api/products/:id',
           'GET     /.stack/stats          cache, capture and edge counters',
           'GET     /demo                  the browser layer: a product page whose price changes live (service worker + event stream)',
-          'GET     /.tiercache/events?tags=product:1,products   invalidations of those tags, as Server-Sent Events', ''].join('\n'))
+          'GET     /_tiercache/events?tags=product:1,products   invalidations of those tags, as Server-Sent Events', ''].join('\n'))
       })
     }
     send(res, 404, { error: 'not found' }, NO_STORE, req.method === 'HEAD')

@@ -5,7 +5,7 @@ import type TypeScript from 'typescript'
 
 /** The browser client's modules, as a server hands them to pages. */
 export interface ClientAssets {
-  /** A hash of every module's text: the URL segment that makes them immutable (`/.tiercache/client/<hash>/index.js`). */
+  /** A hash of every module's text: the URL segment that makes them immutable (`/_tiercache/client/<hash>/index.js`). */
   readonly hash: string
   /** Module file name (`index.js`, `service-worker.js`, ...) to its JavaScript. */
   readonly files: ReadonlyMap<string, string>

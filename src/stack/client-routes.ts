@@ -7,7 +7,7 @@ import { clientAssets } from './client-assets.js'
 import { demoHtml, demoWorkerScript } from './demo-page.js'
 
 /** Limits of the event stream (see {@link InvalidationStreamOptions}). */
-export type EventStreamLimits = Omit<InvalidationStreamOptions, 'bus'>
+export type EventStreamLimits = Omit<InvalidationStreamOptions, 'bus' | 'path'>
 
 /** The browser layer's routes of an app: the event stream, the client modules, the demo page and its worker. */
 export interface ClientRoutes {
@@ -19,8 +19,10 @@ export interface ClientRoutes {
   close(): void
 }
 
-const EVENTS = '/.tiercache/events'
-const MODULES = '/.tiercache/client/'
+// Under /_tiercache/, not /.tiercache/: the edge keeps /.tiercache/ for its own endpoints (purge,
+// metrics), so these reach the app through the edge.
+const EVENTS = '/_tiercache/events'
+const MODULES = '/_tiercache/client/'
 const DEMO = '/demo'
 const WORKER = '/tiercache-sw.js'
 const READ_ONLY = 'GET, HEAD'
@@ -28,17 +30,17 @@ const JS = 'text/javascript; charset=utf-8'
 
 /**
  * The routes that serve the browser layer from the catalog app:
- * - `GET /.tiercache/events?tags=a,b`: the invalidations of those tags, as Server-Sent Events;
- * - `GET /.tiercache/client/<hash>/<module>.js`: the client modules, immutable (their URL changes with them);
+ * - `GET /_tiercache/events?tags=a,b` (or `/_tiercache/events/a,b`): the invalidations of those tags, as Server-Sent Events;
+ * - `GET /_tiercache/client/<hash>/<module>.js`: the client modules, immutable (their URL changes with them);
  * - `GET /demo`: the demo page; `GET /tiercache-sw.js`: its service worker (revalidated on every update check).
  */
 export function createClientRoutes(options: { bus: InvalidationBus | undefined; limits?: EventStreamLimits }): ClientRoutes {
-  const stream = options.bus === undefined ? undefined : new InvalidationStream({ ...options.limits, bus: options.bus })
+  const stream = options.bus === undefined ? undefined : new InvalidationStream({ ...options.limits, path: EVENTS, bus: options.bus })
   return {
     stream,
-    serves: (path) => path === EVENTS || path === DEMO || path === WORKER || path.startsWith(MODULES),
+    serves: (path) => path === EVENTS || path.startsWith(`${EVENTS}/`) || path === DEMO || path === WORKER || path.startsWith(MODULES),
     async handle(req, res, path) {
-      if (path === EVENTS) {
+      if (path === EVENTS || path.startsWith(`${EVENTS}/`)) {
         if (stream !== undefined) return stream.handle(req, res)
         return sendText(res, req, 503, 'application/json; charset=utf-8', JSON.stringify({ error: 'this app follows no invalidation bus', code: 'E_EVENTS_CLOSED', field: 'server', rule: 'a bus' }), { 'cache-control': 'no-store' })
       }
@@ -54,7 +56,7 @@ export function createClientRoutes(options: { bus: InvalidationBus | undefined; 
         // The browser checks a worker script for updates past its HTTP cache anyway; max-age=0 says the same to everyone.
         return sendText(res, req, 200, JS, demoWorkerScript(assets.hash), { ...cacheHeaders({ preset: 'api', ttl: 0 }), 'service-worker-allowed': '/' })
       }
-      const match = /^\/\.tiercache\/client\/([0-9a-f]{16})\/([\w-]+\.js)$/.exec(path)
+      const match = /^\/_tiercache\/client\/([0-9a-f]{16})\/([\w-]+\.js)$/.exec(path)
       const text = match !== null && match[1] === assets.hash ? assets.files.get(match[2]!) : undefined
       if (text === undefined) return sendText(res, req, 404, 'application/json; charset=utf-8', JSON.stringify({ error: 'not found' }), { 'cache-control': 'no-store' })
       return sendText(res, req, 200, JS, text, cacheHeaders({ preset: 'immutable' }))

@@ -7,7 +7,7 @@
  * `data-invalidations`, `data-updated-at`) for tests and scripts to wait on.
  */
 export function demoHtml(hash: string, modules: readonly string[]): string {
-  const base = `/.tiercache/client/${hash}/`
+  const base = `/_tiercache/client/${hash}/`
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -104,7 +104,7 @@ start().catch((error) => { show('status', 'error: ' + error.message); body.datas
 
 /** The service worker script the demo registers at the root (so its scope may be `/`): the client's worker with the bound from its query. */
 export function demoWorkerScript(hash: string): string {
-  return `import { installServiceWorker } from '/.tiercache/client/${hash}/service-worker.js'
+  return `import { installServiceWorker } from '/_tiercache/client/${hash}/service-worker.js'
 const maxBytes = Number(new URL(self.location.href).searchParams.get('maxBytes'))
 installServiceWorker(self, Number.isSafeInteger(maxBytes) && maxBytes > 0 ? { maxBytes } : {})
 `

@@ -11,11 +11,19 @@ export interface SeenInvalidation {
   readonly seenAt: number
 }
 
+/** What the helper keeps on the page's `window` (typed here: the test program has no DOM types). */
+interface PageGlobals {
+  __tiercacheSeen: SeenInvalidation[]
+  addEventListener(type: string, listener: (event: { detail: Omit<SeenInvalidation, 'seenAt'> }) => void): void
+}
+
 /** An open demo tab in its own Chromium (fresh profile). */
 export interface InvalidationTab {
   readonly page: Page
   /** Resolves with the first invalidation naming `tag` that the page saw (since it opened); rejects after `timeoutMs`. */
   waitForInvalidation(tag: string, timeoutMs?: number): Promise<SeenInvalidation>
+  /** Every invalidation the page saw so far, in order. */
+  seen(): Promise<SeenInvalidation[]>
   close(): Promise<void>
 }
 
@@ -31,10 +39,10 @@ export async function openInvalidationTab(baseUrl: string, options: { product?: 
     const page = await browser.context.newPage()
     // Installed before the page's own scripts run: nothing the page sees is missed.
     await page.addInitScript(() => {
-      const seen: unknown[] = []
-      ;(window as unknown as { __tiercacheSeen: unknown[] }).__tiercacheSeen = seen
-      window.addEventListener('tiercache:invalidated', (event) => {
-        seen.push({ ...(event as CustomEvent<object>).detail, seenAt: performance.timeOrigin + performance.now() })
+      const page = globalThis as unknown as PageGlobals
+      page.__tiercacheSeen = []
+      page.addEventListener('tiercache:invalidated', (event) => {
+        page.__tiercacheSeen.push({ ...event.detail, seenAt: performance.timeOrigin + performance.now() })
       })
     })
     const query = new URLSearchParams({ product: String(options.product ?? 1) })
@@ -48,11 +56,11 @@ export async function openInvalidationTab(baseUrl: string, options: { product?: 
       page,
       async waitForInvalidation(tag, timeoutMs = 60_000) {
         const handle = await page.waitForFunction((t) => {
-          const seen = (window as unknown as { __tiercacheSeen: { tags: string[] }[] }).__tiercacheSeen
-          return seen.find((d) => d.tags.includes(t)) ?? false
+          return (globalThis as unknown as PageGlobals).__tiercacheSeen.find((d) => d.tags.includes(t)) ?? false
         }, tag, { timeout: timeoutMs })
         return await handle.jsonValue() as SeenInvalidation
       },
+      seen: () => page.evaluate(() => (globalThis as unknown as PageGlobals).__tiercacheSeen),
       close: () => browser.close(),
     }
   } catch (error) {

@@ -14,16 +14,26 @@ const PRODUCTS = 300
 /** Generous: the machine is shared; these bound a wait, they assert nothing about speed. */
 const WAIT = 60_000
 
+/** The page's globals these tests read (the test program is typed for Node, not the DOM). */
+interface PageGlobals {
+  caches: { open(name: string): Promise<{
+    keys(): Promise<{ url: string }[]>
+    match(request: string | { url: string }): Promise<{ json(): Promise<unknown>; arrayBuffer(): Promise<ArrayBuffer> } | undefined>
+  }> }
+  tiercache: { workerStats(): Promise<Record<string, number>> }
+  notReloaded?: boolean
+}
+
 let stack: Stack
 const opened: { close(): Promise<void> }[] = []
 const pageErrors: string[] = []
 
-async function demo(product: number, extra = ''): Promise<Page> {
+async function demo(product: number, extra = '', base = stack.appUrl): Promise<Page> {
   const browser = await launchChromium()
   opened.push(browser)
   const page = await browser.context.newPage()
   page.on('pageerror', (error) => { pageErrors.push(error.message) })
-  await page.goto(`${stack.appUrl}/demo?product=${product}${extra}`)
+  await page.goto(`${base}/demo?product=${product}${extra}`)
   await page.waitForSelector('body[data-connection="live"]', { timeout: WAIT })
   expect(await page.getAttribute('body', 'data-sw')).toBe('controlled')
   return page
@@ -60,9 +70,9 @@ describe('browser client layer in Chromium', () => {
     }
   })
 
-  it('shows a price changed in the database on the open page, without a reload', async () => {
-    const page = await demo(5)
-    await page.evaluate(() => { (window as unknown as { notReloaded: boolean }).notReloaded = true })
+  it('shows a price changed in the database on the open page, without a reload (page, API and event stream through the edge)', async () => {
+    const page = await demo(5, '', stack.edgeUrl)
+    await page.evaluate(() => { (globalThis as unknown as PageGlobals).notReloaded = true })
     // SQL, not the API: change capture turns the commit into the invalidation.
     const sqlPrice = (await priceOf(5)) + 1111
     await stack.db.query('update products set price_cents = $1, version = version + 1 where id = 5', [sqlPrice])
@@ -75,9 +85,10 @@ describe('browser client layer in Chromium', () => {
     await page.waitForSelector(`body[data-price="${apiPrice}"]`, { timeout: WAIT })
     expect(Number(await page.getAttribute('body', 'data-invalidations'))).toBeGreaterThanOrEqual(2)
     expect(await page.getAttribute('body', 'data-last-tags')).toBe('product:5')
-    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true)
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).notReloaded)).toBe(true)
     // The worker's copy is the new one: the old was dropped by tag, and the refetch stored the new.
     const stored = await page.evaluate(async () => {
+      const { caches } = globalThis as unknown as PageGlobals
       const response = await (await caches.open('tiercache-v1')).match('/api/products/5')
       return response === undefined ? undefined : (await response.json() as { price_cents: number }).price_cents
     })
@@ -94,10 +105,10 @@ describe('browser client layer in Chromium', () => {
       return bytes
     })
     expect(fetched).toBeGreaterThan(10 * bound)
-    const stats = await page.evaluate(() => (window as unknown as { tiercache: { workerStats(): Promise<Record<string, number>> } }).tiercache.workerStats())
+    const stats = await page.evaluate(() => (globalThis as unknown as PageGlobals).tiercache.workerStats())
     // What Cache Storage really holds, read back body by body.
     const held = await page.evaluate(async () => {
-      const cache = await caches.open('tiercache-v1')
+      const cache = await (globalThis as unknown as PageGlobals).caches.open('tiercache-v1')
       const urls: string[] = []
       let bytes = 0
       for (const request of await cache.keys()) {
