@@ -5,8 +5,6 @@
  * accepted get only the tags they subscribed to, heartbeats, and a replay or a resync after a
  * reconnect.
  */
-import { request } from 'node:http'
-import type { IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -16,6 +14,8 @@ import { openPglite } from '../../src/db/pglite-database.js'
 import type { Database } from '../../src/db/database.js'
 import { createCatalogApp, seedCatalog } from '../../src/stack/catalog-app.js'
 import { ControlledBus } from '../helpers/controlled-bus.js'
+import { openEventStream } from '../helpers/event-stream.js'
+import type { EventStream } from '../helpers/event-stream.js'
 
 const LIMITS = { maxSubscribers: 3, maxTagsPerSubscriber: 4, heartbeatMs: 200 }
 
@@ -44,76 +44,10 @@ afterAll(async () => {
   await db?.close()
 })
 
-interface Frame { id?: string; event?: string; data?: string; comment?: string }
-
-/** One open stream, read frame by frame as the server writes it. */
-interface EventStream {
-  readonly status: number
-  readonly headers: IncomingMessage['headers']
-  /** The whole body of a refusal (empty for a stream). */
-  readonly body: string
-  /** Resolves with the next frame matching `test`, skipping (consuming) the frames before it. */
-  next(test: (frame: Frame) => boolean, timeoutMs?: number): Promise<Frame>
-  close(): void
-}
-
 function open(path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<EventStream> {
-  const { hostname, port } = new URL(base)
-  return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, path, method, headers, agent: false }, (res) => {
-      const frames: Frame[] = []
-      const waiters: (() => void)[] = []
-      let buffer = ''
-      let body = ''
-      /** Frames before it were consumed by an earlier `next`. */
-      let cursor = 0
-      const status = res.statusCode ?? 0
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => {
-        if (status !== 200) {
-          body += chunk
-          return
-        }
-        buffer += chunk
-        let end: number
-        while ((end = buffer.indexOf('\n\n')) !== -1) {
-          const frame: Frame = {}
-          for (const line of buffer.slice(0, end).split('\n')) {
-            if (line.startsWith(':')) frame.comment = line.slice(1).trim()
-            else if (line.startsWith('id: ')) frame.id = line.slice(4)
-            else if (line.startsWith('event: ')) frame.event = line.slice(7)
-            else if (line.startsWith('data: ')) frame.data = line.slice(6)
-          }
-          buffer = buffer.slice(end + 2)
-          frames.push(frame)
-          for (const wake of waiters.splice(0)) wake()
-        }
-      })
-      const stream: EventStream = {
-        status,
-        headers: res.headers,
-        get body() { return body },
-        async next(test, timeoutMs = 30_000) {
-          const deadline = Date.now() + timeoutMs
-          for (let i = cursor; ; i++) {
-            while (i >= frames.length) {
-              if (Date.now() > deadline) throw new Error(`no matching event within ${timeoutMs}ms; got ${JSON.stringify(frames)}`)
-              await new Promise<void>((wake) => { waiters.push(wake); setTimeout(wake, 100) })
-            }
-            if (test(frames[i]!)) {
-              cursor = i + 1
-              return frames[i]!
-            }
-          }
-        },
-        close: () => { req.destroy() },
-      }
-      streams.push(stream)
-      if (status === 200) resolve(stream)
-      else res.on('end', () => resolve(stream))
-    })
-    req.on('error', reject)
-    req.end()
+  return openEventStream(base, path, { headers, method }).then((stream) => {
+    streams.push(stream)
+    return stream
   })
 }
 
