@@ -39,8 +39,13 @@ export const INVALIDATION_STREAM_DEFAULTS = {
 /** The stable codes of the stream's refusals (the JSON body's `code`). */
 export type StreamRefusalCode = 'E_EVENTS_METHOD' | 'E_EVENTS_NO_TAGS' | 'E_EVENTS_BAD_TAG' | 'E_EVENTS_TOO_MANY_TAGS' | 'E_EVENTS_TOO_MANY_SUBSCRIBERS' | 'E_EVENTS_CLOSED'
 
-/** A tag on the wire: 1 to 200 visible ASCII characters, no comma (the list separator). The browser client checks the same. */
+/** A tag on the wire: 1 to 200 visible ASCII characters, no comma (the list separator). The browser client checks the same (a unit test pins the two). */
 const TAG = /^[\x21-\x2b\x2d-\x7e]{1,200}$/
+
+/** True for a tag the event stream accepts. */
+export function isStreamTag(tag: string): boolean {
+  return TAG.test(tag)
+}
 const RETRY_MS = 2000
 
 interface Subscriber {
@@ -145,7 +150,7 @@ export class InvalidationStream {
         }
       }
     }
-    const bad = malformed ?? parts.find((tag) => !TAG.test(tag))
+    const bad = malformed ?? parts.find((tag) => !isStreamTag(tag))
     if (bad !== undefined) {
       return this.#refuse(res, 400, 'E_EVENTS_BAD_TAG', 'tags', '1 to 200 visible ASCII characters each, no comma or space',
         `malformed tag ${JSON.stringify(bad.slice(0, 40))}${bad.length > 40 ? '...' : ''}`)
