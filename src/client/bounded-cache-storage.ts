@@ -66,7 +66,11 @@ export class BoundedCacheStorage {
     const entry = this.#index.get(request.url)
     if (entry === undefined) return undefined
     if (entry.expiresAt <= this.#now()) {
-      await this.#serial(() => this.#delete([entry], 'expired'))
+      // Checked again in turn: a fresh copy may have replaced it meanwhile.
+      await this.#serial(async () => {
+        const current = this.#index.get(request.url)
+        if (current !== undefined && current.expiresAt <= this.#now()) await this.#delete([current], 'expired')
+      })
       return undefined
     }
     const response = await this.#cache.match(request, { ignoreVary: true })

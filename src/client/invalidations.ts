@@ -47,6 +47,8 @@ export interface InvalidationSubscription {
  *
  * The browser reconnects by itself and sends the last event id: the server replays what was
  * missed or, when it cannot, sends a resync (everything tagged is dropped, `onResync` is called).
+ * When the server refuses the stream (429 when it holds its maximum of streams) the browser gives
+ * up; this retries with capped back-off and resyncs once connected again.
  */
 export function subscribeInvalidations(options: SubscribeOptions): InvalidationSubscription {
   if (typeof EventSource === 'undefined') throw new ClientError('E_UNSUPPORTED', 'this browser has no EventSource')
@@ -56,35 +58,70 @@ export function subscribeInvalidations(options: SubscribeOptions): InvalidationS
   // The tags in the path, not the query: proxies and CDNs often drop query strings (the tiercache
   // edge's default behavior does outside /api/*).
   const url = new URL(`${options.url ?? '/_tiercache/events'}/${tags.map(encodeURIComponent).join(',')}`, location.href)
-  const source = new EventSource(url)
   // Events are handled one at a time, in order: a resync must not overtake an invalidation.
   let chain: Promise<void> = Promise.resolve()
   const serially = (work: () => Promise<void>): void => {
     chain = chain.then(work).catch((error: unknown) => { console.error('tiercache: could not apply an invalidation', error) })
   }
+  const resync = (reason: string): void => serially(async () => {
+    await askWorker({ type: 'tiercache:resync', v: CLIENT_MESSAGE_VERSION })
+    await options.stateCache?.invalidateTags(tags)
+    options.onResync?.(reason)
+    window.dispatchEvent(new CustomEvent('tiercache:resync', { detail: { reason } }))
+  })
 
-  source.addEventListener('ready', () => options.onState?.('live'))
-  source.addEventListener('error', () => { if (source.readyState !== EventSource.CLOSED) options.onState?.('reconnecting') })
-  source.addEventListener('invalidate', (event: MessageEvent<string>) => {
-    const data = parseInvalidateEvent(event.data)
-    if (data === undefined) return
-    serially(async () => {
-      const dropped = await dropTagsInWorker(data.tags)
-      await options.stateCache?.invalidateTags(data.tags)
-      const detail: InvalidationDetail = { tags: data.tags, at: data.at, dropped, ...(data.version === undefined ? {} : { version: data.version }) }
-      options.onInvalidate?.(detail)
-      window.dispatchEvent(new CustomEvent('tiercache:invalidated', { detail }))
+  let source: EventSource | undefined
+  let closed = false
+  let retryTimer: ReturnType<typeof setTimeout> | undefined
+  let failures = 0
+  /** Set when a new connection cannot resume the old one: what was missed in between is unknown. */
+  let missedSome = false
+  const connect = (): void => {
+    const current = new EventSource(url)
+    source = current
+    current.addEventListener('ready', () => {
+      failures = 0
+      options.onState?.('live')
+      if (missedSome) {
+        missedSome = false
+        resync('reconnected')
+      }
     })
-  })
-  source.addEventListener('resync', (event: MessageEvent<string>) => {
-    const data = parseResyncEvent(event.data)
-    if (data === undefined) return
-    serially(async () => {
-      await askWorker({ type: 'tiercache:resync', v: CLIENT_MESSAGE_VERSION })
-      await options.stateCache?.invalidateTags(tags)
-      options.onResync?.(data.reason)
-      window.dispatchEvent(new CustomEvent('tiercache:resync', { detail: { reason: data.reason } }))
+    current.addEventListener('error', () => {
+      if (closed) return
+      options.onState?.('reconnecting')
+      // The browser retries by itself (sending Last-Event-ID: the server replays or resyncs) unless
+      // the answer was a refusal (429 when the server is full, a 5xx) or not an event stream: then
+      // it gives up. Retry with capped, jittered back-off; a new connection has no last event id, so
+      // it resyncs once live.
+      if (current.readyState !== EventSource.CLOSED) return
+      missedSome = true
+      const delay = Math.min(30_000, 1000 * 2 ** failures++) * (0.5 + Math.random() / 2)
+      retryTimer = setTimeout(connect, delay)
     })
-  })
-  return { tags, close: () => source.close() }
+    current.addEventListener('invalidate', (event: MessageEvent<string>) => {
+      const data = parseInvalidateEvent(event.data)
+      if (data === undefined) return
+      serially(async () => {
+        const dropped = await dropTagsInWorker(data.tags)
+        await options.stateCache?.invalidateTags(data.tags)
+        const detail: InvalidationDetail = { tags: data.tags, at: data.at, dropped, ...(data.version === undefined ? {} : { version: data.version }) }
+        options.onInvalidate?.(detail)
+        window.dispatchEvent(new CustomEvent('tiercache:invalidated', { detail }))
+      })
+    })
+    current.addEventListener('resync', (event: MessageEvent<string>) => {
+      const data = parseResyncEvent(event.data)
+      if (data !== undefined) resync(data.reason)
+    })
+  }
+  connect()
+  return {
+    tags,
+    close: () => {
+      closed = true
+      clearTimeout(retryTimer)
+      source?.close()
+    },
+  }
 }

@@ -4,7 +4,7 @@
  * reload (`?product=<id>`; `?tags=a,b` follows more tags; `?cacheBytes=N` bounds the worker's
  * cache). Built per request from the client modules' hash (their immutable URLs). The page's
  * state is mirrored on `<body>` (`data-sw`, `data-connection`, `data-price`, `data-version`,
- * `data-invalidations`, `data-updated-at`) for tests and scripts to wait on.
+ * `data-invalidations`, `data-resyncs`, `data-updated-at`) for tests and scripts to wait on.
  */
 export function demoHtml(hash: string, modules: readonly string[]): string {
   const base = `/_tiercache/client/${hash}/`
@@ -23,7 +23,7 @@ body { font: 16px/1.5 system-ui, sans-serif; margin: 24px; color: #1d232a; }
 body[data-connection="live"] #connection { background: #2e7d32; color: #fff; }
 </style>
 </head>
-<body data-sw="starting" data-connection="connecting" data-invalidations="0">
+<body data-sw="starting" data-connection="connecting" data-invalidations="0" data-resyncs="0">
 <h1>tiercache client demo</h1>
 <p>service worker: <span id="sw">starting</span> &middot; invalidations: <span id="connection" class="pill">connecting</span></p>
 <h2 id="name">loading</h2>
@@ -42,6 +42,7 @@ const extraTags = (params.get('tags') || '').split(',').filter((tag) => tag !== 
 const body = document.body
 const show = (name, text) => { document.getElementById(name).textContent = text }
 let invalidations = 0
+let resyncs = 0
 window.tiercache = { workerStats, dropTagsInWorker }
 
 function render(product) {
@@ -92,7 +93,11 @@ async function start() {
       body.dataset.lastTags = detail.tags.join(' ')
       show('status', 'updated live: ' + detail.tags.join(', '))
     },
-    onResync: () => load(),
+    onResync: async () => {
+      await load()
+      resyncs++
+      body.dataset.resyncs = String(resyncs)
+    },
   })
 }
 start().catch((error) => { show('status', 'error: ' + error.message); body.dataset.error = error.message })
