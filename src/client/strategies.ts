@@ -82,7 +82,8 @@ async function fetchAndStore(request: Request, ctx: StrategyContext): Promise<Re
 }
 
 function isStorable(response: Response): boolean {
-  if (response.status !== 200 || response.type !== 'basic') return false
+  // A redirected answer is not kept: served to a navigation later, the browser refuses it.
+  if (response.status !== 200 || response.type !== 'basic' || response.redirected) return false
   const cacheControl = response.headers.get('cache-control') ?? ''
   return !/(^|[\s,])no-store($|[\s,;=])/i.test(cacheControl) && response.headers.get('vary')?.trim() !== '*'
 }

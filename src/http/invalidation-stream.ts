@@ -30,7 +30,9 @@ export interface InvalidationStreamOptions {
 export const INVALIDATION_STREAM_DEFAULTS = {
   maxSubscribers: 1000,
   maxTagsPerSubscriber: 32,
-  heartbeatMs: 15_000,
+  // Below the idle limits of what may sit in between: the tiercache edge drops an origin body silent
+  // for 10 s (originBodyTimeout), nginx and Varnish after 60 s.
+  heartbeatMs: 5_000,
   historySize: 1024,
   maxBufferedBytes: 64 * 1024,
   path: '/_tiercache/events',
