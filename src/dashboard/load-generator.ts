@@ -1,4 +1,5 @@
 import http from 'node:http'
+import { zipfCdf } from '../loadgen/zipf.js'
 
 /** A load: requests per second, Zipf skew of the product ids (0 uniform, ~1 typical), seconds. */
 export interface LoadSpec {
@@ -142,14 +143,5 @@ export class LoadGenerator {
   }
 }
 
-/** Cumulative probabilities of ids 1..n with weights 1/i^skew. */
-export function zipfCdf(n: number, skew: number): Float64Array {
-  const cdf = new Float64Array(n)
-  let total = 0
-  for (let i = 0; i < n; i++) {
-    total += 1 / Math.pow(i + 1, skew)
-    cdf[i] = total
-  }
-  for (let i = 0; i < n; i++) cdf[i] = (cdf[i] as number) / total
-  return cdf
-}
+/** The Zipf table is shared with `tiercache loadgen`. */
+export { zipfCdf }

@@ -8,6 +8,7 @@ import { cacheHeaders } from '../http/cache-control-headers.js'
 import { createClientRoutes } from './client-routes.js'
 import type { EventStreamLimits } from './client-routes.js'
 import { parseNewProduct, parseProductPatch } from './product-patch.js'
+import { countQueries } from './query-counter.js'
 import { readJsonBody } from './read-json-body.js'
 import { RequestError } from './request-error.js'
 
@@ -78,7 +79,7 @@ export const PRODUCT_ENTRY = {
 } as const
 
 /** Reads one product row, as the catalog caches it; null when there is none. */
-export async function loadProduct(db: Database, id: number): Promise<Product | null> {
+export async function loadProduct(db: Pick<Database, 'query'>, id: number): Promise<Product | null> {
   const { rows } = await db.query<Product>(`select ${COLUMNS} from products where id = $1`, [id])
   const row = rows[0]
   return row === undefined ? null : normalize(row)
@@ -94,6 +95,11 @@ export interface CatalogAppOptions {
    * answered. The app itself never invalidates: capture does, for every writer alike.
    */
   afterCommit?: (xid: bigint) => Promise<void>
+  /**
+   * False: reads skip every cache and go to the database (the baseline `npm run bench:stack`
+   * measures against). Default true.
+   */
+  caching?: boolean
   /** Extra counters for `/.stack/stats`. */
   stats?: () => Record<string, unknown>
   /** Where a request that failed inside the app is reported (the client gets a bare 500). */
@@ -120,7 +126,11 @@ type Row = Record<string, unknown> & { xid?: string }
  * a bare 500 and a log line.
  */
 export function createCatalogApp(options: CatalogAppOptions): Server {
-  const { db, cache } = options
+  const { cache } = options
+  // Every query the app sends is counted: `/.stack/stats` reports it as `db.queries`.
+  const queries = countQueries(options.db)
+  const db = queries.db
+  const caching = options.caching !== false
   const logger = options.logger ?? silentLogger
   // The browser layer: the invalidation event stream, the client modules and the demo page.
   const client = createClientRoutes({ bus: cache.bus, ...(options.eventStream === undefined ? {} : { limits: options.eventStream }) })
@@ -140,7 +150,7 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
     if (query !== undefined) throw new RequestError(400, 'query', 'empty: the API takes no query parameters', 'the API takes no query parameters')
     if (method === 'GET' || method === 'HEAD') {
       const tags = PRODUCT_ENTRY.tags(id)
-      const found = await cache.getOrSet(PRODUCT_ENTRY.key(id), async (ctx) => {
+      const found = !caching ? await loadProduct(db, id) : await cache.getOrSet(PRODUCT_ENTRY.key(id), async (ctx) => {
         const row = await loadProduct(db, id)
         if (row !== null) ctx.setVersion(row.version)
         return row
@@ -181,10 +191,11 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
     }
     const top = parseTop(query)
     // One entry per N, tagged `products`: any product change (capture invalidates the tag) drops it.
-    const products = await cache.getOrSet(`products:top:${top}`, async () => {
+    const loadTop = async (): Promise<Product[]> => {
       const { rows } = await db.query<Product>(`select ${COLUMNS} from products order by popularity desc, id limit $1`, [top])
       return rows.map(normalize)
-    }, { tags: ['products'], ttl: TTL, grace: GRACE })
+    }
+    const products = caching ? await cache.getOrSet(`products:top:${top}`, loadTop, { tags: ['products'], ttl: TTL, grace: GRACE }) : await loadTop()
     return send(res, 200, products, cacheHeaders({ preset: 'api', ttl: TTL, grace: GRACE, tags: ['products'] }), method === 'HEAD')
   }
 
@@ -201,7 +212,7 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
     if (path === '/api/products') return list(req, res, query)
     if (client.serves(path)) return client.handle(req, res, path)
     if (path === '/.stack/stats') {
-      return readOnly(req, res, (head) => send(res, 200, { cache: cache.stats(), ...(options.stats?.() ?? {}) }, NO_STORE, head))
+      return readOnly(req, res, (head) => send(res, 200, { cache: cache.stats(), db: queries.counts(), ...(options.stats?.() ?? {}) }, NO_STORE, head))
     }
     if (path === '/') {
       return readOnly(req, res, (head) => {

@@ -4,6 +4,7 @@
  * mapping that does not match the database exits 1; a running invalidator publishes a change made
  * in plain SQL and stops cleanly on SIGTERM.
  */
+import diagnostics from 'node:diagnostics_channel'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -93,12 +94,28 @@ describe('tiercache cdc next to an application', () => {
       expect(mismatch.code).toBe(1)
       expect(oneLine(mismatch.err)).toContain('E_CDC_SCHEMA: tables.products: no column sku')
 
-      const cdc = tiercache(['cdc', ...base, '--poll-interval', '200', '--lease', '1000'])
+      // A lease far longer than a step can stall on a loaded machine: a step that outlived its lease
+      // publishes, then finds another holder may own the outbox and does not count the batch.
+      const cdc = tiercache(['cdc', ...base, '--poll-interval', '200', '--lease', '15000'])
       await cdc.waitFor(/following \(outbox mode\) products/)
       await cache.getOrSet('product:3', () => ({ id: 3 }), { tags: ['product:3'] })
       await until(() => cache.peek('product:3') !== undefined, 'L1 holding the row')
       expect(await l2.get('product:3')).toEqual({ id: 3 })
+      // The signal is the invalidation itself arriving over the bus: an L1 flush (a bus blip) or an
+      // L2 read that timed out would also look like "gone" and prove nothing.
+      const arrived = new Promise<void>((resolve) => {
+        const onMessage = (message: unknown): void => {
+          const m = message as { namespace: string; keys?: string[]; tags?: string[] }
+          if (m.namespace === namespace && (m.keys ?? []).concat(m.tags ?? []).includes('product:3')) {
+            diagnostics.unsubscribe('tiercache:invalidated', onMessage)
+            resolve()
+          }
+        }
+        diagnostics.subscribe('tiercache:invalidated', onMessage)
+      })
       await db.query('update products set stock = 99 where id = 3')
+      await arrived
+      // Both caches here follow the bus; the first to apply the message may be the one without L1.
       await until(async () => cache.peek('product:3') === undefined && await l2.get('product:3') === undefined, 'the change reaching L1 and L2 through tiercache cdc')
       cdc.child.kill('SIGTERM')
       const exit = await cdc.exited

@@ -1,0 +1,17 @@
+/**
+ * A small seeded random source (mulberry32): the same `--seed` draws the same keys and the same
+ * reads and writes, so two runs (caching on and off) offer the same requests.
+ */
+export type Random = () => number
+
+/** Uniform numbers in [0, 1) from a 32-bit seed. */
+export function seededRandom(seed: number): Random {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
