@@ -151,6 +151,15 @@ export class TierCache {
     return this.#gate.pending ?? Promise.resolve()
   }
 
+  /**
+   * The invalidation bus this cache follows and publishes to (undefined for a single node without
+   * one), for outer layers that follow the same invalidations: the browser layer's event stream
+   * subscribes to it. Publish through `invalidate`, not on the bus directly.
+   */
+  get bus(): InvalidationBus | undefined {
+    return this.#coherence.bus
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Reads
 

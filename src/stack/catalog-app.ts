@@ -5,6 +5,8 @@ import type { Logger } from '../ports/logger.js'
 import { silentLogger } from '../core/logger.js'
 import type { Database } from '../db/database.js'
 import { cacheHeaders } from '../http/cache-control-headers.js'
+import { createClientRoutes } from './client-routes.js'
+import type { EventStreamLimits } from './client-routes.js'
 import { parseNewProduct, parseProductPatch } from './product-patch.js'
 import { countQueries } from './query-counter.js'
 import { readJsonBody } from './read-json-body.js'
@@ -107,6 +109,8 @@ export interface CatalogAppOptions {
   statsOf?: () => Promise<Record<string, unknown>>
   /** Where a request that failed inside the app is reported (the client gets a bare 500). */
   logger?: Logger
+  /** Limits of the browser layer's event stream (`/_tiercache/events`), which follows the cache's bus. */
+  eventStream?: EventStreamLimits
 }
 
 type Row = Record<string, unknown> & { xid?: string }
@@ -133,6 +137,8 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
   const db = queries.db
   const caching = options.caching !== false
   const logger = options.logger ?? silentLogger
+  // The browser layer: the invalidation event stream, the client modules and the demo page.
+  const client = createClientRoutes({ bus: cache.bus, ...(options.eventStream === undefined ? {} : { limits: options.eventStream }) })
   const committed = async (rows: Row[]): Promise<Product | undefined> => {
     const row = rows[0]
     if (row === undefined) return undefined
@@ -209,6 +215,7 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
     const match = /^\/api\/products\/([^/]*)$/.exec(path)
     if (match !== null) return product(req, res, match[1]!, query)
     if (path === '/api/products') return list(req, res, query)
+    if (client.serves(path)) return client.handle(req, res, path)
     if (path === '/.stack/stats') {
       const whole = req.method === 'GET' || req.method === 'HEAD' ? await options.statsOf?.() : undefined
       return readOnly(req, res, (head) => send(res, 200, whole ?? { cache: cache.stats(), db: queries.counts(), ...(options.stats?.() ?? {}) }, NO_STORE, head))
@@ -223,13 +230,15 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
           'PUT     /api/products/:id      Content-Type: application/json, {"price_cents": 999}: commits; capture invalidates every tier and the edge',
           '                               (PUT and PATCH both update the fields given: name, price_cents, stock, popularity)',
           'DELETE  /api/products/:id',
-          'GET     /.stack/stats          cache, capture and edge counters', ''].join('\n'))
+          'GET     /.stack/stats          cache, capture and edge counters',
+          'GET     /demo                  the browser layer: a product page whose price changes live (service worker + event stream)',
+          'GET     /_tiercache/events?tags=product:1,products   invalidations of those tags, as Server-Sent Events', ''].join('\n'))
       })
     }
     send(res, 404, { error: 'not found' }, NO_STORE, req.method === 'HEAD')
   }
 
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       if (error instanceof RequestError) {
         if (res.headersSent) return void res.destroy()
@@ -241,6 +250,8 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
       else res.destroy()
     })
   })
+  server.on('close', () => client.close())
+  return server
 }
 
 /** Numbers as numbers (`bigint` columns arrive as strings from pg), the timestamp as ISO text. */

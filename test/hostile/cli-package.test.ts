@@ -60,7 +60,8 @@ describe('the published package', () => {
   it('holds dist, README, LICENSE, CHANGELOG and package.json, and nothing else (no source maps pointing at missing sources)', () => {
     const outside = files.filter((f) => !f.startsWith('dist/') && !['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json'].includes(f))
     expect(outside).toEqual([])
-    for (const required of ['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js']) {
+    for (const required of ['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js',
+      'dist/client/index.js', 'dist/client/service-worker.js']) {
       expect(files).toContain(required)
     }
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([])
