@@ -27,6 +27,7 @@ function command(name: string, summary: string, load: Command['load']): void {
 // Subcommands register here.
 command('catalog', 'run the reference catalog service (PostgreSQL, tiercache reads, invalidation by change capture)', () => import('./commands/catalog.js'))
 command('cdc', 'turn the database\'s committed changes into cache invalidations (outbox change capture)', () => import('./commands/cdc.js'))
+command('cdn-purger', 'purge CDNs (Varnish, nginx, CloudFront, Cloudflare, Fastly) from the invalidation bus', () => import('./commands/cdn-purger.js'))
 command('edge', 'run the RFC 9111 caching reverse proxy (the CDN layer) in front of an origin', () => import('./commands/edge.js'))
 command('purge', 'purge edge caches by tag, URL or prefix (published on the invalidation bus)', () => import('./commands/purge.js'))
 command('start', 'run the demo stack (database, app with tiercache, edge) on embedded defaults', () => import('./commands/start.js'))

@@ -15,7 +15,7 @@ export async function send(provider: string, url: string, init: { method: string
   ok: (status: number) => boolean = (s) => s >= 200 && s < 300): Promise<HttpAnswer> {
   let response: Response
   try {
-    response = await fetch(url, { method: init.method, headers: init.headers, body: init.body, signal: AbortSignal.timeout(init.timeoutMs), redirect: 'manual' })
+    response = await fetch(url, { method: init.method, headers: init.headers ?? {}, ...(init.body === undefined ? {} : { body: init.body }), signal: AbortSignal.timeout(init.timeoutMs), redirect: 'manual' })
   } catch (error) {
     const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${init.timeoutMs}ms` : describeFetchError(error)
     throw new CdnPurgeError(provider, `${init.method} ${redact(url)}: ${reason}`, { retryable: true, cause: error })
