@@ -1,6 +1,6 @@
 import { checkRequest } from '../errors.js'
 import type { CdnPurger, PurgeCapabilities, PurgeLimits, PurgeOutcome, PurgeRequest } from '../purger.js'
-import { baseUrl, send } from './http.js'
+import { baseUrl, header, send } from './http.js'
 
 export interface VarnishPurgerOptions {
   /** Where Varnish listens, e.g. `http://127.0.0.1:6081` (the purge ACL must admit this host). */
@@ -63,7 +63,7 @@ export class VarnishPurger implements CdnPurger {
         break
     }
     const answer = await send(this.name, `${this.#url}${path}`, { method: 'PURGE', headers, timeoutMs: this.#timeoutMs })
-    const purged = Number(answer.headers.get('tc-purged') ?? Number.NaN)
+    const purged = Number(header(answer, 'tc-purged') ?? Number.NaN)
     return { purged: Number.isFinite(purged) ? purged : undefined }
   }
 
