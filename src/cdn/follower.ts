@@ -5,7 +5,7 @@ import type { DeliveredMessage } from '../ports/bus.js'
 import { TokenBucket } from '../edge/token-bucket.js'
 import type { RedisClient } from '../redis/connection.js'
 import { RedisKeys } from '../redis/keys.js'
-import { decodeMessage, lostPast, readStreamInfo } from '../redis/stream-bus.js'
+import { decodeMessage, lostPast, readStreamInfo, readerReady } from '../redis/stream-bus.js'
 import { CdnPurgeError } from './errors.js'
 import type { CdnMapping, PurgeWork } from './mapping.js'
 import { planPurges, splitWork } from './mapping.js'
@@ -133,6 +133,7 @@ export class StreamFollower {
     while (!this.#stopped) {
       try {
         const reader = this.#reader ??= this.#openReader()
+        await readerReady(reader, 5_000)
         if (!this.#connected) {
           await this.#sync(reader)
           this.#connected = true

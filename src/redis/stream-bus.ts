@@ -380,7 +380,7 @@ export function decodeMessage(id: string, fields: string[]): DeliveredMessage | 
  * Resolves when `client` is ready to take commands; rejects if it fails first. A fresh connection
  * with the offline queue off refuses commands until then ("Stream isn't writeable").
  */
-function readerReady(client: RedisClient, timeoutMs: number): Promise<void> {
+export function readerReady(client: RedisClient, timeoutMs: number): Promise<void> {
   if (client.status === 'ready') return Promise.resolve()
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => done(new Error(`the connection did not become ready within ${timeoutMs}ms`)), timeoutMs)
