@@ -4,6 +4,7 @@ import { systemClock } from '../core/clock.js'
 import { silentLogger } from '../core/logger.js'
 import type { RedisClient, RedisSource } from '../redis/connection.js'
 import { connect } from '../redis/connection.js'
+import { readerReady } from '../redis/stream-bus.js'
 import type { DeadLetter, FollowerEvent, FollowerStats, RetryPolicy } from './follower.js'
 import { StreamFollower, readDeadLetters } from './follower.js'
 import type { CdnMapping } from './mapping.js'
@@ -92,12 +93,14 @@ export class CdnPurgeRunner {
 
   /** The newest dead letters of every purger, newest first per purger. */
   async deadLetters(limit = 100): Promise<DeadLetter[]> {
+    await readerReady(this.#client, 5_000)
     const lists = await Promise.all(this.#followers.map((f) => readDeadLetters(this.#client, f.deadLetterKey, limit)))
     return lists.flat()
   }
 
   /** How many dead letters each purger holds (what the dead-letter gauge reports). */
   async deadLetterCounts(): Promise<Record<string, number>> {
+    await readerReady(this.#client, 5_000)
     const out: Record<string, number> = {}
     await Promise.all(this.#followers.map(async (f, i) => { out[this.#purgers[i]!.name] = await this.#client.llen(f.deadLetterKey) }))
     return out
