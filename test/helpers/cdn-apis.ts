@@ -162,8 +162,9 @@ export function fakeCloudflare(options: { zoneId: string; token: string; host: s
       if (items !== true) return fail(res, model, 'purge_everything must be true')
       model.apply(() => true, false)
     } else {
-      if (!Array.isArray(items) || items.length === 0 || items.length > max || !items.every((i) => typeof i === 'string')) return fail(res, model, `${field}: 1 to ${max} strings per call`)
-      const list = items as string[]
+      if (!Array.isArray(items) || items.length === 0 || items.length > max) return fail(res, model, `${field}: 1 to ${max} strings per call`)
+      const list = items.filter((i): i is string => typeof i === 'string')
+      if (list.length !== items.length) return fail(res, model, `${field}: 1 to ${max} strings per call`)
       if (field === 'files') {
         if (!list.every((u) => /^https?:\/\//.test(u))) return fail(res, model, 'files must be absolute URLs')
         const paths = list.map((u) => new URL(u).pathname + new URL(u).search)

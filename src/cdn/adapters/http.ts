@@ -29,8 +29,7 @@ export function send(provider: string, url: string, init: { method: string; head
         const status = res.statusCode ?? 0
         const body = Buffer.concat(chunks).toString('utf8')
         if (ok(status)) return resolve({ status, headers: res.headers, body })
-        const header = res.headers['retry-after']
-        const wait = retryAfterMs(Array.isArray(header) ? header[0] : header)
+        const wait = retryAfterMs(res.headers['retry-after'])
         reject(new CdnPurgeError(provider, `${where} answered ${status}${body === '' ? '' : `: ${body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 200)}`}`,
           { retryable: retryableStatus(status), status, ...(wait === undefined ? {} : { retryAfterMs: wait }) }))
       })
