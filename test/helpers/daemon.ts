@@ -98,3 +98,20 @@ export async function waitForDaemon(daemon: Daemon, name: string, probe: () => P
     await new Promise((r) => setTimeout(r, 50))
   }
 }
+
+/**
+ * Waits until the daemon answers `probeUrl` (any HTTP status), then hands back the function that
+ * stops it and removes its directory; if it never answers, it is stopped and the directory removed.
+ */
+export async function serving(daemon: Daemon, name: string, dir: { remove(): void }, probeUrl: string): Promise<() => Promise<void>> {
+  try {
+    await waitForDaemon(daemon, name, async () => (await fetch(probeUrl, { method: 'HEAD' })).status > 0)
+  } catch (error) {
+    dir.remove()
+    throw error
+  }
+  return async () => {
+    await daemon.stop()
+    dir.remove()
+  }
+}

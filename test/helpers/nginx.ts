@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { freePort, privateDir, requireBinary, requireFile, startDaemon, waitForDaemon } from './daemon.js'
+import { freePort, privateDir, requireBinary, requireFile, serving, startDaemon } from './daemon.js'
 
 /** The nginx server configuration the repository ships (deploy/nginx/tiercache.conf). */
 export const SHIPPED_NGINX_CONF = new URL('../../deploy/nginx/tiercache.conf', import.meta.url)
@@ -67,19 +67,6 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
   const daemon = startDaemon(nginx, ['-p', dir.path, '-c', confPath, '-e', join(dir.path, 'logs', 'error.log'), '-g', 'daemon off;'])
   const url = `http://127.0.0.1:${port}`
   const purgeUrl = `http://127.0.0.1:${purgePort}`
-  try {
-    await waitForDaemon(daemon, 'nginx', async () => (await fetch(`${purgeUrl}/__tiercache_probe`)).status > 0)
-  } catch (error) {
-    dir.remove()
-    throw error
-  }
-  return {
-    port,
-    url,
-    purgeUrl,
-    stop: async () => {
-      await daemon.stop()
-      dir.remove()
-    },
-  }
+  const stop = await serving(daemon, 'nginx', dir, `${purgeUrl}/__tiercache_probe`)
+  return { port, url, purgeUrl, stop }
 }

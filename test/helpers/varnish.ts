@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { freePort, privateDir, requireBinary, requireFile, startDaemon, waitForDaemon } from './daemon.js'
+import { freePort, privateDir, requireBinary, requireFile, serving, startDaemon } from './daemon.js'
 
 /** The VCL the repository ships (deploy/varnish/tiercache.vcl). */
 export const SHIPPED_VCL = new URL('../../deploy/varnish/tiercache.vcl', import.meta.url)
@@ -44,18 +44,6 @@ export async function startVarnish(options: VarnishOptions): Promise<RunningVarn
   const daemon = startDaemon(varnishd, ['-F', '-j', 'none', '-n', join(dir.path, 'work'), '-a', `127.0.0.1:${port}`,
     '-f', vclPath, '-s', 'malloc,64m', '-T', 'none', '-p', 'ban_lurker_sleep=0.05'])
   const url = `http://127.0.0.1:${port}`
-  try {
-    await waitForDaemon(daemon, 'varnishd', async () => (await fetch(`${url}/__tiercache_probe`, { method: 'HEAD' })).status > 0)
-  } catch (error) {
-    dir.remove()
-    throw error
-  }
-  return {
-    port,
-    url,
-    stop: async () => {
-      await daemon.stop()
-      dir.remove()
-    },
-  }
+  const stop = await serving(daemon, 'varnishd', dir, `${url}/__tiercache_probe`)
+  return { port, url, stop }
 }
