@@ -1,6 +1,8 @@
+import { describe, expect, it } from 'vitest'
 import { CloudflarePurger } from '../../src/cdn/adapters/cloudflare.js'
 import { CloudFrontPurger } from '../../src/cdn/adapters/cloudfront.js'
 import { FastlyPurger } from '../../src/cdn/adapters/fastly.js'
+import { CdnPurgeError } from '../../src/cdn/errors.js'
 import type { CdnPurger } from '../../src/cdn/purger.js'
 import type { CdnHarness } from '../contract/cdn-purger-contract.js'
 import { describeCdnPurgerContract } from '../contract/cdn-purger-contract.js'
@@ -48,4 +50,47 @@ describeCdnPurgerContract('CloudFront (@aws-sdk/client-cloudfront)', async () =>
     distributionId: 'E2QWRUHEXAMPLE', endpoint, credentials: { accessKeyId, secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
   })
   return fakeHarness(api, make(api.url), make, () => make(api.url, 'AKIDWRONG'), await freePort())
+})
+
+describe('CloudFront in-progress budget', () => {
+  it('holds back a wildcard invalidation past the 15 in progress (retryably) until CloudFront reports them completed', async () => {
+    const api = await fakeCloudFront({ distributionId: 'E2QWRUHEXAMPLE', accessKeyId: 'AKIDEXAMPLE' })
+    const purger = new CloudFrontPurger({ distributionId: 'E2QWRUHEXAMPLE', endpoint: api.url, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } })
+    try {
+      await purger.purge({ kind: 'prefixes', items: Array.from({ length: 15 }, (_, i) => `/p${i}/`), soft: false })
+      expect(purger.inProgress).toEqual({ paths: 0, wildcards: 15 })
+      const before = api.requests.filter((r) => r.method === 'POST').length
+      const error = await purger.purge({ kind: 'prefixes', items: ['/more/'], soft: false }).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(CdnPurgeError)
+      expect((error as CdnPurgeError).retryable).toBe(true)
+      expect((error as Error).message).toMatch(/15 wildcard paths already in progress/)
+      // It asked CloudFront (GetInvalidation) instead of sending a request CloudFront would refuse.
+      expect(api.requests.filter((r) => r.method === 'POST').length).toBe(before)
+      expect(api.requests.some((r) => r.method === 'GET')).toBe(true)
+      api.completeAll()
+      await purger.purge({ kind: 'prefixes', items: ['/more/'], soft: false })
+      expect(purger.inProgress).toEqual({ paths: 0, wildcards: 1 })
+      expect(api.violations).toEqual([])
+    } finally {
+      await purger.close()
+      await api.close()
+    }
+  })
+
+  it('reports CloudFront\'s TooManyInvalidationsInProgress (another writer spent the budget) as retryable', async () => {
+    const api = await fakeCloudFront({ distributionId: 'E2QWRUHEXAMPLE', accessKeyId: 'AKIDEXAMPLE' })
+    const other = new CloudFrontPurger({ distributionId: 'E2QWRUHEXAMPLE', endpoint: api.url, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } })
+    const purger = new CloudFrontPurger({ distributionId: 'E2QWRUHEXAMPLE', endpoint: api.url, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } })
+    try {
+      await other.purge({ kind: 'all', items: [], soft: false })
+      await other.purge({ kind: 'prefixes', items: Array.from({ length: 14 }, (_, i) => `/p${i}/`), soft: false })
+      const error = await purger.purge({ kind: 'all', items: [], soft: false }).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(CdnPurgeError)
+      expect((error as CdnPurgeError).retryable).toBe(true)
+      expect((error as Error).message).toMatch(/TooManyInvalidationsInProgress/)
+    } finally {
+      await Promise.all([purger.close(), other.close()])
+      await api.close()
+    }
+  })
 })

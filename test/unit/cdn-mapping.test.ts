@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { cloudFrontDistributionConfig } from '../../src/cdn/cloudfront-distribution.js'
 import { parseCdnPurgerConfig } from '../../src/cdn/config.js'
 import { escapeRegex } from '../../src/cdn/adapters/varnish.js'
 import { parseMapping, planPurges, splitWork } from '../../src/cdn/mapping.js'
@@ -116,5 +117,27 @@ describe('Varnish ban regex', () => {
   it('escapes a prefix into a PCRE literal that cannot end the ban string', () => {
     expect(escapeRegex('/api/products/')).toBe('/api/products/')
     expect(escapeRegex('/a.b?c="x"')).toBe('/a\\x2eb\\x3fc\\x3d\\x22x\\x22')
+  })
+})
+
+describe('CloudFront distribution config', () => {
+  it('has a default and an API behaviour that follow the origin\'s Cache-Control, with consistent quantities', () => {
+    interface Behavior { PathPattern?: string; MinTTL: number; ForwardedValues: { QueryString: boolean; Headers: { Items: string[] } } }
+    const config = cloudFrontDistributionConfig({ originDomain: 'origin.example.test' }) as unknown as {
+      Origins: { Items: { DomainName: string }[] }; CacheBehaviors: { Items: Behavior[] }; DefaultCacheBehavior: Behavior
+    }
+    const quantities = (node: unknown): void => {
+      if (node === null || typeof node !== 'object') return
+      const record = node as Record<string, unknown>
+      if ('Quantity' in record && 'Items' in record) expect((record.Items as unknown[]).length).toBe(record.Quantity)
+      for (const value of Object.values(record)) quantities(value)
+    }
+    quantities(config)
+    expect(config.Origins.Items[0]!.DomainName).toBe('origin.example.test')
+    const api = config.CacheBehaviors.Items[0]!
+    expect(api).toMatchObject({ PathPattern: '/api/*', MinTTL: 0, DefaultTTL: 0, Compress: true })
+    expect(api.ForwardedValues.QueryString).toBe(true)
+    expect(api.ForwardedValues.Headers.Items).not.toContain('Authorization')
+    expect(config.DefaultCacheBehavior.MinTTL).toBe(0)
   })
 })
