@@ -40,8 +40,10 @@ export interface FollowerStats {
   readonly purged: number
   /** Requests sent again after a retryable failure. */
   readonly retries: number
-  /** Purges dead-lettered (failed after every retry, or impossible on this CDN). */
+  /** Purges dead-lettered since start (failed after every retry, or impossible on this CDN). */
   readonly deadLettered: number
+  /** Dead letters in this purger's list in Redis (read at connect, counted since). */
+  readonly deadLetters: number
   /** Messages read from the bus. */
   readonly messages: number
   /** Keys and key prefixes no rule maps to the CDN. */
@@ -100,7 +102,7 @@ export class StreamFollower {
   #consumed = 0
   #epoch: string | undefined
   #connected = false
-  #stats = { purged: 0, retries: 0, deadLettered: 0, messages: 0, ignored: 0, gaps: 0 }
+  #stats = { purged: 0, retries: 0, deadLettered: 0, deadLetters: 0, messages: 0, ignored: 0, gaps: 0 }
 
   constructor(options: FollowerOptions) {
     this.#o = options
@@ -165,6 +167,7 @@ export class StreamFollower {
     await reader.set(this.#keys.epoch, `cdn-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`, 'NX')
     const epoch = (await reader.get(this.#keys.epoch)) ?? undefined
     const saved = await reader.hgetall(this.#store.cursor)
+    this.#stats.deadLetters = await reader.llen(this.#store.dead)
     const info = await readStreamInfo(reader, this.#keys.bus)
     if (saved.id === undefined) {
       // First run of this purger: purges start from now (nothing older is replayed).
@@ -265,6 +268,7 @@ export class StreamFollower {
     for (let wait = 100; ; wait = Math.min(wait * 2, 5_000)) {
       try {
         await this.#o.client.lpush(this.#store.dead, JSON.stringify(letter))
+        this.#stats.deadLetters++
         return
       } catch (error) {
         if (this.#stopped) throw error

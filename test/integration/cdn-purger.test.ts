@@ -4,6 +4,7 @@
  * silent drop), purges a CDN cannot express, and gaps.
  */
 import { Redis } from 'ioredis'
+import { Registry } from 'prom-client'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { FastlyPurger } from '../../src/cdn/adapters/fastly.js'
 import { NginxPurger } from '../../src/cdn/adapters/nginx.js'
@@ -18,6 +19,8 @@ import { fakeFastly } from '../helpers/cdn-apis.js'
 import { freePort } from '../helpers/daemon.js'
 import { freshNamespace } from '../helpers/namespace.js'
 import { until } from '../helpers/until.js'
+import { collectMetrics } from '../../src/metrics/index.js'
+import { parseScrape } from '../helpers/prometheus-text.js'
 
 const cleanups: (() => Promise<unknown> | void)[] = []
 afterEach(async () => {
@@ -105,6 +108,16 @@ describe('cdn-purger runner', () => {
     expect(letters[0]).toMatchObject({ purger: 'fastly', kind: 'tags', items: ['never'], attempts: QUICK_RETRY.attempts, soft: false })
     expect(letters[0]!.reason).toMatch(/503/)
     expect(await r.deadLetterCounts()).toEqual({ fastly: 1 })
+    // The same figures through tiercache/metrics, as Prometheus scrapes them.
+    const registry = new Registry()
+    collectMetrics(r, { registry })
+    const scrape = parseScrape(await registry.metrics())
+    const labels = { provider: 'fastly', purger: 'fastly' }
+    expect(scrape.value('tiercache_cdn_purges_total', { ...labels, result: 'ok' })).toBe(1)
+    expect(scrape.value('tiercache_cdn_purges_total', { ...labels, result: 'retried' })).toBe(1 + QUICK_RETRY.attempts - 1)
+    expect(scrape.value('tiercache_cdn_purges_total', { ...labels, result: 'dead_letter' })).toBe(1)
+    expect(scrape.value('tiercache_cdn_dead_letters', labels)).toBe(1)
+    expect(scrape.type('tiercache_cdn_dead_letters')).toBe('GAUGE')
     // The runner moved on: the next purge goes through.
     await publisher(ns).publish({ tags: ['after'], origin: 'test', at: Date.now() })
     await until(() => r.stats().purged === 2, 'the next purge', 30_000)
