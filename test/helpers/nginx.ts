@@ -8,6 +8,8 @@ const PURGE_MODULE = '/usr/lib/nginx/modules/ngx_http_cache_purge_module.so'
 
 export interface NginxOptions {
   readonly originPort: number
+  /** Edits the shipped server configuration before it runs (a test's variation). */
+  readonly edit?: ((conf: string) => string) | undefined
 }
 
 export interface RunningNginx {
@@ -59,7 +61,7 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
     'http {',
     `  access_log off;`,
     ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${join(dir.path, 'tmp', k)};`),
-    shippedNginxConf({ cacheDir: join(dir.path, 'cache'), port, purgePort, originPort: options.originPort }),
+    (options.edit ?? ((c: string) => c))(shippedNginxConf({ cacheDir: join(dir.path, 'cache'), port, purgePort, originPort: options.originPort })),
     '}',
   ].join('\n')
   const confPath = join(dir.path, 'nginx.conf')
