@@ -223,7 +223,8 @@ export class StreamFollower {
     const { attempts, baseDelayMs, maxDelayMs } = this.#o.retry
     let lastError: unknown
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (this.#stopped && attempt > 1) break
+      // Stopping mid-batch leaves the cursor where it was: the next run sends this purge again.
+      if (this.#stopped) throw new Error('stopped')
       await this.#pace()
       try {
         const outcome = await this.#o.purger.purge(work)
@@ -279,6 +280,7 @@ export class StreamFollower {
 
   async #pace(): Promise<void> {
     for (;;) {
+      if (this.#stopped) throw new Error('stopped')
       if (this.#bucket.take()) return
       await this.#sleep(this.#bucket.waitMs())
     }

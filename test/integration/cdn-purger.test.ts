@@ -123,6 +123,23 @@ describe('cdn-purger runner', () => {
     await until(() => r.stats().purged === 2, 'the next purge', 30_000)
   })
 
+  it('stopped while retrying, it neither dead-letters nor moves its cursor: the next run sends the purge again', async () => {
+    const ns = freshNamespace('cdn')
+    const { api, purger } = await fastly()
+    const first = runner(ns, [purger()], { retry: { attempts: 10, baseDelayMs: 200, maxDelayMs: 200 } })
+    await first.runner.ready()
+    api.failNext(1_000, 503)
+    await publisher(ns).publish({ tags: ['interrupted'], origin: 'test', at: Date.now() })
+    await until(() => api.requests.length >= 1, 'the first failed try', 30_000)
+    await first.runner.close()
+    expect(first.runner.stats().deadLettered).toBe(0)
+    api.failNext(0, 503)
+    const second = runner(ns, [purger()])
+    await until(() => second.runner.stats().purged === 1, 'the purge sent again', 30_000)
+    expect(api.requests.at(-1)!.headers['surrogate-key']).toBe('interrupted')
+    expect(await second.runner.deadLetters()).toEqual([])
+  })
+
   it('dead-letters at once what retrying cannot fix (refused credentials)', async () => {
     const ns = freshNamespace('cdn')
     const { api, purger } = await fastly()
