@@ -29,6 +29,7 @@ function command(name: string, summary: string, load: Command['load']): void {
 // Subcommands register here.
 command('catalog', 'run the reference catalog service (PostgreSQL, tiercache reads, invalidation by change capture)', () => import('./commands/catalog.js'))
 command('cdc', 'turn the database\'s committed changes into cache invalidations (outbox change capture)', () => import('./commands/cdc.js'))
+command('cdn-purger', 'purge CDNs (Varnish, nginx, CloudFront, Cloudflare, Fastly) from the invalidation bus', () => import('./commands/cdn-purger.js'))
 command('edge', 'run the RFC 9111 caching reverse proxy (the CDN layer) in front of an origin', () => import('./commands/edge.js'))
 command('loadgen', 'offer a Zipf-skewed catalog load (open or closed loop) and report latency, errors and each layer\'s hit ratio', () => import('./commands/loadgen.js'))
 command('plan', 'size a fleet from a traffic profile: origin misses, L1 and Redis memory, edge and app cores, Redis shards', () => import('./commands/plan.js'))

@@ -9,6 +9,8 @@ export const OPTIONAL_PACKAGES: Readonly<Record<string, string>> = {
   pg: 'a PostgreSQL server (DATABASE_URL)',
   '@electric-sql/pglite': 'the embedded PostgreSQL',
   'pg-logical-replication': 'change capture in logical mode (tiercache cdc --mode logical)',
+  '@aws-sdk/client-cloudfront': 'purging CloudFront (tiercache cdn-purger)',
+  cloudflare: 'purging Cloudflare (tiercache cdn-purger)',
 }
 
 /**

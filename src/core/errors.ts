@@ -35,6 +35,9 @@ export const ERROR_CODES = {
   E_METRICS_CONFLICT: 'a metrics registry already collects a cache with this namespace (or this edge), or holds another metric with a tiercache metric name',
   E_CDC_CONFIG: 'a change-capture mapping is malformed: an unknown key, a bad table or column name, a key or tag template that names no column or an unknown one',
   E_CDC_SCHEMA: 'a change-capture mapping does not match the database: a table or column that does not exist, a key template missing a primary-key column, the outbox not installed (run tiercache cdc --install), or for the logical mode a server without wal_level=logical',
+  E_CDN_CONFIG: 'a cdn-purger configuration is malformed: an unknown key, a missing or wrongly typed field, a bad template, an unknown provider; the message names the field',
+  E_CDN_UNSUPPORTED: 'a CDN purge asks for something the provider cannot do: a kind it does not purge by (tags on nginx or CloudFront) or more items than one request takes',
+  E_CDN_PURGE_FAILED: 'a CDN did not accept a purge (unreachable, refused credentials, rate limited, an error answer); retryable tells whether sending it again may succeed',
 } as const
 
 /** A stable error code. */

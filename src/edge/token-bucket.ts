@@ -33,6 +33,12 @@ export class TokenBucket {
     return Math.max(1, Math.ceil((1 - this.#tokens) / this.#rate))
   }
 
+  /** Milliseconds until {@link take} can succeed (0 when a token is there): how long a pacer waits. */
+  waitMs(): number {
+    this.#refill()
+    return this.#tokens >= 1 ? 0 : Math.ceil(((1 - this.#tokens) / this.#rate) * 1000)
+  }
+
   #refill(): void {
     const now = this.#clock.now()
     if (now > this.#at) {

@@ -53,7 +53,7 @@ export type Family = ScalarFamily | HistogramFamily
  * every observation the source makes from a channel.
  */
 export interface MetricSource {
-  readonly kind: 'cache' | 'edge' | 'capture'
+  readonly kind: 'cache' | 'edge' | 'capture' | 'cdn'
   /** What makes two sources of the same kind distinct in one registry (the namespace, the edge id). */
   readonly identity: string
   readonly families: readonly Family[]

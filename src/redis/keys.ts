@@ -12,6 +12,7 @@
  * - tag version:  `tc1:<ns>:c:{<ns>}:t:<tag>`
  * - bus stream:   `tc1:<ns>:c:{<ns>}:bus`
  * - bus epoch:    `tc1:<ns>:c:{<ns>}:epoch`  (random id; a new one means the stream was lost)
+ * - CDN purger:   `tc1:<ns>:c:{<ns>}:cdn:<name>:cursor` (hash) and `...:cdn:<name>:dead` (dead letters)
  *
  * Per lock name N: `tc1:<ns>:k:{N}` and its fencing counter `tc1:<ns>:k:{N}:fence`.
  *
@@ -96,6 +97,16 @@ export class RedisKeys {
     if (name.includes('{') || name.includes('}')) throw new Error('queue name must not contain braces')
     const base = `${this.prefix}q:{${this.namespace}/${name}}:`
     return { stream: `${base}s`, dead: `${base}dead`, seq: `${base}seq`, heartbeatPrefix: `${base}hb:` }
+  }
+
+  /**
+   * The keys of CDN purger `name` (one per provider it drives): its cursor on the bus (a hash: id,
+   * consumed, epoch) and its dead letters (a list of JSON records, newest first). In the
+   * namespace's slot, beside the bus they follow.
+   */
+  cdnPurger(name: string): { cursor: string; dead: string } {
+    if (name.includes('{') || name.includes('}')) throw new Error('CDN purger name must not contain braces')
+    return { cursor: `${this.#coherence}cdn:${name}:cursor`, dead: `${this.#coherence}cdn:${name}:dead` }
   }
 
   /** SCAN MATCH patterns for the fill leases and the entries of every key starting with `prefix`. */

@@ -248,24 +248,8 @@ export class RedisStreamBus implements InvalidationBus, Connecting {
     }
   }
 
-  async #streamInfo(reader: RedisClient): Promise<StreamInfo | undefined> {
-    try {
-      const raw = await (reader.call('XINFO', 'STREAM', this.keys.bus) as Promise<unknown[]>)
-      const fields = new Map<string, unknown>()
-      for (let i = 0; i + 1 < raw.length; i += 2) fields.set(String(raw[i]), raw[i + 1])
-      const id = (name: string): string => {
-        const value = fields.get(name)
-        return typeof value === 'string' ? value : '0-0'
-      }
-      const count = (name: string): number => {
-        const value = fields.get(name)
-        return typeof value === 'number' ? value : Number(value ?? 0)
-      }
-      return { lastId: id('last-generated-id'), maxDeletedId: id('max-deleted-entry-id'), entriesAdded: count('entries-added'), length: count('length') }
-    } catch (error) {
-      if (/no such key/i.test((error as Error).message)) return undefined
-      throw error
-    }
+  #streamInfo(reader: RedisClient): Promise<StreamInfo | undefined> {
+    return readStreamInfo(reader, this.keys.bus)
   }
 
   #reportGap(reason: string): void {
@@ -316,7 +300,8 @@ export class RedisStreamBus implements InvalidationBus, Connecting {
 
 }
 
-interface StreamInfo {
+/** What XINFO STREAM says about a stream (the fields a follower checks its cursor against). */
+export interface StreamInfo {
   readonly lastId: string
   readonly maxDeletedId: string
   /** Entries ever appended (Redis >= 7). */
@@ -329,8 +314,29 @@ interface StreamInfo {
  * the stream (trimmed from its head); if that is more than we consumed, some were never read.
  * `max-deleted-entry-id` covers XDEL, which does not count as trimming.
  */
-function lostPast(info: StreamInfo, consumed: number, cursor: string | undefined): boolean {
+export function lostPast(info: StreamInfo, consumed: number, cursor: string | undefined): boolean {
   return info.entriesAdded - info.length > consumed || (cursor !== undefined && compareIds(info.maxDeletedId, cursor) > 0)
+}
+
+/** XINFO STREAM of `key`; undefined when the stream does not exist. */
+export async function readStreamInfo(reader: RedisClient, key: string): Promise<StreamInfo | undefined> {
+  try {
+    const raw = await (reader.call('XINFO', 'STREAM', key) as Promise<unknown[]>)
+    const fields = new Map<string, unknown>()
+    for (let i = 0; i + 1 < raw.length; i += 2) fields.set(String(raw[i]), raw[i + 1])
+    const id = (name: string): string => {
+      const value = fields.get(name)
+      return typeof value === 'string' ? value : '0-0'
+    }
+    const count = (name: string): number => {
+      const value = fields.get(name)
+      return typeof value === 'number' ? value : Number(value ?? 0)
+    }
+    return { lastId: id('last-generated-id'), maxDeletedId: id('max-deleted-entry-id'), entriesAdded: count('entries-added'), length: count('length') }
+  } catch (error) {
+    if (/no such key/i.test((error as Error).message)) return undefined
+    throw error
+  }
 }
 
 /**
@@ -374,7 +380,7 @@ export function decodeMessage(id: string, fields: string[]): DeliveredMessage | 
  * Resolves when `client` is ready to take commands; rejects if it fails first. A fresh connection
  * with the offline queue off refuses commands until then ("Stream isn't writeable").
  */
-function readerReady(client: RedisClient, timeoutMs: number): Promise<void> {
+export function readerReady(client: RedisClient, timeoutMs: number): Promise<void> {
   if (client.status === 'ready') return Promise.resolve()
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => done(new Error(`the connection did not become ready within ${timeoutMs}ms`)), timeoutMs)
