@@ -39,6 +39,8 @@ export interface StackOptions {
   host?: string
   /** Bearer token of the edge's purge API (at least 16 characters). Default: 24 random bytes, hex. */
   purgeToken?: string
+  /** The cache namespace (keys in Redis, the invalidation stream). Default `catalog`. */
+  namespace?: string
   /** One log line per edge request, through the logger. Default false (a load run would flood the terminal). */
   accessLog?: boolean
   logger?: Logger
@@ -72,7 +74,7 @@ export interface Stack {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const logger = options.logger ?? consoleLogger
   const host = options.host ?? '127.0.0.1'
-  const namespace = 'catalog'
+  const namespace = options.namespace ?? 'catalog'
   const databaseUrl = options.databaseUrl === '' ? undefined : options.databaseUrl
   const redisUrl = options.redisUrl === '' ? undefined : options.redisUrl
   const appPortWanted = options.appPort ?? 3000
