@@ -66,8 +66,14 @@ const READ_ONLY = 'GET, HEAD'
 const PRODUCT_METHODS = 'GET, HEAD, PUT, PATCH, DELETE'
 const LIST_METHODS = 'GET, HEAD, POST'
 const COLUMNS = 'id, name, price_cents, stock, popularity, updated_at, version'
-/** How long the API's answers stay fresh in tiercache and shared caches, and how long stale may serve. */
-const TTL = '60s'
+/**
+ * How long the API's answers stay fresh in tiercache and shared caches, and how long stale may
+ * serve. Change capture invalidates every tier (and purges the edge) on each commit, so the TTL
+ * is not what keeps answers current: it bounds how long a copy can outlive an invalidation that
+ * never arrived (capture down for longer than that). A minute-long TTL made every product read
+ * less than once a minute a database read a minute, for no gain in freshness.
+ */
+const TTL = '5m'
 const GRACE = '1h'
 
 /** How the catalog caches one product: its key, its tags, its lifetimes (`tiercache warm` fills the same entries). */
@@ -224,7 +230,7 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
       return readOnly(req, res, (head) => {
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'public, s-maxage=300', 'x-content-type-options': 'nosniff' })
         res.end(head ? undefined : ['tiercache demo catalog', '',
-          'GET     /api/products/:id      a product (through tiercache; cacheable by the edge for 60 s)',
+          'GET     /api/products/:id      a product (through tiercache; cacheable by the edge for 5 min, purged on change)',
           'GET     /api/products?top=N    the N most popular products (1 to 100; any product change invalidates it)',
           'POST    /api/products          Content-Type: application/json, {"name": "Lamp", "price_cents": 999, "stock": 5}',
           'PUT     /api/products/:id      Content-Type: application/json, {"price_cents": 999}: commits; capture invalidates every tier and the edge',

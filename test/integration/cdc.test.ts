@@ -187,7 +187,7 @@ describe.each(['postgres', 'pglite'] as const)('change capture, outbox mode, on 
 
   it('the top-N list (tag products) is invalidated by any product change, and answers carry the entry\'s headers', async () => {
     const first = await fetch(`${w.appA}/api/products?top=3`)
-    expect(first.headers.get('cache-control')).toBe('public, max-age=0, s-maxage=60, stale-while-revalidate=3600, stale-if-error=3600')
+    expect(first.headers.get('cache-control')).toBe('public, max-age=0, s-maxage=300, stale-while-revalidate=3600, stale-if-error=3600')
     expect(first.headers.get('surrogate-key')).toBe('products')
     const top = await first.json() as Product[]
     expect(top).toHaveLength(3)
