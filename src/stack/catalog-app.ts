@@ -9,6 +9,7 @@ import { createClientRoutes } from './client-routes.js'
 import type { EventStreamLimits } from './client-routes.js'
 import { parseNewProduct, parseProductPatch } from './product-patch.js'
 import { countQueries } from './query-counter.js'
+import type { CountedDatabase } from './query-counter.js'
 import { readJsonBody } from './read-json-body.js'
 import { RequestError } from './request-error.js'
 
@@ -91,6 +92,15 @@ export async function loadProduct(db: Pick<Database, 'query'>, id: number): Prom
   return row === undefined ? null : normalize(row)
 }
 
+/** A product through the cache, as the API reads it: its key, tags and lifetimes, its version for fencing. */
+export function readProduct(cache: TierCache, db: Pick<Database, 'query'>, id: number): Promise<Product | null> {
+  return cache.getOrSet(PRODUCT_ENTRY.key(id), async (ctx) => {
+    const row = await loadProduct(db, id)
+    if (row !== null) ctx.setVersion(row.version)
+    return row
+  }, { tags: PRODUCT_ENTRY.tags(id), ttl: TTL, grace: GRACE })
+}
+
 /** Options of {@link createCatalogApp}. */
 export interface CatalogAppOptions {
   db: Database
@@ -106,6 +116,11 @@ export interface CatalogAppOptions {
    * measures against). Default true.
    */
   caching?: boolean
+  /**
+   * `db` already counted by the caller, which reports the counts itself (a worker of several);
+   * queries then go through `countedDb.db`. Default: the app counts `db`'s queries.
+   */
+  countedDb?: CountedDatabase
   /** Extra counters for `/.stack/stats`. */
   stats?: () => Record<string, unknown>
   /**
@@ -139,7 +154,7 @@ type Row = Record<string, unknown> & { xid?: string }
 export function createCatalogApp(options: CatalogAppOptions): Server {
   const { cache } = options
   // Every query the app sends is counted: `/.stack/stats` reports it as `db.queries`.
-  const queries = countQueries(options.db)
+  const queries = options.countedDb ?? countQueries(options.db)
   const db = queries.db
   const caching = options.caching !== false
   const logger = options.logger ?? silentLogger
@@ -161,11 +176,7 @@ export function createCatalogApp(options: CatalogAppOptions): Server {
     if (query !== undefined) throw new RequestError(400, 'query', 'empty: the API takes no query parameters', 'the API takes no query parameters')
     if (method === 'GET' || method === 'HEAD') {
       const tags = PRODUCT_ENTRY.tags(id)
-      const found = !caching ? await loadProduct(db, id) : await cache.getOrSet(PRODUCT_ENTRY.key(id), async (ctx) => {
-        const row = await loadProduct(db, id)
-        if (row !== null) ctx.setVersion(row.version)
-        return row
-      }, { tags, ttl: TTL, grace: GRACE })
+      const found = !caching ? await loadProduct(db, id) : await readProduct(cache, db, id)
       if (found === null) return send(res, 404, { error: 'not found' }, cacheHeaders({ preset: 'api', ttl: '10s', tags }), method === 'HEAD')
       return send(res, 200, found, cacheHeaders({ preset: 'api', ttl: TTL, grace: GRACE, tags, version: found.version }), method === 'HEAD')
     }

@@ -18,6 +18,7 @@ import type { ChangeCapture } from '../ports/capture.js'
 import type { Logger } from '../ports/logger.js'
 import { createCatalogApp } from './catalog-app.js'
 import { countQueries } from './query-counter.js'
+import type { QueryCounts } from './query-counter.js'
 import { AFTER_COMMIT_WAIT_MS, openCatalogDatabase, prepareCatalog } from './catalog-service.js'
 import { waitBounded } from './wait-bounded.js'
 
@@ -61,7 +62,7 @@ export async function startCatalogWorker(link: WorkerLink, logger: Logger = cons
   // Counted here, where the worker can report it: the primary sums every worker's `db` counts.
   const queries = countQueries(db)
   const app: Server = createCatalogApp({
-    db: queries.db, cache, logger,
+    db, countedDb: queries, cache, logger,
     statsOf: () => rpc.request<Record<string, unknown>>('stats.gather'),
     ...(config.capture ? { afterCommit: (xid: bigint) => waitBounded(rpc.request('capture.waitFor', xid), AFTER_COMMIT_WAIT_MS) } : {}),
   })
@@ -154,7 +155,7 @@ export async function startCatalogCluster(options: CatalogClusterOptions): Promi
     }
     const throughPrimary = options.databaseUrl === undefined || options.queriesThroughPrimary === true
     if (throughPrimary) pool.handleAll(databaseHandlers(db))
-    type WorkerStats = { cache: CacheStats; db: ReturnType<ReturnType<typeof countQueries>['counts']> }
+    type WorkerStats = { cache: CacheStats; db: QueryCounts }
     const gather = async (): Promise<WorkerStats | undefined> => sumStats(await pool.gather<WorkerStats>(CATALOG_ROLE, 'stats'))
     const cacheStats = async (): Promise<CacheStats | undefined> => (await gather())?.cache
     pool.handleAll({

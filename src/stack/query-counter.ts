@@ -5,7 +5,18 @@ import type { Database } from '../db/database.js'
  * `reads` the `select`s (what caching can save; a write is a statement whatever the caches do).
  * `tiercache loadgen` and `npm run bench:stack` report them per second.
  */
-export function countQueries(db: Database): { readonly db: Database; counts(): { queries: number; reads: number } } {
+export interface QueryCounts {
+  readonly queries: number
+  readonly reads: number
+}
+
+/** A database whose queries are counted: use `db` in its place. */
+export interface CountedDatabase {
+  readonly db: Database
+  counts(): QueryCounts
+}
+
+export function countQueries(db: Database): CountedDatabase {
   let queries = 0
   let reads = 0
   return {

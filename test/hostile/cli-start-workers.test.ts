@@ -52,12 +52,17 @@ async function readEverywhere(edge: string, id: number): Promise<{ version: numb
   return seen
 }
 
-async function startStack(env: Record<string, string | undefined>): Promise<{ cli: ReturnType<typeof tiercacheGroup>; edge: string; app: string }> {
-  const cli = tiercacheGroup(['start', '--port', '0', '--app-port', '0', '--products', '20'], { ...NO_SERVICES, TIERCACHE_STATE_DIR: join(await tempDir(), 'state'), ...env })
+async function startStack(env: Record<string, string | undefined>, flags: string[] = []): Promise<{ cli: ReturnType<typeof tiercacheGroup>; edge: string; app: string }> {
+  const cli = tiercacheGroup(['start', '--port', '0', '--app-port', '0', '--products', '20', ...flags], { ...NO_SERVICES, TIERCACHE_STATE_DIR: join(await tempDir(), 'state'), ...env })
   const [, edge] = await cli.waitFor(/edge \(use this\)\s+(http:\/\/\S+?)\/api\/products\/1/)
   const [, app] = await cli.waitFor(/app \(origin\)\s+(http:\/\/\S+?)\/api\/products\/1/)
   await cli.waitFor(/Ctrl-C stops it/)
   return { cli, edge: edge!, app: app! }
+}
+
+/** Once the stack has exited (all its output read), whether the edge logged one line per request. */
+function loggedRequests(cli: ReturnType<typeof tiercacheGroup>): boolean {
+  return /edge access/.test(`${cli.out()}${cli.err()}`)
 }
 
 async function patchThroughEdgeAndStop(cli: ReturnType<typeof tiercacheGroup>, edge: string): Promise<void> {
@@ -86,19 +91,22 @@ describe('tiercache start with workers', { timeout: 300_000 }, () => {
     expect(cli.out()).toMatch(/seeded 20 of 20 products/)
     await patchThroughEdgeAndStop(cli, edge)
     expect(alive(Number(redisPid))).toBe(false)
+    // No per-request log by default: a load run would flood the terminal.
+    expect(loggedRequests(cli)).toBe(false)
   })
 
-  it('no redis-server on PATH: L1-only, said in one line, and still coherent across the workers', async () => {
+  it('no redis-server on PATH: L1-only, said in one line, and still coherent across the workers (with --access-log: one line per request)', async () => {
     // A PATH with node only (the workers are forked from its absolute path anyway).
     const bin = await tempDir()
     await symlink(process.execPath, join(bin, 'node'))
     expect(findOnPath('redis-server', bin)).toBeUndefined()
-    const { cli, edge } = await startStack({ PATH: bin })
+    const { cli, edge } = await startStack({ PATH: bin }, ['--access-log'])
     const said = `${cli.out()}${cli.err()}`.split('\n').filter((line) => /L1-only/.test(line))
     expect(said, cli.out()).toHaveLength(1)
     expect(said[0]).toContain('redis-server')
     expect(cli.out()).toMatch(/cache\s+L1 only/)
     expect(dirname(process.execPath)).not.toBe(bin)
     await patchThroughEdgeAndStop(cli, edge)
+    expect(loggedRequests(cli)).toBe(true)
   })
 })

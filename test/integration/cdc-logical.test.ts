@@ -18,7 +18,7 @@ import { createCache } from '../../src/index.js'
 import type { TierCache } from '../../src/index.js'
 import type { ChangeCapture } from '../../src/ports/capture.js'
 import { RedisStreamBus } from '../../src/redis/stream-bus.js'
-import { CATALOG_MAPPING, createCatalogApp, seedCatalog } from '../../src/stack/catalog-app.js'
+import { CATALOG_MAPPING, createCatalogApp, readProduct, seedCatalog } from '../../src/stack/catalog-app.js'
 import type { Product } from '../../src/stack/catalog-app.js'
 import { freshNamespace } from '../helpers/namespace.js'
 import { until } from '../helpers/until.js'
@@ -82,15 +82,6 @@ async function write(sql: string): Promise<bigint> {
   return BigInt(rows[0]!.xid)
 }
 
-function fill(cache: TierCache, id: number): Promise<Product | null> {
-  return cache.getOrSet(`product:${id}`, async (ctx) => {
-    const { rows } = await db.query<Product>('select id, name, price_cents, stock, version from products where id = $1', [id])
-    const row = rows[0] === undefined ? null : { ...rows[0], version: Number(rows[0].version) }
-    if (row !== null) ctx.setVersion(row.version)
-    return row
-  }, { tags: [`product:${id}`], ttl: '60s' })
-}
-
 async function status(id: number): Promise<{ status: number; body: Partial<Product>; cache: string | null }> {
   const res = await fetch(`${edgeUrl}/api/products/${id}`)
   return { status: res.status, cache: res.headers.get('x-cache'), body: await res.json() as Partial<Product> }
@@ -101,7 +92,7 @@ describe('change capture, logical-replication mode (pgoutput)', () => {
     for (const id of [1, 2]) {
       await status(id)
       expect((await status(id)).cache).toBe('HIT')
-      await fill(b, id)
+      await readProduct(b, db, id)
     }
     expect((await status(250_000)).status).toBe(404)
     expect((await status(250_000)).cache).toBe('HIT')
@@ -119,7 +110,7 @@ describe('change capture, logical-replication mode (pgoutput)', () => {
 
   it('a rolled-back transaction publishes nothing; one transaction of 100 rows invalidates all 100', async () => {
     const ids = Array.from({ length: 100 }, (_, i) => 100 + i)
-    for (const id of [...ids, 50]) await fill(a, id)
+    for (const id of [...ids, 50]) await readProduct(a, db, id)
     await until(() => [...ids, 50].every((id) => a.peek(`product:${id}`) !== undefined), 'L1 holding the rows')
     const messages = capture.stats().messages
     await db.exec('begin; update products set stock = 1 where id = 50; rollback')
@@ -138,7 +129,7 @@ describe('change capture, logical-replication mode (pgoutput)', () => {
       expect([capture.stats().active, standby.stats().active]).toEqual([true, false])
       await capture.close()
       await until(() => standby.stats().active, 'the standby streaming the slot', 30_000)
-      await fill(a, 60)
+      await readProduct(a, db, 60)
       await until(() => a.peek('product:60') !== undefined, 'L1 holding the row')
       await standby.waitFor(await write('update products set stock = 6 where id = 60 returning pg_current_xact_id()::text as xid'))
       await until(() => a.peek('product:60') === undefined, 'the change reaching L1')

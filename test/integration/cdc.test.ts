@@ -27,7 +27,7 @@ import { createCache } from '../../src/index.js'
 import type { TierCache } from '../../src/index.js'
 import type { ChangeCapture } from '../../src/ports/capture.js'
 import { RedisStreamBus } from '../../src/redis/stream-bus.js'
-import { CATALOG_MAPPING, createCatalogApp, seedCatalog } from '../../src/stack/catalog-app.js'
+import { CATALOG_MAPPING, createCatalogApp, readProduct, seedCatalog } from '../../src/stack/catalog-app.js'
 import type { Product } from '../../src/stack/catalog-app.js'
 import { freshNamespace } from '../helpers/namespace.js'
 import { freshSchema as freshSchemaOn } from '../helpers/pg-schema.js'
@@ -117,16 +117,6 @@ async function write(db: Database, sql: string): Promise<bigint> {
   return BigInt(rows[0]!.xid)
 }
 
-/** Reads a product the way the catalog does (same key, tags, loader), so L1 and L2 hold it. */
-function fill(db: Database, cache: TierCache, id: number): Promise<Product | null> {
-  return cache.getOrSet(`product:${id}`, async (ctx) => {
-    const { rows } = await db.query<Product>('select id, name, price_cents, stock, version from products where id = $1', [id])
-    const row = rows[0] === undefined ? null : { ...rows[0], version: Number(rows[0].version) }
-    if (row !== null) ctx.setVersion(row.version)
-    return row
-  }, { tags: [`product:${id}`], ttl: '60s' })
-}
-
 describe.each(['postgres', 'pglite'] as const)('change capture, outbox mode, on %s', (kind) => {
   let w: World
   beforeAll(async () => { w = await createWorld(kind) }, 120_000)
@@ -202,7 +192,7 @@ describe.each(['postgres', 'pglite'] as const)('change capture, outbox mode, on 
   it('outage: 1,000 changes over 500 rows while the invalidator is stopped; after restart every key is invalidated', async () => {
     const ids = Array.from({ length: 500 }, (_, i) => 100 + i)
     const before = new Map<number, number>()
-    for (const id of ids) before.set(id, (await fill(w.db, w.a, id))!.version)
+    for (const id of ids) before.set(id, (await readProduct(w.a, w.db, id))!.version)
     // (With Redis, L1 is written once L2 took the value, just after the answer.)
     await until(() => ids.every((id) => w.a.peek(`product:${id}`) !== undefined), 'L1 holding all 500 rows')
     await w.capture.close()
@@ -223,14 +213,14 @@ describe.each(['postgres', 'pglite'] as const)('change capture, outbox mode, on 
     expect((await Promise.all(ids.map((id) => w.l2.get(`product:${id}`)))).filter((v) => v !== undefined)).toEqual([])
     await until(() => ids.every((id) => w.a.peek(`product:${id}`) === undefined), 'L1 dropped all 500 keys')
     for (const id of ids) {
-      const row = await fill(w.db, w.a, id)
+      const row = await readProduct(w.a, w.db, id)
       expect(row!.version).toBe(before.get(id)! + 2)
     }
   }, 120_000)
 
   it('a rolled-back transaction invalidates nothing', async () => {
-    await fill(w.db, w.a, 50)
-    await fill(w.db, w.a, 51)
+    await readProduct(w.a, w.db, 50)
+    await readProduct(w.a, w.db, 51)
     await until(() => w.a.peek('product:50') !== undefined && w.a.peek('product:51') !== undefined, 'L1 holding both rows')
     const published = w.capture.stats().published
     await w.db.exec('begin; update products set price_cents = 1 where id = 50; delete from products where id = 50; rollback')
@@ -244,7 +234,7 @@ describe.each(['postgres', 'pglite'] as const)('change capture, outbox mode, on 
 
   it('one transaction touching 100 rows invalidates all 100', async () => {
     const ids = Array.from({ length: 100 }, (_, i) => 10 + i)
-    for (const id of ids) await fill(w.db, w.a, id)
+    for (const id of ids) await readProduct(w.a, w.db, id)
     await until(() => ids.every((id) => w.a.peek(`product:${id}`) !== undefined), 'L1 holding all 100 rows')
     await w.capture.waitFor(await write(w.db, 'update products set stock = stock + 1 where id >= 10 and id < 110 returning pg_current_xact_id()::text as xid'))
     expect((await Promise.all(ids.map((id) => w.l2.get(`product:${id}`)))).filter((v) => v !== undefined)).toEqual([])
@@ -257,7 +247,7 @@ describe.each(['postgres', 'pglite'] as const)('change capture, outbox mode, on 
       await until(() => standby.stats().steps > 0, 'the standby trying the lease')
       expect([w.capture.stats().active, standby.stats().active]).toEqual([true, false])
       await w.capture.close()
-      await fill(w.db, w.a, 60)
+      await readProduct(w.a, w.db, 60)
       await until(() => w.a.peek('product:60') !== undefined, 'L1 holding the row')
       const xid = await write(w.db, 'update products set stock = 7 where id = 60 returning pg_current_xact_id()::text as xid')
       await standby.waitFor(xid)
@@ -284,7 +274,7 @@ describe('change capture on PostgreSQL: concurrent writers', () => {
       await seedCatalog(db, 20)
       await installOutbox(db, mapping)
       capture = await startOutboxCapture({ db, mapping, sink: cacheSink(sink), logger: quiet })
-      for (const id of [7, 8]) await fill(db, cache, id)
+      for (const id of [7, 8]) await readProduct(cache, db, id)
       await until(() => cache.peek('product:7') !== undefined && cache.peek('product:8') !== undefined, 'L1 holding both rows')
       await slow.connect()
       // The slow transaction writes first (its outbox row gets the smaller id) and stays open...
@@ -306,7 +296,7 @@ describe('change capture on PostgreSQL: concurrent writers', () => {
       await slow.query('begin')
       await slow.query('create temporary table busy (x int)')
       await slow.query('insert into busy values (1)')
-      await fill(db, cache, 9)
+      await readProduct(cache, db, 9)
       await until(() => cache.peek('product:9') !== undefined, 'L1 holding the row')
       await capture.waitFor(await write(db, 'update products set stock = 90 where id = 9 returning pg_current_xact_id()::text as xid'))
       await until(() => cache.peek('product:9') === undefined, 'the change reaching L1 while the other transaction is open')
@@ -352,12 +342,12 @@ describe('change capture on PostgreSQL: take-over after kill -9', () => {
       expect([...states.values()].filter((s) => s.active)).toHaveLength(1)
       const [active, standby] = states.get(one.pid!)!.active ? [one, two] : [two, one]
       // The active one works: a change reaches this node.
-      await fill(db, cache, 3)
+      await readProduct(cache, db, 3)
       await until(() => cache.peek('product:3') !== undefined, 'L1 holding the row')
       await write(db, 'update products set stock = 3 where id = 3 returning pg_current_xact_id()::text as xid')
       await until(() => cache.peek('product:3') === undefined, 'the first invalidator publishing')
       active.kill('SIGKILL')
-      await fill(db, cache, 4)
+      await readProduct(cache, db, 4)
       await until(() => cache.peek('product:4') !== undefined, 'L1 holding the row')
       await write(db, 'update products set stock = 4 where id = 4 returning pg_current_xact_id()::text as xid')
       await until(() => states.get(standby.pid!)?.active === true, 'the standby taking over', 30_000)
