@@ -47,6 +47,7 @@ export class CdnPurgeRunner {
   readonly #followers: StreamFollower[]
   readonly #purgers: readonly CdnPurger[]
   #started = false
+  #closing: Promise<void> | undefined
 
   constructor(options: CdnPurgeRunnerOptions) {
     const { client, owned } = connect(options)
@@ -106,7 +107,13 @@ export class CdnPurgeRunner {
     return out
   }
 
-  async close(): Promise<void> {
+  /** Stops following and closes the purgers; calling it again waits for the same close. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
     await Promise.all(this.#followers.map((f) => f.stop()))
     await Promise.all(this.#purgers.map((p) => p.close().catch(() => {})))
     if (this.#owned) this.#client.disconnect()

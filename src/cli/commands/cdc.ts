@@ -93,8 +93,10 @@ export async function run(args: string[]): Promise<number> {
         : await startOutboxCapture({ db, mapping, sink: cacheSink(cache), logger, pollInterval, leaseTtl })
       console.log(`tiercache cdc: following (${mode} mode) ${mapping.tables.map((t) => t.table).join(', ')} in ${redactUrl(databaseUrl)}; publishing to namespace ${JSON.stringify(namespace)} on ${redactUrl(redisUrl)}`)
       await untilStopped()
-      const stats = capture.stats()
+      // Counted after closing: close lets a step in flight finish, and a batch it had published
+      // when the signal came is counted then.
       await capture.close()
+      const stats = capture.stats()
       console.log(`tiercache cdc: stopped after publishing ${stats.published} changes (${stats.errors} errors)`)
       return 0
     } finally {

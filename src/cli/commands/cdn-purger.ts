@@ -111,6 +111,8 @@ export async function run(args: string[]): Promise<number> {
     await runner.ready(30_000)
     console.log(`tiercache cdn-purger: following ${where}; purging ${names}`)
     await untilStopped()
+    // Counted after closing: a purge in flight when the signal came finishes (or is given up) first.
+    await runner.close()
     const stats = runner.stats()
     console.log(`tiercache cdn-purger: stopped after ${stats.purged} purge requests (${stats.retries} retries, ${stats.deadLettered} dead-lettered)`)
     return 0
