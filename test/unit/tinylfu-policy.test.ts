@@ -156,6 +156,44 @@ describe('hit ratio on a generated Zipf + scan workload', () => {
   })
 })
 
+describe('WTinyLfuPolicy: admission by weight', () => {
+  /** A full cache of one 500-unit entry (the coldest) and 50 entries of 10; no window. */
+  function fullOfOneLargeEntry(largeFrequency: number): { sketch: FrequencySketch; policy: WTinyLfuPolicy; evicted: Set<number>; large: number } {
+    const sketch = new FrequencySketch(256)
+    const evicted = new Set<number>()
+    const policy = new WTinyLfuPolicy(sketch, 1_000, 0, undefined, (slot) => evicted.add(slot), 64)
+    const largeHash = fmix32(77)
+    for (let i = 0; i < largeFrequency; i++) sketch.increment(largeHash)
+    const large = policy.insert(largeHash, 500)
+    for (let i = 0; i < 50; i++) policy.insert(fmix32(1_000 + i), 10)
+    policy.evict()
+    expect(policy.first(PROBATION)).toBe(large)
+    expect(evicted.size).toBe(0)
+    return { sketch, policy, evicted, large }
+  }
+
+  it('a small candidate is judged per unit of weight against a large victim', () => {
+    // Read twice in 10 units against read three times in 500: the small one is worth more per unit.
+    const { sketch, policy, evicted, large } = fullOfOneLargeEntry(3)
+    const hash = fmix32(5)
+    sketch.increment(hash)
+    sketch.increment(hash)
+    const candidate = policy.insert(hash, 10)
+    policy.evict()
+    expect(evicted.has(large)).toBe(true)
+    expect(evicted.has(candidate)).toBe(false)
+    expect(policy.weight).toBeLessThanOrEqual(1_000)
+  })
+
+  it('a candidate never seen before still loses to a large victim that was', () => {
+    const { policy, evicted, large } = fullOfOneLargeEntry(3)
+    const candidate = policy.insert(fmix32(6), 10)
+    policy.evict()
+    expect(evicted.has(candidate)).toBe(true)
+    expect(evicted.has(large)).toBe(false)
+  })
+})
+
 describe('hash flooding', () => {
   /** A main region whose coldest victim an attacker keeps artificially hot through its hash. */
   function attacked(random: XorShift32 | undefined): { admitted: number; victimSurvived: boolean } {

@@ -144,13 +144,13 @@ describe('TinyLfuStore: byte weighting', () => {
 
   it('admits a large entry when it is hotter than everything it displaces together', () => {
     const { store: s, clock } = store(1_000, { adaptive: false })
-    for (let i = 0; i < 100; i++) access(s, clock, `small:${i}`, 9)
+    for (let i = 0; i < 100; i++) access(s, clock, `small:${i}`, 10)
     for (let i = 0; i < 12; i++) {
       s.get('big')
       s.get(`elsewhere:${i}`)
     }
-    // 150 bytes displace about 6 entries read once each: 12 reads beat 6.
-    s.set('big', entry(clock, 150))
+    // The cache is full: 100 bytes displace 10 entries read once each, and 12 reads beat 10.
+    s.set('big', entry(clock, 100))
     expect(s.peek('big')).toBeDefined()
     expect(s.stats().bytes).toBeLessThanOrEqual(1_000)
   })
