@@ -31,6 +31,8 @@
  *   --no-synthetic       skip them; --no-traces skips the trace files
  *   --requests <n>       length of each synthetic workload (default 5000000)
  *   --seed <n>           generator seed (default 1)
+ *   --lirs-unbounded     add LIRS with its stack unbounded (the paper's setting; the default LIRS
+ *                        keeps non-resident entries up to 2× the cache) as one more reference
  *   --store-seed <n>     tiercache store's hash seed (default 42; it changes sketch collisions and
  *                        the climber's sampled keys, so other seeds show how robust a row is)
  *   --json               one JSON object per row instead of the table
@@ -41,7 +43,7 @@ import { parseArgs } from 'node:util'
 import { arcPolicy } from './arc.js'
 import { gdsfPolicy } from './gdsf.js'
 import type { PolicyResult, ReferencePolicy } from './id-lists.js'
-import { lirsPolicy } from './lirs.js'
+import { lirsPolicy, lirsUnboundedPolicy } from './lirs.js'
 import { lruPolicy } from './lru.js'
 import { optHits } from './opt.js'
 import { keyStrings, tinylfuRun } from './policies.js'
@@ -57,7 +59,8 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const DEFAULT_SIZES: readonly number[] = [0.01, 0.02, 0.05, 0.1, 0.25]
 
 /** Reference policies, in table order, and where each runs. */
-export const REFERENCES: readonly { readonly name: string; readonly run: ReferencePolicy; readonly unit: boolean; readonly sized: boolean }[] = [
+export interface Reference { readonly name: string; readonly run: ReferencePolicy; readonly unit: boolean; readonly sized: boolean }
+export const REFERENCES: readonly Reference[] = [
   { name: 'LRU', run: lruPolicy, unit: true, sized: true },
   { name: 'ARC', run: arcPolicy, unit: true, sized: true },
   { name: 'S3-FIFO', run: s3fifoPolicy, unit: true, sized: true },
@@ -65,6 +68,8 @@ export const REFERENCES: readonly { readonly name: string; readonly run: Referen
   { name: 'LIRS', run: lirsPolicy, unit: true, sized: false },
   { name: 'GDSF', run: gdsfPolicy, unit: false, sized: true },
 ]
+/** The paper's LIRS, metadata unbounded: `--lirs-unbounded` adds it. */
+export const LIRS_UNBOUNDED: Reference = { name: 'LIRS (S unbounded)', run: lirsUnboundedPolicy, unit: true, sized: false }
 /** The store with a fixed 1% window: classic W-TinyLFU (Caffeine's simulator default), a reference too. */
 export const FIXED = 'W-TinyLFU 1%'
 
@@ -101,6 +106,7 @@ function main(): void {
       requests: { type: 'string', default: '5000000' },
       seed: { type: 'string', default: '1' },
       'store-seed': { type: 'string', default: '42' },
+      'lirs-unbounded': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
   })
@@ -116,6 +122,7 @@ function main(): void {
   const requests = Number(values.requests)
   const seed = Number(values.seed)
   const storeSeed = Number(values['store-seed'])
+  const references = values['lirs-unbounded'] ? [...REFERENCES, LIRS_UNBOUNDED] : REFERENCES
 
   const rows: Row[] = []
   const emit = (row: Row): void => {
@@ -126,15 +133,15 @@ function main(): void {
   }
   for (const file of files) {
     const workload = readTrace(file)
-    for (const size of sizes ?? DEFAULT_SIZES) emit(simulate(workload, size, storeSeed))
+    for (const size of sizes ?? DEFAULT_SIZES) emit(simulate(workload, size, storeSeed, references))
   }
   if (synthetic) {
     for (const make of syntheticWorkloads(requests, seed)) {
       const workload = make()
-      for (const size of sizes ?? workload.sizes ?? DEFAULT_SIZES) emit(simulate(workload, size, storeSeed))
+      for (const size of sizes ?? workload.sizes ?? DEFAULT_SIZES) emit(simulate(workload, size, storeSeed, references))
     }
   }
-  if (!values.json) printTables(rows)
+  if (!values.json) printTables(rows, references)
 }
 
 /** The project's synthetic workloads, built lazily (each holds millions of requests). */
@@ -149,7 +156,7 @@ export function syntheticWorkloads(requests: number, seed: number): (() => Workl
 }
 
 /** Runs every policy on one workload at one size. */
-export function simulate(workload: Workload, size: number, storeSeed = 42): Row {
+export function simulate(workload: Workload, size: number, storeSeed = 42, references: readonly Reference[] = REFERENCES): Row {
   const { trace, distinct, objectSizes: sizes } = workload
   const sized = sizes !== undefined
   const base = workload.sizeBase ?? (sized ? sizes.reduce((sum, s) => sum + s, 0) : distinct)
@@ -159,7 +166,7 @@ export function simulate(workload: Workload, size: number, storeSeed = 42): Row 
     ['tiercache', tinylfuRun(workload, keys, capacity, { seed: storeSeed })],
     [FIXED, tinylfuRun(workload, keys, capacity, { seed: storeSeed, adaptive: false })],
   ]
-  for (const reference of REFERENCES) {
+  for (const reference of references) {
     if (sized ? reference.sized : reference.unit) results.push([reference.name, reference.run(workload, capacity)])
   }
   const n = trace.length
@@ -198,10 +205,10 @@ export function simulate(workload: Workload, size: number, storeSeed = 42): Row 
 
 const pct = (x: number | undefined): string => (x === undefined ? '' : (x * 100).toFixed(1))
 
-export function printTables(rows: readonly Row[]): void {
+export function printTables(rows: readonly Row[], references: readonly Reference[] = REFERENCES): void {
   const unit = rows.filter((r) => !r.sized)
   const sized = rows.filter((r) => r.sized)
-  const refs = (kind: 'unit' | 'sized'): string[] => REFERENCES.filter((r) => r[kind]).map((r) => r.name)
+  const refs = (kind: 'unit' | 'sized'): string[] => references.filter((r) => r[kind]).map((r) => r.name)
   if (unit.length > 0) {
     const names = [FIXED, ...refs('unit')]
     console.log(`| trace | cache | entries | OPT | tiercache | ${names.join(' | ')} | best reference | tiercache − best | top-C bound |`)

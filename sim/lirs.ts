@@ -8,7 +8,7 @@ const HIR_NON_RESIDENT = 3
 /** Share of the cache for resident HIR entries (the paper's 1%; Caffeine's `percent-hot` 0.99). */
 const HIR_SHARE = 0.01
 /** Non-resident HIR entries kept in the stack, as a multiple of the cache (Caffeine's default 2.0). */
-const NON_RESIDENT_MULTIPLIER = 2
+export const NON_RESIDENT_MULTIPLIER = 2
 
 /**
  * LIRS (Jiang & Zhang, "LIRS: An Efficient Low Inter-reference Recency Set Replacement Policy",
@@ -27,17 +27,19 @@ const NON_RESIDENT_MULTIPLIER = 2
  *   99% of the entries are LIR (warm-up), new keys become LIR directly.
  *
  * The paper leaves S unbounded; like Caffeine's simulator, this one keeps at most 2× the cache
- * size of non-resident entries in S, forgetting the oldest first. Unit sizes only (the paper's
- * setting): the simulator does not run it on sized traces.
+ * size of non-resident entries in S by default, forgetting the oldest first (a cache cannot keep
+ * metadata for every key it ever saw). `nonResidentLimit` = Infinity is the paper's setting
+ * ({@link lirsUnboundedPolicy}). Unit sizes only (the paper's setting): the simulator does not run
+ * it on sized traces.
  */
-export function lirsPolicy({ trace, distinct }: Requests, capacity: number): PolicyResult {
+export function lirsPolicy({ trace, distinct }: Requests, capacity: number, nonResidentLimit = NON_RESIDENT_MULTIPLIER): PolicyResult {
   const stack = new IdLists(distinct, 1)
   // List 0: Q, the resident HIR entries (front = cold end). List 1: non-resident entries, oldest first.
   const queues = new IdLists(distinct, 2)
   const state = new Uint8Array(distinct)
   const hirMax = Math.max(1, Math.round(HIR_SHARE * capacity))
   const lirMax = Math.max(0, capacity - hirMax)
-  const nonResidentMax = NON_RESIDENT_MULTIPLIER * capacity
+  const nonResidentMax = nonResidentLimit * capacity
   let lirs = 0
   let residents = 0
   let nonResidents = 0
@@ -132,4 +134,9 @@ export function lirsPolicy({ trace, distinct }: Requests, capacity: number): Pol
     }
   }
   return { hits, byteHits: hits }
+}
+
+/** LIRS with the stack S unbounded, as in the paper: metadata for every key still in S. */
+export function lirsUnboundedPolicy(requests: Requests, capacity: number): PolicyResult {
+  return lirsPolicy(requests, capacity, Infinity)
 }

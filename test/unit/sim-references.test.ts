@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { arcPolicy } from '../../sim/arc.js'
 import { gdsfPolicy } from '../../sim/gdsf.js'
 import type { ReferencePolicy } from '../../sim/id-lists.js'
-import { lirsPolicy } from '../../sim/lirs.js'
+import { lirsPolicy, lirsUnboundedPolicy } from '../../sim/lirs.js'
 import { lruPolicy } from '../../sim/lru.js'
 import { optHits } from '../../sim/opt.js'
 import { SeededRandom } from '../../sim/random.js'
@@ -119,6 +119,16 @@ describe('reference policies on hand-checked sequences', () => {
     //    HIR. D: miss, non-resident in S: evicts C, D becomes LIR and B is demoted.
     expect(hitPattern(lirsPolicy, 'ABCDCABADCD', 3)).toBe('mmmmmhhhmmm')
     expect(hitPattern(lruPolicy, 'ABCDCABADCD', 3)).toBe('mmmmhmmhmmh')
+  })
+
+  it('LIRS with its stack unbounded (the paper) remembers a reuse the bounded default forgot', () => {
+    // Capacity 2: 1 LIR (A), 1 resident HIR. B..H each evict the one before, which stays in S as
+    // non-resident (A, the only LIR, is S's bottom, so nothing is pruned). Bounded (at most 2 x 2
+    // non-resident entries), B has been forgotten when it returns: it becomes a resident HIR and I
+    // evicts it, so its third read misses. Unbounded, B is still in S: it becomes LIR (A is
+    // demoted), I evicts A instead, and B's third read hits.
+    expect(hitPattern(lirsPolicy, 'ABCDEFGHBIB', 2)).toBe('mmmmmmmmmmm')
+    expect(hitPattern(lirsUnboundedPolicy, 'ABCDEFGHBIB', 2)).toBe('mmmmmmmmmmh')
   })
 
   it('LIRS keeps a fixed set on a loop longer than the cache, where LRU gets nothing', () => {
