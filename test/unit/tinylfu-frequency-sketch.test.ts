@@ -85,4 +85,46 @@ describe('FrequencySketch', () => {
     expect(sketch.capacity).toBe(131_072)
     expect([...counts.keys()].map((k) => sketch.frequency(hash(k)))).toEqual(before)
   })
+
+  it('keeps every count when its ageing period changes, and then halves on the new period', () => {
+    const sketch = new FrequencySketch(1024)
+    for (let k = 0; k < 12; k++) for (let i = 0; i < (k % 7) + 1; i++) sketch.increment(hash(k))
+    const before = Array.from({ length: 12 }, (_, k) => sketch.frequency(hash(k)))
+    expect(sketch.sampleSize).toBe(10_240)
+    sketch.setSampleFactor(2.5)
+    expect(sketch.sampleFactor).toBe(2.5)
+    expect(sketch.sampleSize).toBe(2_560)
+    expect(sketch.resets).toBe(0)
+    expect(Array.from({ length: 12 }, (_, k) => sketch.frequency(hash(k)))).toEqual(before)
+    // The increments already counted still count toward the (shorter) period: 1 + 2 + ... + 7 and
+    // 1 + 2 + ... + 5 of them so far.
+    let k = 100
+    let added = 28 + 15
+    while (sketch.resets === 0) {
+      sketch.increment(hash(k++))
+      added++
+    }
+    // Each new key adds one counted increment unless all its counters were already saturated
+    // (never, here), so the halving came at the new period, not the old one.
+    expect(added).toBe(2_560)
+    expect(sketch.frequency(hash(6))).toBeGreaterThanOrEqual(3)
+    expect(sketch.frequency(hash(6))).toBeLessThanOrEqual(4)
+  })
+
+  it('keeps its ageing factor when it grows', () => {
+    const sketch = new FrequencySketch(16)
+    sketch.setSampleFactor(5)
+    expect(sketch.sampleSize).toBe(2_560)
+    sketch.ensureCapacity(4_000)
+    expect(sketch.capacity).toBe(4_096)
+    expect(sketch.sampleSize).toBe(20_480)
+  })
+
+  it('takes a period in increments for a sketch of sampled keys', () => {
+    const sketch = new FrequencySketch(16)
+    sketch.setSampleSize(100)
+    let k = 0
+    while (sketch.resets === 0) sketch.increment(hash(k++))
+    expect(k).toBe(100)
+  })
 })

@@ -5,8 +5,11 @@ export const MAX_FREQUENCY = 15
 const COUNTERS_PER_WORD = 8
 /** A block is 16 words (64 bytes, one cache line); all four counters of a key live in one block. */
 const BLOCK_WORDS = 16
-/** How many increments, per unit of capacity, before every counter is halved (TinyLFU §3.3). */
-const SAMPLE_FACTOR = 10
+/**
+ * How many increments, per unit of capacity, before every counter is halved (TinyLFU §3.3), unless
+ * the owner sets another factor (the hill climber does, see {@link FrequencySketch.setSampleFactor}).
+ */
+export const SAMPLE_FACTOR = 10
 /**
  * The table is never sized for fewer keys than this, so the counters are halved no more often
  * than every 5,120 counted requests. Sized for a cache of a few dozen entries, the sketch forgot
@@ -33,6 +36,8 @@ const MIN_KEYS = 512
 export class FrequencySketch {
   #table: Uint32Array
   #blockMask = 0
+  #keys = 0
+  #factor = SAMPLE_FACTOR
   #sampleSize = 0
   #additions = 0
   #resets = 0
@@ -40,6 +45,7 @@ export class FrequencySketch {
   constructor(expectedKeys = 16) {
     this.#table = new Uint32Array(BLOCK_WORDS)
     this.#blockMask = 0
+    this.#keys = 2
     this.#sampleSize = SAMPLE_FACTOR * 2
     this.ensureCapacity(expectedKeys)
   }
@@ -62,12 +68,39 @@ export class FrequencySketch {
     for (let offset = 0; offset < words; offset += old.length) table.set(old, offset)
     this.#table = table
     this.#blockMask = words / BLOCK_WORDS - 1
-    this.#sampleSize = SAMPLE_FACTOR * keys
+    this.#keys = keys
+    this.#sampleSize = Math.max(1, Math.round(this.#factor * keys))
   }
 
   /** How many distinct keys the table is sized for. */
   get capacity(): number {
-    return this.#sampleSize / SAMPLE_FACTOR
+    return this.#keys
+  }
+
+  /** Counted increments per key of {@link capacity} between two halvings. */
+  get sampleFactor(): number {
+    return this.#factor
+  }
+
+  /**
+   * Changes how fast the sketch forgets: the counters are halved every `factor × capacity` counted
+   * increments from now on. The counts are kept, and so are the increments counted since the last
+   * halving: a shorter period that they already exceed halves at the next counted increment.
+   */
+  setSampleFactor(factor: number): void {
+    this.#factor = factor
+    this.#sampleSize = Math.max(1, Math.round(factor * this.#keys))
+  }
+
+  /**
+   * Sets the halving period directly, in counted increments (at least 1). For a sketch that sees
+   * only a sampled share of the keys (the hill climber's private ones), whose period is the full
+   * sketch's scaled by the sampling rate rather than a multiple of its own table size. A later
+   * {@link ensureCapacity} that grows the table sets it back to a multiple of the capacity.
+   */
+  setSampleSize(increments: number): void {
+    this.#sampleSize = Math.max(1, Math.round(increments))
+    this.#factor = this.#sampleSize / this.#keys
   }
 
   /** Increments after which the counters are halved. */
