@@ -4,6 +4,7 @@ import type { CacheEntry } from '../../src/ports/entry.js'
 import { ManualClock } from '../../src/core/manual-clock.js'
 import { FrequencySketch } from '../../src/l1/tinylfu/frequency-sketch.js'
 import { fmix32, XorShift32 } from '../../src/l1/tinylfu/hash.js'
+import { AgeingClimber } from '../../src/l1/tinylfu/hill-climber.js'
 import { MiniatureCache } from '../../src/l1/tinylfu/miniature-cache.js'
 import { TinyLfuStore } from '../../src/l1/tinylfu/tinylfu-store.js'
 import { NONE, PROBATION, WTinyLfuPolicy } from '../../src/l1/tinylfu/w-tinylfu-policy.js'
@@ -134,6 +135,92 @@ describe('adaptive window (hill climber)', () => {
   it('a fixed 1% window collapses on the same recency-heavy traffic (the climber is what helps)', () => {
     const hits = replay(unitStore(1_000, false), recencyStream(200_000, 300))
     expect(hits / 200_000).toBeLessThan(0.1)
+  })
+})
+
+/**
+ * Zipf(0.9) over `keys` keys from a seeded generator; with `every` > 0 the ranking slides by one key
+ * every `every` requests, new keys arriving on top (popularity drifts).
+ */
+function* zipfDriftStream(requests: number, keys: number, seed: number, every: number): Generator<number> {
+  const cdf = new Float64Array(keys)
+  let sum = 0
+  for (let r = 0; r < keys; r++) cdf[r] = sum += 1 / (r + 1) ** 0.9
+  let x = seed
+  for (let i = 0; i < requests; i++) {
+    x = (Math.imul(x, 1_664_525) + 1_013_904_223) >>> 0
+    const u = (x / 4_294_967_296) * sum
+    let lo = 0
+    let hi = keys - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((cdf[mid] as number) > u) hi = mid
+      else lo = mid + 1
+    }
+    yield every > 0 ? lo - Math.floor(i / every) + requests : lo
+  }
+}
+
+describe('adaptive ageing (AgeingClimber)', () => {
+  /** Feeds every request to a store-like sketch and to the ageing comparison (sampling rate 1). */
+  function age(stream: Iterable<number>, capacity = 300): { factors: number[]; decisions: number; moves: number } {
+    const sketch = new FrequencySketch(512)
+    const ageing = new AgeingClimber(sketch, 1, capacity, 4)
+    expect(sketch.sampleFactor).toBe(10)
+    ageing.setWindow(0.01)
+    const factors: number[] = []
+    let i = 0
+    let moves = 0
+    let factor = sketch.sampleFactor
+    for (const key of stream) {
+      const hash = fmix32(key + 1)
+      sketch.increment(hash)
+      ageing.record(hash)
+      if (sketch.sampleFactor !== factor) {
+        moves++
+        factor = sketch.sampleFactor
+      }
+      if (++i % 50_000 === 0) factors.push(factor)
+    }
+    return { factors, decisions: ageing.decisions, moves }
+  }
+
+  it('ages the sketch faster when popularity drifts', () => {
+    for (const seed of [1, 2]) {
+      const { factors } = age(zipfDriftStream(300_000, 30_000, seed, 20))
+      // From the default (10), within 50,000 requests: newcomers must beat keys whose counts still
+      // carry their past popularity, so forgetting faster wins, and the comparison keeps it.
+      expect(factors.every((f) => f <= 5)).toBe(true)
+    }
+  })
+
+  it('keeps the default ageing when popularity is stable', () => {
+    for (const seed of [1, 2]) {
+      const { decisions, moves } = age(zipfDriftStream(300_000, 30_000, seed, 0))
+      expect(decisions).toBeGreaterThan(50)
+      expect(moves).toBe(0)
+    }
+  })
+
+  it('is not moved by the runs of discordant requests a loop produces', () => {
+    // Periods halve at different moments, and on a loop one miniature then hits a whole run the
+    // other misses; the blocks' variance sees the runs for what they are. (With the sign test's
+    // variance, one per discordant request, the ageing moved 7 times on this loop.)
+    for (const keys of [500, 1_000]) {
+      const { decisions, moves } = age(loopStream(400_000, keys, 0), 250)
+      expect(decisions).toBeGreaterThan(100)
+      expect(moves).toBe(0)
+    }
+  })
+
+  it('the store reports the ageing it chose', () => {
+    const s = unitStore(1_000)
+    expect(s.policy().sketchAgeing).toBe(10)
+    replay(s, zipfDriftStream(1_500_000, 100_000, 5, 20))
+    expect(s.policy().sketchAgeing).toBeLessThan(10)
+    const fixed = unitStore(1_000, false)
+    replay(fixed, zipfDriftStream(300_000, 100_000, 5, 20))
+    expect(fixed.policy().sketchAgeing).toBe(10)
   })
 })
 

@@ -10,15 +10,22 @@ import { NONE, WTinyLfuPolicy } from './w-tinylfu-policy.js'
  * window, to see which window would do better on the very same requests.
  *
  * Admission uses the store's own frequency sketch: a sampled key's count there is its count in
- * the full stream, which is what the scaled-down cache must judge by.
+ * the full stream, which is what the scaled-down cache must judge by. A miniature that compares
+ * ageing rates cannot share it (the store's sketch ages at one rate only): it is given a sketch of
+ * its own (`counting`), which it feeds every request it sees. Its keys are all the requests for
+ * the sampled keys, so their counts are again their counts in the full stream, aged at the
+ * miniature's own rate.
  */
 export class MiniatureCache {
   readonly #policy: WTinyLfuPolicy
+  readonly #sketch: FrequencySketch | undefined
   #table: Int32Array
   #mask: number
   #filled = false
 
-  constructor(sketch: FrequencySketch, capacity: number, windowShare: number) {
+  /** @param counting the sketch is the miniature's own: count every request in it */
+  constructor(sketch: FrequencySketch, capacity: number, windowShare: number, counting = false) {
+    this.#sketch = counting ? sketch : undefined
     this.#policy = new WTinyLfuPolicy(sketch, capacity, windowShare, undefined, (slot) => this.#forget(slot), capacity + 8)
     const size = 2 ** Math.ceil(Math.log2(Math.max(16, capacity * 2)))
     this.#table = new Int32Array(size)
@@ -42,6 +49,7 @@ export class MiniatureCache {
 
   /** One request for a (sampled) key: true on a hit; on a miss the key is inserted. */
   access(hash: number): boolean {
+    this.#sketch?.increment(hash)
     const policy = this.#policy
     const slot = this.#find(hash)
     if (slot !== NONE) {

@@ -46,6 +46,8 @@ export interface TinyLfuPolicyStats {
   readonly climbs: number
   /** How many distinct keys the frequency sketch is sized for. */
   readonly sketchCapacity: number
+  /** The sketch halves its counters every `sketchAgeing × sketchCapacity` counted requests. */
+  readonly sketchAgeing: number
 }
 
 /**
@@ -285,6 +287,7 @@ export class TinyLfuStore implements L1Store {
       rejected: p.rejected,
       climbs: this.#climber?.decisions ?? 0,
       sketchCapacity: this.#sketch.capacity,
+      sketchAgeing: this.#sketch.sampleFactor,
     }
   }
 
