@@ -84,18 +84,13 @@ function* loopStream(requests: number, keys: number, offset: number): Generator<
   for (let i = 0; i < requests; i++) yield offset + (i % keys)
 }
 
-/** Zipf(0.9) over `keys` keys with bursts of never-seen keys, from a seeded generator. */
-function* zipfScanStream(requests: number, keys: number, seed: number): Generator<number> {
+/** Zipf(0.9) ranks over `keys` keys from a seeded generator: each call draws one (0 = hottest). */
+function zipfRanks(keys: number, seed: number): () => number {
   const cdf = new Float64Array(keys)
   let sum = 0
   for (let r = 0; r < keys; r++) cdf[r] = sum += 1 / (r + 1) ** 0.9
   let x = seed
-  let scan = keys
-  for (let i = 0; i < requests; i++) {
-    if (i % 10_000 >= 8_000) {
-      yield scan++
-      continue
-    }
+  return () => {
     x = (Math.imul(x, 1_664_525) + 1_013_904_223) >>> 0
     const u = (x / 4_294_967_296) * sum
     let lo = 0
@@ -105,8 +100,15 @@ function* zipfScanStream(requests: number, keys: number, seed: number): Generato
       if ((cdf[mid] as number) > u) hi = mid
       else lo = mid + 1
     }
-    yield lo
+    return lo
   }
+}
+
+/** Zipf(0.9) over `keys` keys with bursts of never-seen keys, from a seeded generator. */
+function* zipfScanStream(requests: number, keys: number, seed: number): Generator<number> {
+  const rank = zipfRanks(keys, seed)
+  let scan = keys
+  for (let i = 0; i < requests; i++) yield i % 10_000 >= 8_000 ? scan++ : rank()
 }
 
 describe('adaptive window (hill climber)', () => {
@@ -143,22 +145,8 @@ describe('adaptive window (hill climber)', () => {
  * every `every` requests, new keys arriving on top (popularity drifts).
  */
 function* zipfDriftStream(requests: number, keys: number, seed: number, every: number): Generator<number> {
-  const cdf = new Float64Array(keys)
-  let sum = 0
-  for (let r = 0; r < keys; r++) cdf[r] = sum += 1 / (r + 1) ** 0.9
-  let x = seed
-  for (let i = 0; i < requests; i++) {
-    x = (Math.imul(x, 1_664_525) + 1_013_904_223) >>> 0
-    const u = (x / 4_294_967_296) * sum
-    let lo = 0
-    let hi = keys - 1
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if ((cdf[mid] as number) > u) hi = mid
-      else lo = mid + 1
-    }
-    yield every > 0 ? lo - Math.floor(i / every) + requests : lo
-  }
+  const rank = zipfRanks(keys, seed)
+  for (let i = 0; i < requests; i++) yield every > 0 ? rank() - Math.floor(i / every) + requests : rank()
 }
 
 describe('adaptive ageing (AgeingClimber)', () => {

@@ -12,13 +12,8 @@ export interface HillClimberOptions {
   readonly probe?: number | undefined
   /** Standard deviations a hit difference must reach before the climber acts on it. Default 4. */
   readonly confidence?: number | undefined
-  /** Entries per miniature cache; the sampling rate is chosen to get near it. Default 512. */
+  /** Entries per miniature cache; the sampling rate is chosen to get near it. Default 256. */
   readonly miniature?: number | undefined
-  readonly ties?: number | undefined
-  readonly scoutFirst?: boolean | undefined
-  readonly minRate?: number | undefined
-  readonly minMini?: number | undefined
-  readonly patience?: number | undefined
   /** Also choose how fast the frequency sketch ages (see {@link AgeingClimber}). Default true. */
   readonly ageing?: boolean | undefined
 }
