@@ -27,7 +27,10 @@ export interface WarmOptions {
   grace?: Duration
   /** Tags of each warmed entry (the tags a read of the key would give it), so tag invalidation reaches them. */
   tags?: (key: string) => readonly string[]
-  /** Cancels the warming: no new load starts, loads in flight are aborted (`ctx.signal`), what was loaded is written. */
+  /**
+   * Cancels the warming: no new load starts, loads in flight are aborted (`ctx.signal`), what was loaded is written.
+   * An async source is not waited for: it is asked to stop (`return()`).
+   */
   signal?: AbortSignal
   /** Called with the progress at most every 100 ms, and once at the end. */
   onProgress?: (progress: WarmProgress) => void
@@ -202,11 +205,15 @@ class WarmRun {
     const onAbort = (): void => this.controller.abort(signal?.reason)
     if (signal?.aborted === true) onAbort()
     signal?.addEventListener('abort', onAbort)
+    const keys = new CancellableKeys(this.#source, this.controller.signal)
     try {
       let chunk: string[] = []
-      for await (const key of this.#source) {
+      for (;;) {
         if (this.#cancelled) break
-        chunk.push(key)
+        // A source that stalls (a cursor that stopped answering) must not hold a cancel up.
+        const next = await keys.next()
+        if (next === undefined) break
+        chunk.push(next.key as string)
         if (chunk.length >= this.#o.batchSize) {
           await this.#chunk(chunk)
           chunk = []
@@ -217,6 +224,7 @@ class WarmRun {
       await this.#flush()
       while (this.#writes.size > 0) await Promise.allSettled([...this.#writes])
     } finally {
+      keys.close()
       signal?.removeEventListener('abort', onAbort)
       if (this.#writeTimer !== undefined) this.#t.clock.clearTimeout(this.#writeTimer)
     }
@@ -425,6 +433,55 @@ class WarmRun {
       onProgress(progress)
     } catch {
       // A failing progress callback must not stop the warming (nor report itself as a key error).
+    }
+  }
+}
+
+/**
+ * The keys of a warming, read one at a time, that stop at once when the warming is cancelled: a
+ * `for await` would wait for an async source's next key first, for ever if the source stalls. The
+ * source is then told to stop (`return()`, as `for await` does on `break`), without waiting for it.
+ */
+class CancellableKeys {
+  readonly #iterator: Iterator<unknown> | AsyncIterator<unknown>
+  readonly #cancelled: Promise<undefined>
+  #finished = false
+
+  constructor(source: Iterable<string> | AsyncIterable<string>, signal: AbortSignal) {
+    this.#iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]()
+    this.#cancelled = new Promise<undefined>((resolve) => {
+      if (signal.aborted) resolve(undefined)
+      else signal.addEventListener('abort', () => resolve(undefined), { once: true })
+    })
+  }
+
+  /** The next key (as the source gave it), or undefined once the source is done or the warming cancelled. */
+  async next(): Promise<{ key: unknown } | undefined> {
+    if (this.#finished) return undefined
+    let result: IteratorResult<unknown> | undefined
+    try {
+      result = await Promise.race([this.#iterator.next(), this.#cancelled])
+    } catch (error) {
+      // The source failed: it is done, and is not asked to stop.
+      this.#finished = true
+      throw error
+    }
+    if (result === undefined) return undefined
+    if (result.done === true) {
+      this.#finished = true
+      return undefined
+    }
+    return { key: result.value }
+  }
+
+  /** Tells a source that was not read to its end to stop. */
+  close(): void {
+    if (this.#finished) return
+    this.#finished = true
+    try {
+      void Promise.resolve(this.#iterator.return?.()).catch(() => {})
+    } catch {
+      // A source whose return() throws has nothing more to say.
     }
   }
 }

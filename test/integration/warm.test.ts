@@ -108,6 +108,31 @@ describe('warm', () => {
     expect(src.calls).toHaveLength(10_000)
   })
 
+  it('cancel stops it while an async source of keys has stalled, and tells the source to stop', async () => {
+    const c = cache()
+    const src = source()
+    const controller = new AbortController()
+    let returned = false
+    // 20 keys, then a source that never answers again (a cursor on a database that went quiet).
+    let given = 0
+    const stalled: AsyncIterable<string> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => (given < 20 ? Promise.resolve({ done: false, value: `stall:${given++}` }) : new Promise<IteratorResult<string>>(() => {})),
+        return: () => { returned = true; return Promise.resolve({ done: true, value: undefined }) },
+      }),
+    }
+    const warming = c.warm(stalled, async (ctx) => {
+      const value = await src.load(ctx)
+      // The 20th load: every key the source gave is loaded, and it is now waiting on the source.
+      if (src.calls.length === 20) controller.abort()
+      return value
+    }, { concurrency: 4, batchSize: 10, signal: controller.signal })
+    const result = await warming
+    expect(result).toMatchObject({ cancelled: true, loaded: 20, errors: 0 })
+    expect(returned).toBe(true)
+    expect(await cache(c.namespace).get('stall:19')).toBe('value of stall:19')
+  })
+
   it('warmTop loads the n keys of highest score, highest first', async () => {
     const c = cache()
     const src = source()

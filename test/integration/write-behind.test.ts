@@ -129,6 +129,29 @@ describe('write-behind', () => {
     expect(await writer.deadLetters()).toEqual([])
   })
 
+  it('a poison write does not hold the others up: they reach the table while it is still being retried', async () => {
+    const db = pool()
+    const t = await table(db)
+    const [a, b] = nodes(2)
+    // All queued first, so that the first batch holds the poison write and the 40 others together.
+    const producer = a!.writeBehind<Record<string, unknown>>('poison-apart', { consume: false })
+    await producer.write('bad', { poison: true })
+    for (let i = 0; i < 40; i++) await producer.write(`k${i}`, { i })
+    // maxAttempts high: the poison write is retried for the whole test, never dead-lettered.
+    const flusher = b!.writeBehind<Record<string, unknown>>('poison-apart', { ...fast, maxAttempts: 1_000, batchSize: 50, flush: upsertFlush(db, t) })
+    await until(async () => (await rows(db, t)).size === 40, 'the 40 good writes to reach the table')
+    expect((await rows(db, t)).has('bad')).toBe(false)
+    const stats = await flusher.stats()
+    expect(stats).toMatchObject({ pending: 1, deadLetters: 0, flushed: 40 })
+    expect(stats.failedFlushes).toBeGreaterThan(0)
+    await flusher.close()
+    // The poison write stays queued after close: removed here so that nothing of this test lingers.
+    const raw = new Redis(inject('redisUrl'))
+    cleanups.push(() => raw.quit())
+    const base = `tc1:${a!.namespace}:q:{${a!.namespace}/poison-apart}:`
+    await raw.del(`${base}s`, `${base}seq`, `${base}dead`)
+  })
+
   it('a dead letter retried after the cause is fixed reaches the table and the cache', async () => {
     const db = pool()
     const t = await table(db)
