@@ -444,23 +444,20 @@ class WarmRun {
  */
 class CancellableKeys {
   readonly #iterator: Iterator<unknown> | AsyncIterator<unknown>
-  readonly #cancelled: Promise<undefined>
+  readonly #signal: AbortSignal
   #finished = false
 
   constructor(source: Iterable<string> | AsyncIterable<string>, signal: AbortSignal) {
     this.#iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]()
-    this.#cancelled = new Promise<undefined>((resolve) => {
-      if (signal.aborted) resolve(undefined)
-      else signal.addEventListener('abort', () => resolve(undefined), { once: true })
-    })
+    this.#signal = signal
   }
 
   /** The next key (as the source gave it), or undefined once the source is done or the warming cancelled. */
   async next(): Promise<{ key: unknown } | undefined> {
-    if (this.#finished) return undefined
+    if (this.#finished || this.#signal.aborted) return undefined
     let result: IteratorResult<unknown> | undefined
     try {
-      result = await Promise.race([this.#iterator.next(), this.#cancelled])
+      result = await this.#untilCancelled(this.#iterator.next())
     } catch (error) {
       // The source failed: it is done, and is not asked to stop.
       this.#finished = true
@@ -472,6 +469,22 @@ class CancellableKeys {
       return undefined
     }
     return { key: result.value }
+  }
+
+  /**
+   * The source's answer, or undefined if the warming is cancelled first. One abort listener per
+   * pending answer, removed when it settles (racing every key against one long-lived promise would
+   * keep a reaction per key alive until the warming ends).
+   */
+  #untilCancelled(answer: IteratorResult<unknown> | PromiseLike<IteratorResult<unknown>>): IteratorResult<unknown> | Promise<IteratorResult<unknown> | undefined> {
+    if (typeof (answer as Partial<PromiseLike<unknown>>).then !== 'function') return answer as IteratorResult<unknown>
+    const pending = Promise.resolve(answer)
+    const signal = this.#signal
+    return new Promise<IteratorResult<unknown> | undefined>((resolve, reject) => {
+      const onAbort = (): void => resolve(undefined)
+      signal.addEventListener('abort', onAbort, { once: true })
+      pending.finally(() => signal.removeEventListener('abort', onAbort)).then(resolve, reject)
+    })
   }
 
   /** Tells a source that was not read to its end to stop. */
