@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { Page } from 'playwright-core'
 import { silentLogger } from '../../src/core/logger.js'
@@ -11,6 +13,8 @@ import { freshNamespace } from '../helpers/namespace.js'
 // The dashboard of a stack with Redis (what `npm start` runs when a redis-server is there): the L2
 // card and state are live, not "not configured" as in the L1-only stack of dashboard-browser.test.ts.
 const PRODUCTS = 100
+/** Screenshots land here (ignored by git): a test artifact CI can keep. */
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
 
 let stack: Stack
 let dashboard: Dashboard
@@ -58,6 +62,8 @@ describe('live dashboard in Chromium, stack with Redis', () => {
     await waitForText('#l2-hit', (t) => t.endsWith('%'))
     expect(await page.locator('#chart-l2-traffic .uplot').count()).toBe(1)
     await page.waitForSelector('#load-status[data-running="false"]')
+    await mkdir(ARTIFACTS, { recursive: true })
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-redis.png`, fullPage: true })
     expect(consoleErrors, consoleErrors.join('\n')).toEqual([])
   })
 })
