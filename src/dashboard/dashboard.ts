@@ -1,7 +1,9 @@
 import http from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { isIPv4 } from 'node:net'
 import type { TierCache } from '../core/cache.js'
+import { InvalidOptionError } from '../core/errors.js'
 import type { Database } from '../db/database.js'
 import type { Edge } from '../edge/index.js'
 import { chartAsset } from './assets.js'
@@ -38,7 +40,11 @@ export interface DashboardStack {
 export interface DashboardOptions {
   /** Default 0: any free port. */
   port?: number
-  /** Default 127.0.0.1. Loopback only: the dashboard changes the running stack. */
+  /**
+   * Default 127.0.0.1. Loopback only (127.0.0.0/8, ::1 or localhost), anything else is refused:
+   * the dashboard changes the running stack and has no login, and its Host check stops browsers
+   * (DNS rebinding), not a client on another machine that sends `Host: 127.0.0.1`.
+   */
   host?: string
 }
 
@@ -58,6 +64,7 @@ const PAGE_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'n
  */
 export async function startDashboard(stack: DashboardStack, options: DashboardOptions = {}): Promise<Dashboard> {
   const host = options.host ?? '127.0.0.1'
+  if (!isLoopback(host)) throw new InvalidOptionError('host', 'a loopback address (127.0.0.1, ::1 or localhost): the dashboard changes the running stack and has no login', host)
   const faults = new DatabaseFaults(stack.db)
   const load = new LoadGenerator(stack.edgeUrl, stack.products)
   const sampler = new Sampler(stack.cache, stack.edge, faults, load)
@@ -219,6 +226,13 @@ export async function startDashboard(stack: DashboardStack, options: DashboardOp
       if (origin === 'down') await setOrigin('up').catch(() => {})
     },
   }
+}
+
+/** 127.0.0.0/8, ::1 or localhost: addresses only this machine reaches. */
+function isLoopback(host: unknown): host is string {
+  if (typeof host !== 'string') return false
+  const h = host.toLowerCase()
+  return h === 'localhost' || h === '::1' || (isIPv4(h) && h.startsWith('127.'))
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer, cache = 'no-store'): void {

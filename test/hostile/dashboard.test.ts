@@ -124,6 +124,21 @@ describe('dashboard: hostile input gets a 4xx and changes nothing', () => {
     for (const req of open) req.destroy()
   })
 
+  it('listens on loopback only: a host other machines reach is refused before anything listens', async () => {
+    // The Host check stops browsers, not a client elsewhere that sends `Host: 127.0.0.1:<port>`.
+    expect((await request('GET', '/api/state', { headers: { host: `127.0.0.1:${port}` } })).status).toBe(200)
+    for (const host of ['0.0.0.0', '::', '10.1.2.3', 'example.com']) {
+      const started = startDashboard({ ...stack, products: PRODUCTS }, { host })
+      // Without the refusal it would be listening: close it so the run leaves nothing open.
+      void started.then((d) => d.close(), () => {})
+      await expect(started, host).rejects.toMatchObject({ code: 'E_INVALID_OPTION' })
+    }
+    for (const host of ['127.0.0.1', 'localhost', '127.0.0.2']) {
+      const other = await startDashboard({ ...stack, products: PRODUCTS }, { host })
+      await other.close()
+    }
+  })
+
   it('changed nothing: no fault injected, no load running, the product untouched', async () => {
     const state = JSON.parse((await request('GET', '/api/state')).body) as { status: { faults: unknown; load: { running: boolean } } }
     expect(state.status.faults).toEqual({ database: 'ok', origin: 'up' })

@@ -73,6 +73,20 @@ describe('live dashboard in Chromium', () => {
     await waitForText('#state-keys', (t) => Number(t.split(' / ')[0]) > 0)
   })
 
+  it('stops a running load long before its end', async () => {
+    await page.fill('#load-rate', '50')
+    await page.fill('#load-duration', '600')
+    await page.click('#load-start')
+    await waitForText('#load-status', (t) => /^running: [1-9]\d* sent/.test(t))
+    expect(await page.locator('#load-status').getAttribute('data-running')).toBe('true')
+    await page.click('#load-stop')
+    // The next sample shows it stopped (a 600 s load left running would keep data-running true).
+    await page.waitForSelector('#load-status[data-running="false"]')
+    expect(await text('#load-status')).toMatch(/^(stopped|done: [1-9]\d* sent)/)
+    const state = await (await fetch(`${dashboard.url}/api/state`)).json() as { status: { load: { running: boolean; remainingSeconds: number } } }
+    expect(state.status.load).toMatchObject({ running: false, remainingSeconds: 0 })
+  })
+
   it('updates a product and shows the delay until each layer answers the new version', async () => {
     await page.fill('#update-id', '3')
     await page.click('#update-run')

@@ -1,12 +1,15 @@
+import diagnostics from 'node:diagnostics_channel'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Registry } from 'prom-client'
+import { MeterProvider } from '@opentelemetry/sdk-metrics'
 import { MemoryBus } from '../../src/bus/memory-bus.js'
 import { createCache } from '../../src/compose/create-cache.js'
 import type { TierCache } from '../../src/core/cache.js'
 import { ManualClock } from '../../src/core/manual-clock.js'
 import { silentLogger } from '../../src/core/logger.js'
 import { LruStore } from '../../src/l1/lru-store.js'
-import { collectMetrics } from '../../src/metrics/index.js'
+import { createEdge } from '../../src/edge/index.js'
+import { collectMetrics, collectOpenTelemetryMetrics } from '../../src/metrics/index.js'
 import type { MetricsCollection } from '../../src/metrics/index.js'
 import { ChaosStore } from '../helpers/chaos-store.js'
 import { parseScrape, promtoolCheckMetrics } from '../helpers/prometheus-text.js'
@@ -168,5 +171,24 @@ describe('collectMetrics (prom-client)', () => {
     expect(() => collectMetrics(cache, { registry: {} as never })).toThrow(expect.objectContaining({ code: 'E_INVALID_OPTION' }))
     registry.registerMetric(new (class { name = 'tiercache_l1_bytes'; get = () => Promise.resolve({}) })() as never)
     expect(() => collectMetrics(cache, { registry })).toThrow(expect.objectContaining({ code: 'E_METRICS_CONFLICT' }))
+  })
+
+  it('leave the per-read channels without subscribers: with both exporters attached, a hit still builds no event', async () => {
+    // The hit path publishes only when a channel has subscribers (read-recorder.ts): the exporters
+    // read the counters at collection time and must never subscribe to the per-read channels.
+    const perRead = ['tiercache:hit', 'tiercache:miss'].map((name) => diagnostics.channel(name))
+    expect(perRead.map((c) => c.hasSubscribers)).toEqual([false, false])
+    const cache = track(createCache({ logger: silentLogger, namespace: 'hot', bus: new MemoryBus() }))
+    const edge = track(createEdge({ origin: 'http://127.0.0.1:9', logger: silentLogger }))
+    const provider = new MeterProvider()
+    track(collectMetrics(cache, { registry: new Registry() }))
+    track(collectMetrics(edge, { registry: new Registry() }))
+    track(collectOpenTelemetryMetrics(cache, { meter: provider.getMeter('hot') }))
+    track(collectOpenTelemetryMetrics(edge, { meter: provider.getMeter('hot-edge') }))
+    expect(perRead.map((c) => c.hasSubscribers)).toEqual([false, false])
+    await cache.set('a', 1)
+    expect(await cache.get('a')).toBe(1)
+    expect(cache.stats().l1!.hits).toBe(1)
+    await provider.shutdown()
   })
 })
