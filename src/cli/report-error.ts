@@ -26,7 +26,8 @@ export function reportError(command: string | undefined, error: unknown): { line
   }
   const e = (typeof error === 'object' && error !== null ? error : {}) as { code?: unknown; message?: unknown; port?: unknown; address?: unknown; syscall?: unknown }
   const message = typeof e.message === 'string' ? e.message.split('\n')[0]! : String(error)
-  if (e.syscall === 'listen' && (e.code === 'EADDRINUSE' || e.code === 'EACCES')) {
+  // 'bind' is how node:cluster reports a worker's listen that the primary could not bind.
+  if ((e.syscall === 'listen' || e.syscall === 'bind') && (e.code === 'EADDRINUSE' || e.code === 'EACCES')) {
     const where = `port ${String(e.port)}${typeof e.address === 'string' ? ` on ${e.address}` : ''}`
     return {
       line: e.code === 'EADDRINUSE'

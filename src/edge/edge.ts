@@ -169,7 +169,15 @@ export class Edge {
     await this.#ready
     await listenOn(this.server, port, host)
     const admin = this.options.admin
-    if (this.adminServer !== undefined && admin !== undefined) await listenOn(this.adminServer, admin.port, admin.host)
+    if (this.adminServer !== undefined && admin !== undefined) {
+      try {
+        await listenOn(this.adminServer, admin.port, admin.host)
+      } catch (error) {
+        // Both listeners or neither: a public port left open would serve without its admin side.
+        await closeServer(this.server)
+        throw error
+      }
+    }
     return this.url
   }
 

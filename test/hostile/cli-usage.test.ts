@@ -95,4 +95,17 @@ describe('tiercache refuses bad input in one line, exit code 2', () => {
   it('an empty host', async () => {
     await refused(['start', '--host='], '--host')
   })
+
+  it('edge: an unknown option, a missing origin, ports that are not ports, empty values', async () => {
+    const origin = ['--origin', 'http://127.0.0.1:1']
+    await refused(['edge', '--prot', '9000', ...origin], '--prot', 'did you mean --port', 'tiercache edge --help')
+    await refused(['edge'], '--origin is required', 'tiercache edge --help')
+    for (const bad of ['', 'abc', '0x50', '1e3', ' 80', '65536']) {
+      await refused(['edge', ...origin, `--port=${bad}`], '--port', '0 to 65535', JSON.stringify(bad))
+      await refused(['edge', ...origin, `--admin-port=${bad}`], '--admin-port', '0 to 65535', JSON.stringify(bad))
+    }
+    await refused(['edge', '--origin='], '--origin', 'must not be empty')
+    await refused(['edge', ...origin, '--workers=1.5'], '--workers', JSON.stringify('1.5'))
+    await refused(['edge', ...origin, 'now'], 'unexpected argument "now"')
+  })
 })

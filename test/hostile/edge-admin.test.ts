@@ -1,4 +1,7 @@
+import { createServer } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
+import { createEdge } from '../../src/edge/index.js'
+import { silentLogger } from '../../src/core/logger.js'
 import { get, startEdge, startOrigin } from '../integration/edge-helpers.js'
 
 const TOKEN = 'purge-token-0123456789'
@@ -46,5 +49,16 @@ describe('edge admin endpoints', () => {
     // The admin listener is not a second way into the cache.
     expect((await get(`${admin}/a`)).status).toBe(404)
     expect((await get(`${url}/.tiercache/metrics`)).status).toBe(401)
+  })
+
+  it('listens on both ports or neither: an admin port in use leaves the public port closed', async () => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    closers.push(() => new Promise((resolve) => { taken.close(() => resolve()) }))
+    const port = (taken.address() as { port: number }).port
+    const edge = createEdge({ origin: (await origin()).url, admin: { port }, logger: silentLogger })
+    closers.push(() => edge.close())
+    await expect(edge.listen(0)).rejects.toMatchObject({ code: 'EADDRINUSE', port })
+    expect(edge.server.listening).toBe(false)
   })
 })

@@ -1,10 +1,11 @@
 import { availableParallelism } from 'node:os'
-import { parseArgs } from 'node:util'
 import { isTierCacheError } from '../../core/errors.js'
 import type { InvalidationBus } from '../../ports/bus.js'
 import type { RedisStreamBus } from '../../redis/stream-bus.js'
 import type { WorkerHandle, WorkerLink } from '../../cluster/worker-main.js'
 import { untilStopped } from '../command-support.js'
+import { integerValue, nonEmptyValue, parseCommandLine, portValue } from '../parse-command-line.js'
+import { UsageError } from '../usage-error.js'
 
 const HELP = `usage: tiercache edge --origin URL [--port N] [--host H] [--config file.json]
 
@@ -37,57 +38,35 @@ environment:
 
 /** `tiercache edge`: starts an edge and runs until SIGINT/SIGTERM. */
 export async function run(args: string[]): Promise<number> {
-  let values
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        origin: { type: 'string' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        config: { type: 'string' },
-        id: { type: 'string' },
-        bus: { type: 'string' },
-        'bus-namespace': { type: 'string' },
-        'admin-port': { type: 'string' },
-        'admin-host': { type: 'string' },
-        'access-log': { type: 'boolean' },
-        workers: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }))
-  } catch (error) {
-    console.error(`tiercache edge: ${(error as Error).message}\n\n${HELP}`)
-    return 2
-  }
-  if (values.help === true) {
-    console.log(HELP)
-    return 0
-  }
+  const parsed = parseCommandLine({
+    command: 'edge',
+    help: HELP,
+    options: {
+      origin: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      config: { type: 'string' },
+      id: { type: 'string' },
+      bus: { type: 'string' },
+      'bus-namespace': { type: 'string' },
+      'admin-port': { type: 'string' },
+      'admin-host': { type: 'string' },
+      'access-log': { type: 'boolean' },
+      workers: { type: 'string' },
+    },
+  }, args)
+  if (parsed === undefined) return 0
+  const { values } = parsed
+  const flagPort = values.port === undefined ? undefined : portValue('edge', '--port', values.port, 0)
+  const adminPort = values['admin-port'] === undefined ? undefined : portValue('edge', '--admin-port', values['admin-port'], 0)
+  const workers = integerValue('edge', '--workers', values.workers, { min: 1, max: 256 }, availableParallelism())
+  for (const flag of ['origin', 'host', 'config', 'id', 'bus', 'bus-namespace', 'admin-host'] as const) nonEmptyValue('edge', `--${flag}`, values[flag], '')
   const { createEdge, loadEdgeConfig } = await import('../../edge/index.js')
   try {
     const file = values.config === undefined ? {} : await loadEdgeConfig(values.config)
     const origin = values.origin ?? file.origin
-    if (origin === undefined) {
-      console.error(`tiercache edge: --origin is required (or "origin" in the config file)\n\n${HELP}`)
-      return 2
-    }
-    const port = values.port === undefined ? (file.port ?? 8080) : Number(values.port)
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      console.error(`tiercache edge: expected --port to be an integer 0..65535, got ${JSON.stringify(values.port)}`)
-      return 2
-    }
-    const adminPort = values['admin-port'] === undefined ? undefined : Number(values['admin-port'])
-    if (adminPort !== undefined && (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535)) {
-      console.error(`tiercache edge: expected --admin-port to be an integer 0..65535, got ${JSON.stringify(values['admin-port'])}`)
-      return 2
-    }
-    const workers = values.workers === undefined ? availableParallelism() : Number(values.workers)
-    if (!/^\d{1,3}$/.test(values.workers ?? '1') || !Number.isInteger(workers) || workers < 1 || workers > 256) {
-      console.error(`tiercache edge: expected --workers to be an integer 1..256, got ${JSON.stringify(values.workers)}`)
-      return 2
-    }
+    if (origin === undefined) throw new UsageError('edge', '--origin is required (or "origin" in the config file)')
+    const port = flagPort ?? file.port ?? 8080
     const { port: _port, host: fileHost, bus: fileBus, ...options } = file
     const admin = adminPort === undefined && values['admin-host'] === undefined
       ? options.admin
@@ -112,20 +91,29 @@ export async function run(args: string[]): Promise<number> {
       })
       bus = stream
     }
-    const edge = createEdge({
-      ...options,
-      origin,
-      ...(admin === undefined ? {} : { admin }),
-      ...(values['access-log'] === true ? { accessLog: (entry) => { process.stdout.write(`${JSON.stringify(entry)}\n`) } } : {}),
-      ...(bus === undefined ? {} : { bus }),
-      ...(values.id === undefined ? {} : { id: values.id }),
-      ...(token === undefined || token === '' ? {} : { purgeToken: token }),
-    })
-    if (stream !== undefined) {
-      // Serve only once the bus is followed, so no purge published after start-up is missed.
-      await stream.ready().catch(() => { console.error('tiercache edge: the invalidation bus is not connected yet; serving anyway') })
+    let edge
+    let url
+    try {
+      edge = createEdge({
+        ...options,
+        origin,
+        ...(admin === undefined ? {} : { admin }),
+        ...(values['access-log'] === true ? { accessLog: (entry) => { process.stdout.write(`${JSON.stringify(entry)}\n`) } } : {}),
+        ...(bus === undefined ? {} : { bus }),
+        ...(values.id === undefined ? {} : { id: values.id }),
+        ...(token === undefined || token === '' ? {} : { purgeToken: token }),
+      })
+      if (stream !== undefined) {
+        // Serve only once the bus is followed, so no purge published after start-up is missed.
+        await stream.ready().catch(() => { console.error('tiercache edge: the invalidation bus is not connected yet; serving anyway') })
+      }
+      url = await edge.listen(port, values.host ?? fileHost ?? '127.0.0.1')
+    } catch (error) {
+      // Whatever was opened (the bus connection, the origin pool) would keep the process running.
+      await edge?.close()
+      await bus?.close()
+      throw error
     }
-    const url = await edge.listen(port, values.host ?? fileHost ?? '127.0.0.1')
     console.log(`tiercache edge ${edge.id} listening on ${url}, origin ${edge.options.origin.origin}${busConfig === undefined ? '' : `, bus ${busConfig.namespace}`}`)
     if (edge.adminServer !== undefined) console.log(`admin (metrics, stats, health) on ${edge.adminUrl}/.tiercache/`)
     if (edge.options.purgeToken === undefined) console.log('purge API disabled: set TIERCACHE_PURGE_TOKEN or "purgeToken" to enable it')
