@@ -131,9 +131,22 @@ describe('values', () => {
     expect(await c.get('big')).toBeUndefined()
   })
 
+  it('stops as early when the members are numbers or booleans', async () => {
+    // 10,000 members of at least 9 bytes each (~90 KB), against a 10 KiB limit.
+    let visited = 0
+    const value: Record<string, number | boolean> = {}
+    for (let i = 0; i < 10_000; i++) Object.defineProperty(value, `m${i}`, { enumerable: true, get: () => { visited++; return i % 2 === 0 ? 123_456 : true } })
+    const c = cache({ maxValueBytes: 10 * 1024 })
+    await expect(c.set('big', value)).rejects.toMatchObject({ code: 'E_VALUE_TOO_LARGE', context: { key: 'big' } })
+    expect(visited).toBeGreaterThan(0)
+    expect(visited).toBeLessThan(4_000) // each member is read twice; all 10,000 members would be 20,000 reads
+  })
+
   it('never refuses a value that fits: the size bound is a lower bound of the JSON text', () => {
     const samples: unknown[] = ['str', 5, null, true, [], {}, [1, [2, [3]]], { '': 1 }, { a: 'héllo', b: [null, false, '😀'], c: { d: {} } },
-      { date: new Date(0) }, ['a"b', 'tab\there', 'new\nline'], { u: undefined, n: Number.NaN }]
+      { date: new Date(0) }, ['a"b', 'tab\there', 'new\nline'], { u: undefined, n: Number.NaN },
+      // JSON drops members whose value is undefined: their names do not count.
+      { ['u'.repeat(100)]: undefined, o: {} }, { ['u'.repeat(100)]: undefined, n: 1, b: false }, [undefined, 2]]
     for (const sample of samples) {
       const exact = jsonSerializer.serialize(sample).bytes.length
       expect(() => jsonSerializer.serialize(sample, exact)).not.toThrow()
