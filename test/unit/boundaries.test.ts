@@ -62,6 +62,15 @@ describe('unknown option keys are refused, naming the likely intended one', () =
     await expect(c.invalidate({ key: ['hit'] } as never)).rejects.toMatchObject({ code: 'E_INVALID_OPTION', context: { option: 'key' } })
     expect(await c.get('hit')).toBe(1) // nothing was invalidated by the refused call
   })
+
+  it('refuses a typo in lock options instead of taking the lock with the defaults', async () => {
+    const c = cache()
+    await expect(c.lock('job', { tll: '1s' } as never)).rejects.toMatchObject({ code: 'E_INVALID_OPTION', context: { option: 'tll' } })
+    await expect(c.lock('job', 'wait' as never)).rejects.toMatchObject({ code: 'E_INVALID_OPTION' })
+    // Nothing was taken by the refused calls: the lock is free at once.
+    const handle = await c.lock('job', { wait: 0 })
+    await handle.release()
+  })
 })
 
 describe('getOrSet checks its options on every path', () => {
