@@ -275,6 +275,40 @@ describe('fill leases this process can no longer account for', () => {
   })
 })
 
+describe('fill leases whose release failed', () => {
+  it('a lease whose fill and release failed on a killed connection is given back once Redis answers again', async () => {
+    const server = await startRedisServer()
+    cleanups.push(() => server.stop())
+    const namespace = freshNamespace()
+    // Leases and waits of an hour: a lease nobody gives back would hang the test.
+    const options: CacheOptions = { namespace, l1: false, l2: { redis: server.url, timeout: '2s' }, lease: { ttl: '1h', wait: '1h' } }
+    const a = cache(options)
+    await a.ready()
+    const admin = new Redis(server.url)
+    cleanups.push(() => admin.quit())
+    const leaseKey = `tc1:${namespace}:l:{k}`
+    let release!: () => void
+    const gate = new Promise<void>((r) => { release = r })
+    let started!: () => void
+    const loading = new Promise<void>((r) => { started = r })
+    const pending = a.getOrSet('k', async () => { started(); await gate; return 'a1' })
+    await loading
+    expect(await admin.pttl(leaseKey)).toBeGreaterThan(0)
+    // a's connection is killed and cannot come back (a password it does not know) while its load
+    // finishes: the fill and the lease release both fail.
+    await admin.config('SET', 'requirepass', 'not-known-to-the-cache')
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
+    release()
+    expect(await pending).toBe('a1')
+    expect(await admin.pttl(leaseKey)).toBeGreaterThan(0)
+    await admin.config('SET', 'requirepass', '')
+    // Once a reconnects, the lease is given back without any further call for the key.
+    await until(async () => (await admin.exists(leaseKey)) === 0, 'the orphaned lease to be released')
+    const b = cache(options)
+    expect(await b.getOrSet('k', () => 'b')).toBe('b')
+  })
+})
+
 describe('one bad command does not turn L2 off', () => {
   it('a Redis error reply for one key never opens the breaker: other keys keep using L2', async () => {
     const namespace = freshNamespace()
