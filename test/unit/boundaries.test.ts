@@ -231,6 +231,25 @@ describe('the invalidation outbox', () => {
   })
 })
 
+describe('the invalidation outbox at close', () => {
+  it('gives the count of an overflow episode still open when the cache closes', async () => {
+    const lines: { level: string; context: Record<string, unknown>; message: string }[] = []
+    const logger = {
+      warn: (context: Record<string, unknown>, message: string) => { lines.push({ level: 'warn', context, message }) },
+      error: (context: Record<string, unknown>, message: string) => { lines.push({ level: 'error', context, message }) },
+    }
+    const bus = new ControlledBus()
+    const c = createCache({ clock: new ManualClock(), logger, bus, l1: { maxBytes: 1 << 20 } })
+    bus.failPublish = true
+    const overflow = 300
+    for (let i = 0; i < MAX_PENDING_INVALIDATIONS + overflow; i++) await c.delete(`k${i}`)
+    await c.close()
+    const closing = lines.filter((l) => /^closing with invalidations/.test(l.message))
+    expect(closing).toHaveLength(1)
+    expect(closing[0]?.context).toMatchObject({ pending: MAX_PENDING_INVALIDATIONS, dropped: overflow })
+  })
+})
+
 describe('close', () => {
   it('lets a write in flight finish and rejects new calls at once', async () => {
     const inner = new LruStore({ maxBytes: 1 << 20, clock: systemClock })
