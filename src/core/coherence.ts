@@ -198,10 +198,12 @@ export class Coherence implements BusListener {
     this.#unsubscribe?.()
     if (this.#fenceTimer !== undefined) this.#clock.clearTimeout(this.#fenceTimer)
     this.#guard?.close()
-    if (this.#outbox.length > 0) {
-      this.#logger.error({ pending: this.#outbox.length, namespace: this.#namespace },
+    if (this.#outbox.length > 0 || this.#dropped > 0) {
+      // `dropped`: the count of an overflow episode still open, which the drain line would have given.
+      this.#logger.error({ pending: this.#outbox.length, dropped: this.#dropped, namespace: this.#namespace },
         'closing with invalidations not confirmed by Redis; other nodes rely on their L1 TTL cap for them')
     }
+    this.#dropped = 0
     this.#outbox = []
     this.#pendingKeys.clear()
   }

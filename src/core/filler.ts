@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import type { TimerHandle } from '../ports/clock.js'
 import type { CoherentStore, LeaseRead } from '../ports/coherent-store.js'
 import type { CacheEntry } from '../ports/entry.js'
 import type { CacheResult, Loader, LoaderContext } from './cache-types.js'
@@ -80,6 +81,8 @@ export class Filler {
   readonly #orphans = new Map<string, string>()
   /** Leases held by loads in flight, by key. */
   readonly #held = new Map<string, string>()
+  /** Timers of orphaned-lease releases waiting to be retried. */
+  readonly #retries = new Set<TimerHandle>()
 
   constructor(settings: CacheSettings, tiers: FillerTiers, isClosed: () => boolean) {
     this.#settings = settings
@@ -103,6 +106,8 @@ export class Filler {
   }
 
   clear(): void {
+    for (const timer of this.#retries) this.#settings.clock.clearTimeout(timer)
+    this.#retries.clear()
     this.#flights.clear()
     this.#backoffUntil.clear()
     this.#orphans.clear()
@@ -434,10 +439,34 @@ export class Filler {
   #orphan(key: string, token: string): void {
     if (this.#isClosed()) return
     this.#orphans.set(key, token)
+    const lease = this.#settings.lease
+    if (lease === false) return
+    this.#releaseOrphan(key, token, this.#settings.clock.now() + lease.ttl, 0)
+  }
+
+  /**
+   * Gives an orphaned lease back, retrying with back-off while the connection is down (a killed
+   * connection fails the release at once, and reconnects a moment later): other processes would
+   * otherwise wait for a lease nobody fills. Stops once released, once a new flight of this
+   * process took the token over, at close, or once the lease has expired by itself.
+   */
+  #releaseOrphan(key: string, token: string, until: number, attempt: number): void {
     const store = this.#shared?.coherent
     if (store === undefined) return
     void this.#l2Call(() => store.releaseLease(key, token).then(() => true), false).then((released) => {
-      if (released && this.#orphans.get(key) === token) this.#orphans.delete(key)
+      if (this.#orphans.get(key) !== token) return
+      if (released) {
+        this.#orphans.delete(key)
+        return
+      }
+      const clock = this.#settings.clock
+      const delay = Math.min(100 * 2 ** attempt, 2_000)
+      if (this.#isClosed() || clock.now() + delay >= until) return
+      const timer = clock.setTimeout(() => {
+        this.#retries.delete(timer)
+        if (!this.#isClosed() && this.#orphans.get(key) === token) this.#releaseOrphan(key, token, until, attempt + 1)
+      }, delay)
+      this.#retries.add(timer)
     })
   }
 

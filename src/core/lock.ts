@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import type { Clock } from '../ports/clock.js'
 import type { Duration } from './duration.js'
-import { LockError } from './errors.js'
-import { timerDuration } from './call-options.js'
+import { assertKnownKeys, isRecord, timerDuration } from './call-options.js'
+import { InvalidOptionError, LockError } from './errors.js'
 import type { LockStore } from '../ports/lock-store.js'
 
 /** Options of `cache.lock()`. */
@@ -28,9 +28,15 @@ export interface LockHandle {
   extend(ttl?: Duration): Promise<void>
 }
 
+const LOCK_KEYS: ReadonlySet<string> = new Set(['ttl', 'wait'])
+
 /** Acquires `name`, polling with back-off until `wait` passes. */
 export async function acquireLock(store: LockStore, clock: Clock, name: string, options: LockOptions | undefined,
   sleep: (ms: number) => Promise<void>): Promise<LockHandle> {
+  if (options !== undefined) {
+    if (!isRecord(options)) throw new InvalidOptionError('options', 'an object { ttl?, wait? }', options)
+    assertKnownKeys(options, LOCK_KEYS)
+  }
   const ttl = options?.ttl === undefined ? 10_000 : timerDuration(options.ttl, 'ttl')
   const wait = options?.wait === undefined ? 5_000 : timerDuration(options.wait, 'wait', true)
   const token = randomBytes(16).toString('hex')

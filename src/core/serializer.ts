@@ -84,9 +84,12 @@ function strictReplacer(this: Record<string, unknown>, key: string, value: unkno
       throw new UnserializableValueError(`a BigInt${at(key)} (use the v8 serializer)`)
     case 'undefined':
       lossy = true
+      // JSON drops an object member whose value is undefined: take back what its name was counted for.
+      if (!Array.isArray(this)) written -= key.length + 3
       return value
     case 'number':
       written += 1
+      if (written > limit) throw new ValueTooLargeError(written)
       if (!Number.isFinite(value)) lossy = true
       return value
     case 'string':
@@ -96,6 +99,7 @@ function strictReplacer(this: Record<string, unknown>, key: string, value: unkno
       return value
     default:
       written += 4
+      if (written > limit) throw new ValueTooLargeError(written)
       return value
   }
 }

@@ -13,7 +13,7 @@ import type { Server, Socket } from 'node:net'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { createCache } from '../../src/compose/create-cache.js'
-import type { CacheOptions } from '../../src/compose/options.js'
+import type { CacheOptions, L2Options } from '../../src/compose/options.js'
 import type { TierCache } from '../../src/core/cache.js'
 import { freshNamespace } from '../helpers/namespace.js'
 import { until } from '../helpers/until.js'
@@ -58,12 +58,26 @@ function heard(namespace: string, key: string): Promise<void> {
   })
 }
 
+/**
+ * L2 options for the start-up tests. Their marker proves "b heard everything" only if b's bus was
+ * following the stream before a published. The fix makes first calls wait for that, within the
+ * start budget; a handshake that misses `l2.timeout` (100 ms by default: a loaded test machine
+ * misses it now and then) counts as Redis down, the calls go on with L1 fenced, and the marker,
+ * published before b's bus starts at the stream's end, never reaches b, and the test runs into its
+ * timeout (L1 was fenced, so that is the documented degraded start, not the bug). Budgets no real
+ * answer misses keep the test about ordering. Code without the start gate still fails it the same
+ * way (checked by turning the gate off): nothing there waits for the bus.
+ */
+function startBudgets(): L2Options {
+  return { redis: inject('redisUrl'), timeout: '5s', connectTimeout: '1h' }
+}
+
 describe('start-up: a cache is correct from its first call', () => {
   it('an invalidation made right after start-up reaches a node that filled at once', async () => {
     // Several rounds: the race is between one node's fill and the other's bus positioning its cursor.
     for (let round = 0; round < 5; round++) {
       const namespace = freshNamespace('start')
-      const redis = { redis: inject('redisUrl') }
+      const redis = startBudgets()
       const a = cache({ namespace, l2: redis, ttl: '10m' })
       const b = cache({ namespace, l2: redis, ttl: '10m' })
       expect(await b.getOrSet('p:1', () => 'v1', { tags: ['p:1'] })).toBe('v1')
@@ -79,7 +93,7 @@ describe('start-up: a cache is correct from its first call', () => {
 
   it('a write on one node right after start-up is not overwritten by another node\'s L1', async () => {
     const namespace = freshNamespace('start')
-    const redis = { redis: inject('redisUrl') }
+    const redis = startBudgets()
     const a = cache({ namespace, l2: redis, ttl: '10m' })
     const b = cache({ namespace, l2: redis, ttl: '10m' })
     const [first] = await Promise.all([b.getOrSet('k', () => 'old'), a.set('k', 'new')])
@@ -258,6 +272,40 @@ describe('fill leases this process can no longer account for', () => {
     expect(await a.getOrSet('k', () => 'a2')).toMatch(/^a[12]$/)
     expect(await b.getOrSet('k2', () => 'b')).toBe('b')
     expect(await b.getOrSet('k', () => 'b-k')).toMatch(/^(a2|b-k)$/)
+  })
+})
+
+describe('fill leases whose release failed', () => {
+  it('a lease whose fill and release failed on a killed connection is given back once Redis answers again', async () => {
+    const server = await startRedisServer()
+    cleanups.push(() => server.stop())
+    const namespace = freshNamespace()
+    // Leases and waits of an hour: a lease nobody gives back would hang the test.
+    const options: CacheOptions = { namespace, l1: false, l2: { redis: server.url, timeout: '2s' }, lease: { ttl: '1h', wait: '1h' } }
+    const a = cache(options)
+    await a.ready()
+    const admin = new Redis(server.url)
+    cleanups.push(() => admin.quit())
+    const leaseKey = `tc1:${namespace}:l:{k}`
+    let release!: () => void
+    const gate = new Promise<void>((r) => { release = r })
+    let started!: () => void
+    const loading = new Promise<void>((r) => { started = r })
+    const pending = a.getOrSet('k', async () => { started(); await gate; return 'a1' })
+    await loading
+    expect(await admin.pttl(leaseKey)).toBeGreaterThan(0)
+    // a's connection is killed and cannot come back (a password it does not know) while its load
+    // finishes: the fill and the lease release both fail.
+    await admin.config('SET', 'requirepass', 'not-known-to-the-cache')
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes')
+    release()
+    expect(await pending).toBe('a1')
+    expect(await admin.pttl(leaseKey)).toBeGreaterThan(0)
+    await admin.config('SET', 'requirepass', '')
+    // Once a reconnects, the lease is given back without any further call for the key.
+    await until(async () => (await admin.exists(leaseKey)) === 0, 'the orphaned lease to be released')
+    const b = cache(options)
+    expect(await b.getOrSet('k', () => 'b')).toBe('b')
   })
 })
 

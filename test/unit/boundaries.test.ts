@@ -62,6 +62,15 @@ describe('unknown option keys are refused, naming the likely intended one', () =
     await expect(c.invalidate({ key: ['hit'] } as never)).rejects.toMatchObject({ code: 'E_INVALID_OPTION', context: { option: 'key' } })
     expect(await c.get('hit')).toBe(1) // nothing was invalidated by the refused call
   })
+
+  it('refuses a typo in lock options instead of taking the lock with the defaults', async () => {
+    const c = cache()
+    await expect(c.lock('job', { tll: '1s' } as never)).rejects.toMatchObject({ code: 'E_INVALID_OPTION', context: { option: 'tll' } })
+    await expect(c.lock('job', 'wait' as never)).rejects.toMatchObject({ code: 'E_INVALID_OPTION' })
+    // Nothing was taken by the refused calls: the lock is free at once.
+    const handle = await c.lock('job', { wait: 0 })
+    await handle.release()
+  })
 })
 
 describe('getOrSet checks its options on every path', () => {
@@ -131,9 +140,22 @@ describe('values', () => {
     expect(await c.get('big')).toBeUndefined()
   })
 
+  it('stops as early when the members are numbers or booleans', async () => {
+    // 10,000 members of at least 9 bytes each (~90 KB), against a 10 KiB limit.
+    let visited = 0
+    const value: Record<string, number | boolean> = {}
+    for (let i = 0; i < 10_000; i++) Object.defineProperty(value, `m${i}`, { enumerable: true, get: () => { visited++; return i % 2 === 0 ? 123_456 : true } })
+    const c = cache({ maxValueBytes: 10 * 1024 })
+    await expect(c.set('big', value)).rejects.toMatchObject({ code: 'E_VALUE_TOO_LARGE', context: { key: 'big' } })
+    expect(visited).toBeGreaterThan(0)
+    expect(visited).toBeLessThan(4_000) // each member is read twice; all 10,000 members would be 20,000 reads
+  })
+
   it('never refuses a value that fits: the size bound is a lower bound of the JSON text', () => {
     const samples: unknown[] = ['str', 5, null, true, [], {}, [1, [2, [3]]], { '': 1 }, { a: 'héllo', b: [null, false, '😀'], c: { d: {} } },
-      { date: new Date(0) }, ['a"b', 'tab\there', 'new\nline'], { u: undefined, n: Number.NaN }]
+      { date: new Date(0) }, ['a"b', 'tab\there', 'new\nline'], { u: undefined, n: Number.NaN },
+      // JSON drops members whose value is undefined: their names do not count.
+      { ['u'.repeat(100)]: undefined, o: {} }, { ['u'.repeat(100)]: undefined, n: 1, b: false }, [undefined, 2]]
     for (const sample of samples) {
       const exact = jsonSerializer.serialize(sample).bytes.length
       expect(() => jsonSerializer.serialize(sample, exact)).not.toThrow()
@@ -206,6 +228,25 @@ describe('the invalidation outbox', () => {
     const drained = lines.filter((l) => l.level === 'warn' && /draining again/.test(l.message))
     expect(drained).toHaveLength(1)
     expect(drained[0]?.context).toMatchObject({ dropped: overflow })
+  })
+})
+
+describe('the invalidation outbox at close', () => {
+  it('gives the count of an overflow episode still open when the cache closes', async () => {
+    const lines: { level: string; context: Record<string, unknown>; message: string }[] = []
+    const logger = {
+      warn: (context: Record<string, unknown>, message: string) => { lines.push({ level: 'warn', context, message }) },
+      error: (context: Record<string, unknown>, message: string) => { lines.push({ level: 'error', context, message }) },
+    }
+    const bus = new ControlledBus()
+    const c = createCache({ clock: new ManualClock(), logger, bus, l1: { maxBytes: 1 << 20 } })
+    bus.failPublish = true
+    const overflow = 300
+    for (let i = 0; i < MAX_PENDING_INVALIDATIONS + overflow; i++) await c.delete(`k${i}`)
+    await c.close()
+    const closing = lines.filter((l) => /^closing with invalidations/.test(l.message))
+    expect(closing).toHaveLength(1)
+    expect(closing[0]?.context).toMatchObject({ pending: MAX_PENDING_INVALIDATIONS, dropped: overflow })
   })
 })
 
