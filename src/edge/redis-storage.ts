@@ -2,6 +2,7 @@ import type { Clock } from '../ports/clock.js'
 import type { Logger } from '../ports/logger.js'
 import { TierGuard } from '../core/tier-guard.js'
 import type { RedisSource } from '../redis/connection.js'
+import { isCommandRejection } from '../redis/connection.js'
 import { RedisStore } from '../redis/redis-store.js'
 import type { EdgeStorage, EdgeStorageStats, PurgeSelector } from './edge-storage.js'
 import { recordEntry } from './edge-storage.js'
@@ -61,6 +62,9 @@ export class RedisStorage implements EdgeStorage {
       cooldownMs: options.breakerCooldownMs,
       clock: options.clock,
       logger: options.logger,
+      // An error reply to one command (a key of the wrong type, a script error) says Redis is up:
+      // it must not turn the shared storage off for every request, as it does not for the cache's L2.
+      isRejection: isCommandRejection,
     })
   }
 

@@ -1,8 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { inject } from 'vitest'
+import { Redis } from 'ioredis'
 import { MemoryBus } from '../../src/bus/memory-bus.js'
 import { ManualClock } from '../../src/core/manual-clock.js'
 import { RedisStreamBus } from '../../src/redis/stream-bus.js'
+import { RedisStorage } from '../../src/edge/redis-storage.js'
+import { systemClock } from '../../src/core/clock.js'
 import { freshNamespace } from '../helpers/namespace.js'
 import { get, startEdge, startOrigin } from './edge-helpers.js'
 
@@ -119,6 +122,24 @@ describe('edge: shared Redis storage', () => {
     expect((await get(`${url}/x`)).text).toBe('n1')
     expect((await get(`${url}/x`)).text).toBe('n2')
     expect(edge.stats().storage.errors).toBeGreaterThan(0)
+  })
+
+  it('does not open its breaker on error replies to single commands (Redis is up)', async () => {
+    const namespace = freshNamespace('edge')
+    const logged: string[] = []
+    const storage = new RedisStorage({
+      redis: inject('redisUrl'), namespace, clock: systemClock, timeoutMs: 2_000, breakerThreshold: 2, breakerCooldownMs: 60_000,
+      logger: { warn: (_ctx, message) => { logged.push(message) }, error: (_ctx, message) => { logged.push(message) } },
+    })
+    closers.push(() => storage.close())
+    const redis = new Redis(inject('redisUrl'))
+    closers.push(async () => { redis.disconnect() })
+    // A key of the wrong type where a record should be: every read of it is answered WRONGTYPE.
+    await redis.lpush(storage.store.keys.entry('bad'), 'x')
+    for (let i = 0; i < 5; i++) expect(await storage.get('bad')).toBeUndefined()
+    expect(storage.stats().breaker).toBe('closed')
+    expect(storage.stats().skipped).toBe(0)
+    expect(logged).toEqual([])
   })
 
   it('carries purges between edges on the Redis Streams bus, and applies app-cache tag invalidations', async () => {
