@@ -41,7 +41,7 @@ const closers: (() => Promise<unknown>)[] = []
 const start = (): Promise<ChangeCapture> => startLogicalCapture({ databaseUrl: server.url, mapping, sink: cacheSink(sinkCache), logger: quiet, retryInterval: 200 })
 
 beforeAll(async () => {
-  server = await startPrivatePostgres('a private PostgreSQL with wal_level=logical')
+  server = await startPrivatePostgres({ what: 'the private PostgreSQL server with wal_level=logical that the logical-replication tests start (whatever DATABASE_URL says)' })
   closers.push(() => server.stop())
   db = await openPostgres(server.url)
   closers.push(() => db.close())
@@ -139,7 +139,7 @@ describe('change capture, logical-replication mode (pgoutput)', () => {
   }, 60_000)
 
   it('on a server without wal_level=logical: E_CDC_SCHEMA at start, naming the setting', async () => {
-    const replica = await startPrivatePostgres('a private PostgreSQL with wal_level=replica', ['wal_level=replica'])
+    const replica = await startPrivatePostgres({ what: 'a private PostgreSQL server with wal_level=replica', settings: ['wal_level=replica'] })
     try {
       const error = await startLogicalCapture({ databaseUrl: replica.url, mapping, sink: cacheSink(sinkCache) }).then(() => undefined, (e: unknown) => e)
       expect(error).toMatchObject({ code: 'E_CDC_SCHEMA', message: expect.stringContaining('needs wal_level=logical on the server (it is replica)') as unknown })
