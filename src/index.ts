@@ -66,6 +66,8 @@ export type { CaptureMapping, CaptureMappingInput, TableMappingInput } from './c
 export { installOutbox } from './capture/outbox-schema.js'
 export { startOutboxCapture } from './capture/outbox-capture.js'
 export type { OutboxCaptureOptions } from './capture/outbox-capture.js'
+export { startLogicalCapture } from './capture/logical-capture.js'
+export type { LogicalCaptureOptions } from './capture/logical-capture.js'
 export { cacheSink } from './capture/cache-sink.js'
 export { CaptureConfigError } from './capture/capture-errors.js'
 export type { CaptureStats, ChangeCapture, InvalidationSink } from './ports/capture.js'

@@ -3,10 +3,14 @@
  * with `wal_level=logical` from the machine's binaries: a change made in plain SQL leaves every
  * layer (two caches' L1, Redis L2, an edge); a rolled-back transaction publishes nothing; one
  * transaction of 100 rows invalidates all 100; a second invalidator waits for the slot and takes
- * over. And on a server without `wal_level=logical`, a clear error at start.
+ * over, when the first is closed and when its process is killed -9. And on a server without
+ * `wal_level=logical`, a clear error at start.
  */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
+import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { cacheSink } from '../../src/capture/cache-sink.js'
 import { startLogicalCapture } from '../../src/capture/logical-capture.js'
@@ -41,7 +45,7 @@ const closers: (() => Promise<unknown>)[] = []
 const start = (): Promise<ChangeCapture> => startLogicalCapture({ databaseUrl: server.url, mapping, sink: cacheSink(sinkCache), logger: quiet, retryInterval: 200 })
 
 beforeAll(async () => {
-  server = await startPrivatePostgres('a private PostgreSQL with wal_level=logical')
+  server = await startPrivatePostgres({ what: 'the private PostgreSQL server with wal_level=logical that the logical-replication tests start (whatever DATABASE_URL says)' })
   closers.push(() => server.stop())
   db = await openPostgres(server.url)
   closers.push(() => db.close())
@@ -138,8 +142,50 @@ describe('change capture, logical-replication mode (pgoutput)', () => {
     }
   }, 60_000)
 
+  it('two invalidator processes on one slot: one streams; after it is killed -9 the other takes over and publishes what was committed meanwhile', async () => {
+    const namespace = freshNamespace('cdc-logical-kill')
+    const cache = createCache({ namespace, logger: quiet, l2: { redis: inject('redisUrl') } })
+    const children: ChildProcess[] = []
+    try {
+      await cache.ready()
+      const states = new Map<number, { active: boolean; steps: number }>()
+      const startChild = (): ChildProcess => {
+        // A slot of their own: the invalidator of the other tests keeps the default one.
+        const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/cdc-invalidator.ts', server.url, inject('redisUrl'), namespace,
+          'logical', 'tiercache_cdc_kill_slot'], { stdio: ['ignore', 'pipe', 'inherit'] })
+        children.push(child)
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          const state = JSON.parse(line) as { pid: number; active: boolean; steps: number }
+          states.set(state.pid, state)
+        })
+        return child
+      }
+      const [one, two] = [startChild(), startChild()]
+      await until(() => [...states.values()].some((s) => s.active), 'one invalidator streaming the slot', 60_000)
+      const [active, standby] = states.get(one.pid!)?.active === true ? [one, two] : [two, one]
+      // The other was refused the slot at least once: it tried again after its first attempt.
+      await until(() => (states.get(standby.pid!)?.steps ?? 0) >= 2, 'the standby trying the slot twice', 60_000)
+      expect([states.get(active.pid!)?.active, states.get(standby.pid!)?.active]).toEqual([true, false])
+      // The active one works: a change reaches this node.
+      await readProduct(cache, db, 70)
+      await until(() => cache.peek('product:70') !== undefined, 'L1 holding the row')
+      await write('update products set stock = 70 where id = 70 returning pg_current_xact_id()::text as xid')
+      await until(() => cache.peek('product:70') === undefined, 'the first invalidator publishing')
+      active.kill('SIGKILL')
+      // Committed while the slot's consumer is dead: the slot keeps it for the next one.
+      await readProduct(cache, db, 71)
+      await until(() => cache.peek('product:71') !== undefined, 'L1 holding the row')
+      await write('update products set stock = 71 where id = 71 returning pg_current_xact_id()::text as xid')
+      await until(() => states.get(standby.pid!)?.active === true, 'the standby streaming the slot', 60_000)
+      await until(() => cache.peek('product:71') === undefined, 'the second invalidator publishing the change made while none streamed', 30_000)
+    } finally {
+      for (const c of children) c.kill('SIGKILL')
+      await cache.close()
+    }
+  }, 120_000)
+
   it('on a server without wal_level=logical: E_CDC_SCHEMA at start, naming the setting', async () => {
-    const replica = await startPrivatePostgres('a private PostgreSQL with wal_level=replica', ['wal_level=replica'])
+    const replica = await startPrivatePostgres({ what: 'a private PostgreSQL server with wal_level=replica', settings: ['wal_level=replica'] })
     try {
       const error = await startLogicalCapture({ databaseUrl: replica.url, mapping, sink: cacheSink(sinkCache) }).then(() => undefined, (e: unknown) => e)
       expect(error).toMatchObject({ code: 'E_CDC_SCHEMA', message: expect.stringContaining('needs wal_level=logical on the server (it is replica)') as unknown })

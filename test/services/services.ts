@@ -143,24 +143,48 @@ function postgresBinDirs(): string[] {
 export async function ensurePostgres(): Promise<Started> {
   const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
   if (await postgresAnswers(url)) return { url, stop: async () => {} }
-  const started = await startPrivatePostgres(url)
-  console.warn(`[tiercache tests] no PostgreSQL at ${url}; started a private server at ${started.url}`)
-  return started
+  try {
+    const started = await startPrivatePostgres()
+    console.warn(`[tiercache tests] no PostgreSQL at ${url}; started a private server at ${started.url}`)
+    return started
+  } catch (error) {
+    if (error instanceof MissingServiceError) {
+      throw new MissingServiceError(`PostgreSQL is not reachable at ${url}, and ${error.message} Or point DATABASE_URL at a running server.`)
+    }
+    throw error
+  }
+}
+
+/** Options of {@link startPrivatePostgres}. */
+export interface PrivatePostgresOptions {
+  /** What the server is, as the error names it when it cannot be started. Default `a private PostgreSQL server`. */
+  what?: string
+  /** Server settings (`name=value`), after the defaults (`wal_level=logical`, fsync off). */
+  settings?: string[]
+  /**
+   * Where `initdb` and `postgres` are looked for. Default: PATH, the usual install places and
+   * Debian's `/usr/lib/postgresql/<version>/bin`, newest first.
+   */
+  binDirs?: string[]
 }
 
 /**
  * Starts a private PostgreSQL cluster (initdb in a temporary directory, a free port, `wal_level=logical`,
- * fsync off) with a database `test`, from the machine's binaries. `wanted` only names what was
- * looked for in the message when the binaries are missing; `settings` (`name=value`) override.
+ * fsync off) with a database `test`, from the machine's binaries. Without them, a
+ * `MissingServiceError` that names the missing binaries, where they were looked for and what to install.
  */
-export async function startPrivatePostgres(wanted = 'DATABASE_URL', settings: string[] = []): Promise<Started> {
-  const url = wanted
-  const dirs = postgresBinDirs()
-  const initdb = findBinary('initdb', dirs)
-  const postgres = findBinary('postgres', dirs)
+export async function startPrivatePostgres(options: PrivatePostgresOptions = {}): Promise<Started> {
+  const settings = options.settings ?? []
+  const dirs = options.binDirs ?? [...(process.env.PATH ?? '').split(':').filter((d) => d !== ''), '/usr/local/bin', '/usr/bin', '/usr/sbin',
+    '/opt/homebrew/bin', ...postgresBinDirs()]
+  const find = (name: string): string | undefined => dirs.map((dir) => join(dir, name)).find((candidate) => existsSync(candidate))
+  const initdb = find('initdb')
+  const postgres = find('postgres')
   if (initdb === undefined || postgres === undefined) {
-    throw new MissingServiceError(`PostgreSQL is not reachable at ${url} and no initdb/postgres binaries were found. ` +
-      'Install PostgreSQL 15+ (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql) or set DATABASE_URL.')
+    const missing = [initdb === undefined ? 'initdb' : undefined, postgres === undefined ? 'postgres' : undefined].filter((n) => n !== undefined)
+    const where = options.binDirs === undefined ? 'on PATH, in /usr/local/bin, /usr/bin, /usr/sbin, /opt/homebrew/bin or /usr/lib/postgresql/<version>/bin' : `in ${dirs.join(', ')}`
+    throw new MissingServiceError(`${options.what ?? 'a private PostgreSQL server'} cannot be started: no ${missing.join(' or ')} binary was found ${where}. ` +
+      'Install the PostgreSQL server, version 15 or newer (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql).')
   }
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'tiercache-pg-'))

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { parseCaptureMapping, renderTemplate } from '../../src/capture/mapping.js'
 import { installScript } from '../../src/capture/outbox-schema.js'
+import * as tiercache from '../../src/index.js'
 
 function refusal(input: unknown): { code: unknown; message: string } {
   try {
@@ -59,5 +60,12 @@ describe('capture mapping', () => {
     expect(script).toContain("execute function cap_capture('shop.lines', '', 'order_id', 'line_no')")
     expect(script).toContain('create table if not exists cap_outbox')
     expect(script).toContain("pg_notify('cap_wake', '')")
+  })
+
+  it('both capture modes are exported by the package, the logical one checking its options before it connects', async () => {
+    expect(typeof tiercache.startOutboxCapture).toBe('function')
+    const mapping = tiercache.parseCaptureMapping({ tables: { products: { key: 'product:{id}' } } })
+    await expect(tiercache.startLogicalCapture({ databaseUrl: 'postgres://127.0.0.1:1/x', mapping, sink: { invalidate: () => Promise.resolve(true) }, retryInterval: 0 }))
+      .rejects.toMatchObject({ code: 'E_INVALID_OPTION' })
   })
 })
