@@ -56,6 +56,7 @@ export const INDEX_HTML = `<!doctype html>
   <dl>
     <dt>edge origin breaker</dt><dd id="state-edge-breaker">-</dd>
     <dt>L2 breaker</dt><dd id="state-l2-breaker">-</dd>
+    <dt>L2 failures</dt><dd id="state-l2-failures">-</dd>
     <dt>invalidation bus</dt><dd id="state-bus">-</dd>
     <dt>keys in L1 / edge</dt><dd id="state-keys">-</dd>
     <dt>memory L1 / edge</dt><dd id="state-memory">-</dd>
@@ -92,7 +93,7 @@ h2 { font-size: 15px; margin: 0 0 6px; }
 table.result { border-collapse: collapse; font-size: 12px; }
 table.result th, table.result td { border: 1px solid #dde; padding: 2px 6px; text-align: right; }
 .state { margin-top: 10px; }
-.state dl { display: grid; grid-template-columns: repeat(11, auto); gap: 2px 10px; margin: 0; }
+.state dl { display: grid; grid-template-columns: repeat(12, auto); gap: 2px 10px; margin: 0; }
 .state dt { color: #667; font-size: 12px; grid-row: 1; }
 .state dd { margin: 0; font-weight: 600; grid-row: 2; }
 .bad { color: #b00020; }
@@ -267,6 +268,7 @@ export const APP_JS = `'use strict';
     }
     set('state-edge-breaker', s.edgeBreaker, s.edgeBreaker !== 'closed');
     set('state-l2-breaker', s.l2Breaker === null ? 'no L2' : s.l2Breaker, s.l2Breaker === 'open');
+    set('state-l2-failures', s.l2Failures === null ? 'no L2' : String(s.l2Failures), s.l2Failures > 0);
     set('state-bus', (s.bus.name || 'none') + (s.bus.connected ? ', connected' : ', disconnected'), !s.bus.connected);
     set('state-keys', s.keys.l1 + ' / ' + s.keys.edge);
     set('state-memory', bytes(s.memory.l1) + ' of ' + bytes(s.memory.l1Max) + ' / ' + bytes(s.memory.edge));

@@ -51,6 +51,8 @@ export interface State {
   readonly pendingInvalidations: number
   readonly staleServed: number
   readonly loaderErrors: number
+  /** L2 calls that failed or timed out since the start (each fell back to L1 or the loader); null without L2. */
+  readonly l2Failures: number | null
   readonly edgeStale: number
   readonly originErrors: number
 }
@@ -163,6 +165,7 @@ export class Sampler {
         pendingInvalidations: cache.coherence.pendingInvalidations,
         staleServed: cache.staleServed,
         loaderErrors: cache.loader.errors,
+        l2Failures: l2 === undefined ? null : l2.errors + l2.timeouts,
         edgeStale: edge.staleServed,
         originErrors: edge.originErrors + edge.originTimeouts + edge.originRejected,
       },
