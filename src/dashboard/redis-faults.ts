@@ -71,7 +71,7 @@ export class RedisFaults {
     socket.on('data', () => {})
     const stall = (): void => { if (!socket.destroyed) socket.write(`CLIENT PAUSE ${SLOW_STALL_MS} ALL\r\n`) }
     const timer = setInterval(stall, SLOW_PERIOD_MS)
-    socket.once('error', () => clearInterval(timer))
+    socket.on('error', () => clearInterval(timer))
     socket.once('connect', stall)
     this.#slicer = { socket, timer }
   }
