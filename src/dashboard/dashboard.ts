@@ -6,12 +6,15 @@ import type { TierCache } from '../core/cache.js'
 import { InvalidOptionError } from '../core/errors.js'
 import type { Database } from '../db/database.js'
 import type { Edge } from '../edge/index.js'
+import type { CaptureStats } from '../ports/capture.js'
 import { chartAsset } from './assets.js'
 import type { DatabaseMode } from './database-faults.js'
 import { DatabaseFaults } from './database-faults.js'
 import { LoadGenerator } from './load-generator.js'
 import { APP_JS, INDEX_HTML, STYLE_CSS } from './page.js'
 import { updateAndTrace } from './propagation.js'
+import type { FaultableRedis, RedisMode } from './redis-faults.js'
+import { RedisFaults } from './redis-faults.js'
 import { Refusal, checkControl, checkHost, numberIn, oneOf, onlyKeys, readJsonObject } from './request-checks.js'
 import { Sampler } from './sampler.js'
 
@@ -35,6 +38,13 @@ export interface DashboardStack {
   readonly origin?: { stop(): Promise<unknown>; start(): Promise<unknown> }
   /** Products in the catalog (ids 1..products). */
   readonly products: number
+  /**
+   * The redis-server the stack started itself, the only Redis the dashboard stops or slows (one at
+   * REDIS_URL may be shared with others, and is left alone).
+   */
+  readonly ownRedis?: FaultableRedis | undefined
+  /** The change capture running in this process: its lag and outbox depth are shown. */
+  readonly capture?: { stats(): CaptureStats } | undefined
 }
 
 export interface DashboardOptions {
@@ -60,18 +70,33 @@ const PAGE_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'n
 /**
  * The live dashboard of `tiercache start`: every layer (edge, L1, L2, database) sampled once a
  * second and pushed to the page over Server-Sent Events, and controls that act on the stack
- * (a load, a product update traced through every layer, a tag purge, database and origin faults).
+ * (a load, a product update traced through every layer, a tag purge, database, origin and Redis
+ * faults; Redis faults only on a redis-server the stack started).
  */
 export async function startDashboard(stack: DashboardStack, options: DashboardOptions = {}): Promise<Dashboard> {
   const host = options.host ?? '127.0.0.1'
   if (!isLoopback(host)) throw new InvalidOptionError('host', 'a loopback address (127.0.0.1, ::1 or localhost): the dashboard changes the running stack and has no login', host)
   const faults = new DatabaseFaults(stack.db)
   const load = new LoadGenerator(stack.edgeUrl, stack.products)
-  const sampler = new Sampler(stack.cache, stack.edge, faults, load)
+  const sampler = new Sampler(stack.cache, stack.edge, faults, load, stack.capture)
   const clients = new Set<ServerResponse>()
   let origin: 'up' | 'down' = 'up'
   const appAddress = new URL(stack.appUrl)
-  const status = () => ({ load: load.status(), faults: { database: faults.mode, origin }, l2: stack.cache.stats().l2 !== undefined, products: stack.products })
+  const redis = stack.ownRedis === undefined ? undefined : new RedisFaults(stack.ownRedis)
+  // Why the Redis faults are off, when they are: said on the page and in the API's 409.
+  const redisRefusal: { code: string; reason: string } | undefined = redis !== undefined
+    ? undefined
+    : stack.cache.stats().l2 !== undefined
+      ? { code: 'E_REDIS_NOT_OWNED', reason: 'Redis faults act only on a redis-server this stack started; this Redis comes from REDIS_URL (it may be shared) and is left alone' }
+      : { code: 'E_NO_REDIS', reason: 'this stack runs without Redis (L1 only): there is no Redis to stop or slow' }
+  const faultState = () => ({ database: faults.mode, origin, redis: redis?.mode ?? 'unavailable' })
+  const status = () => ({
+    load: load.status(),
+    faults: faultState(),
+    redisFaults: redisRefusal === undefined ? { available: true } : { available: false, reason: redisRefusal.reason },
+    l2: stack.cache.stats().l2 !== undefined,
+    products: stack.products,
+  })
 
   const tick = setInterval(() => {
     const sample = sampler.sample()
@@ -137,10 +162,15 @@ export async function startDashboard(stack: DashboardStack, options: DashboardOp
       }
       case 'fault': {
         onlyKeys(body, ['target', 'mode'])
-        const target = oneOf(body, 'target', ['database', 'origin'] as const)
+        const target = oneOf(body, 'target', ['database', 'origin', 'redis'] as const)
         if (target === 'database') faults.mode = oneOf<DatabaseMode>(body, 'mode', ['ok', 'slow', 'fail'])
-        else await setOrigin(oneOf(body, 'mode', ['up', 'down'] as const))
-        return { ok: true, faults: { database: faults.mode, origin } }
+        else if (target === 'origin') await setOrigin(oneOf(body, 'mode', ['up', 'down'] as const))
+        else {
+          const mode = oneOf<RedisMode>(body, 'mode', ['ok', 'slow', 'stopped'])
+          if (redis === undefined) throw new Refusal(409, redisRefusal!.reason, 'target', redisRefusal!.code)
+          redis.set(mode)
+        }
+        return { ok: true, faults: faultState() }
       }
       default:
         throw new Refusal(404, 'unknown control')
@@ -199,7 +229,11 @@ export async function startDashboard(stack: DashboardStack, options: DashboardOp
       if (error instanceof Refusal) {
         // Unread body bytes are dropped; the connection is not reused after a refusal.
         res.shouldKeepAlive = false
-        sendJson(res, error.status, { ok: false, error: error.message, ...(error.field === undefined ? {} : { field: error.field }) })
+        sendJson(res, error.status, {
+          ok: false, error: error.message,
+          ...(error.code === undefined ? {} : { code: error.code }),
+          ...(error.field === undefined ? {} : { field: error.field }),
+        })
         return
       }
       sendJson(res, 500, { ok: false, error: 'dashboard error' })
@@ -213,6 +247,8 @@ export async function startDashboard(stack: DashboardStack, options: DashboardOp
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     close: async () => {
+      // First: the stack's shutdown must find its Redis answering (and never leave it frozen).
+      redis?.restore()
       clearInterval(tick)
       load.close()
       faults.restore()

@@ -46,6 +46,8 @@ export const INDEX_HTML = `<!doctype html>
     <h2>Faults</h2>
     <div>database <button id="db-ok">normal</button> <button id="db-slow">slow (+250 ms)</button> <button id="db-fail">failing</button></div>
     <div>origin (app) <button id="origin-up">up</button> <button id="origin-down">stopped</button></div>
+    <div>Redis <button id="redis-ok" class="redis-fault">normal</button> <button id="redis-slow" class="redis-fault">slow (150 ms stalls)</button> <button id="redis-stop" class="redis-fault">stopped (hung)</button></div>
+    <div id="redis-reason" class="hint" hidden></div>
     <div id="fault-state" class="result">database normal, origin up</div>
   </div>
 </section>
@@ -54,6 +56,7 @@ export const INDEX_HTML = `<!doctype html>
   <dl>
     <dt>edge origin breaker</dt><dd id="state-edge-breaker">-</dd>
     <dt>L2 breaker</dt><dd id="state-l2-breaker">-</dd>
+    <dt>L2 failures</dt><dd id="state-l2-failures">-</dd>
     <dt>invalidation bus</dt><dd id="state-bus">-</dd>
     <dt>keys in L1 / edge</dt><dd id="state-keys">-</dd>
     <dt>memory L1 / edge</dt><dd id="state-memory">-</dd>
@@ -61,6 +64,8 @@ export const INDEX_HTML = `<!doctype html>
     <dt>loader errors</dt><dd id="state-loader-errors">-</dd>
     <dt>origin failures</dt><dd id="state-origin-errors">-</dd>
     <dt>invalidations pending</dt><dd id="state-pending">-</dd>
+    <dt>capture lag (last / max)</dt><dd id="state-capture-lag">-</dd>
+    <dt>outbox depth</dt><dd id="state-outbox">-</dd>
   </dl>
 </section>
 <section id="layers" class="layers"></section>
@@ -88,7 +93,7 @@ h2 { font-size: 15px; margin: 0 0 6px; }
 table.result { border-collapse: collapse; font-size: 12px; }
 table.result th, table.result td { border: 1px solid #dde; padding: 2px 6px; text-align: right; }
 .state { margin-top: 10px; }
-.state dl { display: grid; grid-template-columns: repeat(9, auto); gap: 2px 10px; margin: 0; }
+.state dl { display: grid; grid-template-columns: repeat(12, auto); gap: 2px 10px; margin: 0; }
 .state dt { color: #667; font-size: 12px; grid-row: 1; }
 .state dd { margin: 0; font-weight: 600; grid-row: 2; }
 .bad { color: #b00020; }
@@ -97,6 +102,7 @@ table.result th, table.result td { border: 1px solid #dde; padding: 2px 6px; tex
 .numbers { display: flex; gap: 14px; flex-wrap: wrap; font-size: 13px; margin-bottom: 4px; }
 .numbers b { font-variant-numeric: tabular-nums; }
 .charts { display: grid; grid-template-columns: 1fr 1fr; gap: 6px; }
+#redis-reason { font-size: 12px; }
 `
 
 export const APP_JS = `'use strict';
@@ -175,7 +181,34 @@ export const APP_JS = `'use strict';
     charts[layer.id] = { traffic: traffic, second: second, kind: layer.second };
   });
 
+  var captureCard = el('div', { class: 'layer', id: 'layer-capture' });
+  var captureTitle = el('h2', {}, 'Change capture ');
+  captureTitle.appendChild(el('span', {}, 'commit to published, and the outbox waiting'));
+  captureCard.appendChild(captureTitle);
+  var captureNumbers = el('div', { class: 'numbers' });
+  [['lag', 'lag ms'], ['max-lag', 'max lag ms'], ['depth', 'outbox depth'], ['rps', 'changes/s'], ['published', 'published']].forEach(function (n) {
+    var s = el('span', {}, n[1] + ' ');
+    s.appendChild(el('b', { id: 'capture-' + n[0] }, '-'));
+    captureNumbers.appendChild(s);
+  });
+  captureCard.appendChild(captureNumbers);
+  var captureChartEl = el('div', { id: 'chart-capture-lag' });
+  captureCard.appendChild(captureChartEl);
+  layersEl.appendChild(captureCard);
+  var captureData = { t: [], lag: [], depth: [] };
+  var captureChart = null;
+  if (hasCharts) {
+    captureChart = new window.uPlot({ width: Math.max(200, Math.floor(layersEl.clientWidth / 2 - 40)), height: 150, scales: { x: { time: true } },
+      series: [{}, { label: 'lag ms', stroke: '#6a1b9a' }, { label: 'outbox depth', stroke: '#ef6c00', scale: 'depth' }],
+      axes: [{}, { size: 40 }, { side: 1, scale: 'depth', size: 34, grid: { show: false } }] }, [[], [], []], captureChartEl);
+  }
+
   function push(sample) {
+    var c = sample.capture;
+    captureData.t.push(sample.t / 1000);
+    captureData.lag.push(c ? c.lagMs : null);
+    captureData.depth.push(c ? c.depth : null);
+    if (captureData.t.length > HISTORY) for (var k in captureData) captureData[k].shift();
     LAYERS.forEach(function (layer) {
       var p = sample[layer.id];
       var d = data[layer.id];
@@ -215,6 +248,18 @@ export const APP_JS = `'use strict';
       else if (c.kind === 'memory') c.second.setData([d.t, d.memory, d.evictions]);
       else c.second.setData([d.t, d.errors]);
     });
+    var c = sample.capture;
+    captureCard.classList.toggle('absent', !c);
+    if (!c) {
+      document.getElementById('capture-lag').textContent = 'not in this process';
+    } else {
+      document.getElementById('capture-lag').textContent = fmt(c.lagMs);
+      document.getElementById('capture-max-lag').textContent = fmt(c.maxLagMs);
+      document.getElementById('capture-depth').textContent = String(c.depth);
+      document.getElementById('capture-rps').textContent = fmt(c.rps, 1);
+      document.getElementById('capture-published').textContent = String(c.published);
+    }
+    if (captureChart) captureChart.setData([captureData.t, captureData.lag, captureData.depth]);
     var s = sample.state;
     function set(id, text, bad) {
       var e = document.getElementById(id);
@@ -223,6 +268,7 @@ export const APP_JS = `'use strict';
     }
     set('state-edge-breaker', s.edgeBreaker, s.edgeBreaker !== 'closed');
     set('state-l2-breaker', s.l2Breaker === null ? 'no L2' : s.l2Breaker, s.l2Breaker === 'open');
+    set('state-l2-failures', s.l2Failures === null ? 'no L2' : String(s.l2Failures), s.l2Failures > 0);
     set('state-bus', (s.bus.name || 'none') + (s.bus.connected ? ', connected' : ', disconnected'), !s.bus.connected);
     set('state-keys', s.keys.l1 + ' / ' + s.keys.edge);
     set('state-memory', bytes(s.memory.l1) + ' of ' + bytes(s.memory.l1Max) + ' / ' + bytes(s.memory.edge));
@@ -230,6 +276,8 @@ export const APP_JS = `'use strict';
     set('state-loader-errors', String(s.loaderErrors), s.loaderErrors > 0);
     set('state-origin-errors', String(s.originErrors), s.originErrors > 0);
     set('state-pending', String(s.pendingInvalidations), s.pendingInvalidations > 0);
+    set('state-capture-lag', !c ? 'not in this process' : c.lagMs === null ? 'no change yet' : c.lagMs + ' ms / ' + c.maxLagMs + ' ms');
+    set('state-outbox', c ? String(c.depth) : '-', !!c && c.depth > 0);
     showStatus(status);
   }
 
@@ -241,10 +289,24 @@ export const APP_JS = `'use strict';
     var ls = document.getElementById('load-status');
     ls.textContent = text;
     ls.dataset.running = String(l.running);
+    showFaults(status.faults);
+    var available = status.redisFaults.available;
+    var buttons = document.querySelectorAll('.redis-fault');
+    for (var i = 0; i < buttons.length; i++) buttons[i].disabled = !available;
+    var reason = document.getElementById('redis-reason');
+    reason.hidden = available;
+    reason.textContent = available ? '' : status.redisFaults.reason;
+  }
+
+  function showFaults(faults) {
     var f = document.getElementById('fault-state');
-    f.textContent = 'database ' + ({ ok: 'normal', slow: 'slow', fail: 'failing' })[status.faults.database] + ', origin ' + status.faults.origin;
-    f.dataset.database = status.faults.database;
-    f.dataset.origin = status.faults.origin;
+    var text = 'database ' + ({ ok: 'normal', slow: 'slow', fail: 'failing' })[faults.database] + ', origin ' + faults.origin;
+    if (faults.redis !== 'unavailable') text += ', Redis ' + ({ ok: 'normal', slow: 'slow', stopped: 'stopped' })[faults.redis];
+    f.textContent = text;
+    f.dataset.database = faults.database;
+    f.dataset.origin = faults.origin;
+    f.dataset.redis = faults.redis;
+    return text;
   }
 
   var samples = 0;
@@ -309,14 +371,10 @@ export const APP_JS = `'use strict';
     report('purge-result', post('purge', { tag: document.getElementById('purge-tag').value }),
       function (j) { return 'purged ' + j.entries + ' entries tagged ' + j.tag; });
   });
-  [['db-ok', 'database', 'ok'], ['db-slow', 'database', 'slow'], ['db-fail', 'database', 'fail'], ['origin-up', 'origin', 'up'], ['origin-down', 'origin', 'down']].forEach(function (b) {
+  [['db-ok', 'database', 'ok'], ['db-slow', 'database', 'slow'], ['db-fail', 'database', 'fail'], ['origin-up', 'origin', 'up'], ['origin-down', 'origin', 'down'],
+    ['redis-ok', 'redis', 'ok'], ['redis-slow', 'redis', 'slow'], ['redis-stop', 'redis', 'stopped']].forEach(function (b) {
     document.getElementById(b[0]).addEventListener('click', function () {
-      report('fault-state', post('fault', { target: b[1], mode: b[2] }), function (j) {
-        var f = document.getElementById('fault-state');
-        f.dataset.database = j.faults.database;
-        f.dataset.origin = j.faults.origin;
-        return 'database ' + ({ ok: 'normal', slow: 'slow', fail: 'failing' })[j.faults.database] + ', origin ' + j.faults.origin;
-      });
+      report('fault-state', post('fault', { target: b[1], mode: b[2] }), function (j) { return showFaults(j.faults); });
     });
   });
   connect();

@@ -1,13 +1,15 @@
 import type { IncomingMessage } from 'node:http'
 
-/** A refusal: the status and a `{ error, field }` body. */
+/** A refusal: the status and a `{ error, field, code }` body (field and code when known). */
 export class Refusal extends Error {
   readonly status: number
   readonly field: string | undefined
-  constructor(status: number, message: string, field?: string) {
+  readonly code: string | undefined
+  constructor(status: number, message: string, field?: string, code?: string) {
     super(message)
     this.status = status
     this.field = field
+    this.code = code
   }
 }
 

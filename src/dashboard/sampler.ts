@@ -1,5 +1,6 @@
 import type { CacheStats } from '../core/stats.js'
 import type { EdgeStats } from '../edge/index.js'
+import type { CaptureStats } from '../ports/capture.js'
 import type { DashboardCache, DashboardEdge } from './dashboard.js'
 import type { DatabaseFaults } from './database-faults.js'
 import type { LoadGenerator } from './load-generator.js'
@@ -23,7 +24,22 @@ export interface Sample {
   readonly l1: LayerPoint
   readonly l2: LayerPoint | null
   readonly database: LayerPoint
+  /** The change capture, when it runs in this process. */
+  readonly capture: CapturePoint | null
   readonly state: State
+}
+
+/** The change capture at one sample: commit to published, and what waits. */
+export interface CapturePoint {
+  /** Commit to published (ms) of its newest batch; null before the first change. */
+  readonly lagMs: number | null
+  readonly maxLagMs: number | null
+  /** Changes waiting in the outbox, as of its last poll. */
+  readonly depth: number
+  /** Changes published per second. */
+  readonly rps: number
+  readonly published: number
+  readonly active: boolean
 }
 
 export interface State {
@@ -35,6 +51,8 @@ export interface State {
   readonly pendingInvalidations: number
   readonly staleServed: number
   readonly loaderErrors: number
+  /** L2 calls that failed or timed out since the start (each fell back to L1 or the loader); null without L2. */
+  readonly l2Failures: number | null
   readonly edgeStale: number
   readonly originErrors: number
 }
@@ -42,13 +60,14 @@ export interface State {
 /** How many samples are kept (one a second: the last five minutes). */
 export const HISTORY = 300
 
-interface Previous { at: number; edge: EdgeStats; cache: CacheStats; db: { queries: number; errors: number } }
+interface Previous { at: number; edge: EdgeStats; cache: CacheStats; db: { queries: number; errors: number }; published: number }
 
 /**
  * Samples every layer once a second from the counters the stack keeps anyway (`edge.stats()`,
  * `cache.stats()`, the database's query counter) and turns their differences into rates.
  * Latencies: the edge's are what the load generator's clients measured; the database's are the
- * queries' own; L1 and L2 answer in microseconds and have none shown.
+ * queries' own; L1 and L2 answer in microseconds and have none shown. The change capture's lag
+ * and outbox depth are its own stats (`capture.stats()`), when it runs in this process.
  */
 export class Sampler {
   readonly history: Sample[] = []
@@ -56,14 +75,16 @@ export class Sampler {
   readonly #edge: DashboardEdge
   readonly #db: DatabaseFaults
   readonly #load: LoadGenerator
+  readonly #capture: { stats(): CaptureStats } | undefined
   #previous: Previous
 
-  constructor(cache: DashboardCache, edge: DashboardEdge, db: DatabaseFaults, load: LoadGenerator) {
+  constructor(cache: DashboardCache, edge: DashboardEdge, db: DatabaseFaults, load: LoadGenerator, capture?: { stats(): CaptureStats }) {
     this.#cache = cache
     this.#edge = edge
     this.#db = db
     this.#load = load
-    this.#previous = { at: performance.now(), edge: edge.stats(), cache: cache.stats(), db: db.take() }
+    this.#capture = capture
+    this.#previous = { at: performance.now(), edge: edge.stats(), cache: cache.stats(), db: db.take(), published: capture?.stats().published ?? 0 }
   }
 
   sample(): Sample {
@@ -119,12 +140,22 @@ export class Sampler {
       memory: null,
       errors: rate(db.errors - p.db.errors),
     }
+    const c = this.#capture?.stats()
+    const capturePoint: CapturePoint | null = c === undefined ? null : {
+      lagMs: c.published > 0 ? c.lagMs : null,
+      maxLagMs: c.published > 0 ? c.maxLagMs : null,
+      depth: c.depth,
+      rps: rate(c.published - p.published),
+      published: c.published,
+      active: c.active,
+    }
     const sample: Sample = {
       t: Date.now(),
       edge: edgePoint,
       l1: l1Point,
       l2: l2Point,
       database: dbPoint,
+      capture: capturePoint,
       state: {
         edgeBreaker: edge.breaker,
         l2Breaker: l2?.breaker ?? null,
@@ -134,11 +165,12 @@ export class Sampler {
         pendingInvalidations: cache.coherence.pendingInvalidations,
         staleServed: cache.staleServed,
         loaderErrors: cache.loader.errors,
+        l2Failures: l2 === undefined ? null : l2.errors + l2.timeouts,
         edgeStale: edge.staleServed,
         originErrors: edge.originErrors + edge.originTimeouts + edge.originRejected,
       },
     }
-    this.#previous = { at: now, edge, cache, db: { queries: db.queries, errors: db.errors } }
+    this.#previous = { at: now, edge, cache, db: { queries: db.queries, errors: db.errors }, published: c?.published ?? 0 }
     this.history.push(sample)
     if (this.history.length > HISTORY) this.history.shift()
     return sample

@@ -9,7 +9,15 @@ export interface OwnRedis {
   readonly url: string
   readonly pid: number
   readonly binary: string
-  /** Stops it (SIGTERM, then SIGKILL after 3 s) and resolves once it exited. */
+  readonly port: number
+  /**
+   * Freezes the process (SIGSTOP): it keeps its port and its connections but answers nothing, the
+   * hung Redis a cache must survive. {@link OwnRedis.resume} (SIGCONT) brings it back as it was.
+   */
+  hang(): void
+  /** Undoes {@link OwnRedis.hang}; harmless when it is not hung. */
+  resume(): void
+  /** Stops it (resumed first if hung; SIGTERM, then SIGKILL after 3 s) and resolves once it exited. */
   stop(): Promise<void>
 }
 
@@ -48,8 +56,30 @@ export async function startRedisServer(binary: string): Promise<OwnRedis> {
     child.once('error', reject)
     void exited.then(() => reject(new Error(`redis-server exited at start: ${stderr.trim().split('\n').pop() ?? ''}`)))
   })
+  const running = (): boolean => child.exitCode === null && child.signalCode === null
+  let hung = false
+  const resume = (): void => {
+    if (hung && running()) child.kill('SIGCONT')
+    hung = false
+  }
+  const hang = (): void => {
+    if (!running()) return
+    child.kill('SIGSTOP')
+    hung = true
+  }
+  // Should this process exit without stopping it (a deadline's process.exit), a hung server must
+  // not stay frozen forever: a stopped process acts on no signal but SIGKILL and SIGCONT.
+  const onExit = (): void => {
+    if (!running()) return
+    if (hung) child.kill('SIGCONT')
+    child.kill('SIGTERM')
+  }
+  process.once('exit', onExit)
+  void exited.then(() => process.off('exit', onExit))
   const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return
+    if (!running()) return
+    // A SIGTERM sent to a stopped process waits until it is continued.
+    resume()
     child.kill('SIGTERM')
     const timer = setTimeout(() => child.kill('SIGKILL'), 3_000)
     await exited
@@ -61,7 +91,7 @@ export async function startRedisServer(binary: string): Promise<OwnRedis> {
     await stop()
     throw error
   }
-  return { url: `redis://127.0.0.1:${port}`, pid: child.pid!, binary, stop }
+  return { url: `redis://127.0.0.1:${port}`, pid: child.pid!, binary, port, hang, resume, stop }
 }
 
 /** Retries PING until +PONG, up to {@link START_TIMEOUT_MS}. */

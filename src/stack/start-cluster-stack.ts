@@ -9,6 +9,7 @@ import type { CacheStats } from '../core/stats.js'
 import type { DashboardCache, DashboardEdge } from '../dashboard/dashboard.js'
 import type { Database } from '../db/database.js'
 import type { EdgeStats } from '../edge/metrics.js'
+import type { ChangeCapture } from '../ports/capture.js'
 import type { Logger } from '../ports/logger.js'
 import { CATALOG_ROLE, startCatalogCluster } from './catalog-cluster.js'
 import type { CatalogCluster } from './catalog-cluster.js'
@@ -65,6 +66,10 @@ export interface ClusterStack {
   readonly edge: DashboardEdge
   /** For the dashboard: stops and starts every app worker's listener. */
   readonly origin: { stop(): Promise<unknown>; start(): Promise<unknown> }
+  /** The redis-server this stack started (none with REDIS_URL or without Redis): the dashboard's Redis faults act on it. */
+  readonly ownRedis: OwnRedis | undefined
+  /** The change capture, in this process: the dashboard shows its lag and outbox depth. */
+  readonly capture: ChangeCapture | undefined
   close(): Promise<void>
 }
 
@@ -159,6 +164,8 @@ export async function startClusterStack(options: ClusterStackOptions = {}): Prom
         stop: () => pool.gather(CATALOG_ROLE, 'origin.stop'),
         start: () => pool.gather(CATALOG_ROLE, 'origin.start'),
       },
+      ownRedis: redis.own,
+      capture: catalog.capture,
       close: closeAll,
     }
   } catch (error) {

@@ -5,12 +5,13 @@
  * the edge on the next read, and on SIGTERM leaves no process of its group behind, its
  * redis-server included.
  */
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, symlink } from 'node:fs/promises'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { findOnPath } from '../../src/stack/redis-server.js'
+import { findOnPath, reachable } from '../../src/stack/redis-server.js'
 import { hasStack } from './cli-process.js'
 import { alive, groupPids, killGroups, tiercacheGroup } from './process-group.js'
 
@@ -24,6 +25,15 @@ async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tiercache-start-'))
   cleanups.push(() => rm(dir, { recursive: true, force: true }))
   return dir
+}
+
+/** A process's state letter in /proc (R, S, T for stopped, Z...), or undefined when it is gone. */
+function processState(pid: number): string | undefined {
+  try {
+    return /^\d+ \(.*\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1]
+  } catch {
+    return undefined
+  }
 }
 
 const NO_SERVICES = { REDIS_URL: undefined, DATABASE_URL: undefined, TIERCACHE_PURGE_TOKEN: undefined, PORT: undefined }
@@ -93,6 +103,28 @@ describe('tiercache start with workers', { timeout: 300_000 }, () => {
     expect(alive(Number(redisPid))).toBe(false)
     // No per-request log by default: a load run would flood the terminal.
     expect(loggedRequests(cli)).toBe(false)
+  })
+
+  it('SIGTERM while the dashboard holds its redis-server hung (Redis stopped from the page): the server is resumed and stopped, no process of the group remains', async () => {
+    if (findOnPath('redis-server') === undefined) throw new Error('redis-server is not on PATH: apt-get install -y redis-server')
+    const { cli } = await startStack({})
+    const [, redisUrl, redisPid] = await cli.waitFor(/Redis at (redis:\/\/\S+) \(L2 and the Streams bus; a redis-server started for this stack, pid (\d+)/)
+    const [, dashboard] = await cli.waitFor(/dashboard\s+(http:\/\/\S+)/)
+    const fault = async (mode: string): Promise<unknown> => {
+      const r = await request(`${dashboard!}/api/fault`, 'POST', JSON.stringify({ target: 'redis', mode }))
+      expect(r.status, r.body).toBe(200)
+      return JSON.parse(r.body)
+    }
+    // Slow first (its stalls come from a connection of the dashboard's), then hung: the real process stopped.
+    expect(await fault('slow')).toMatchObject({ ok: true, faults: { redis: 'slow' } })
+    expect(await fault('stopped')).toMatchObject({ ok: true, faults: { redis: 'stopped' } })
+    expect(processState(Number(redisPid))).toBe('T')
+    cli.child.kill('SIGTERM')
+    expect(await cli.exited).toEqual({ code: 0, signal: null })
+    expect(hasStack(cli.err()), cli.err()).toBe(false)
+    expect(groupPids(cli.pid)).toEqual([])
+    expect(alive(Number(redisPid))).toBe(false)
+    expect(await reachable(redisUrl!, 500)).toBe(false)
   })
 
   it('no redis-server on PATH: L1-only, said in one line, and still coherent across the workers (with --access-log: one line per request)', async () => {

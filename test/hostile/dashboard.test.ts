@@ -1,10 +1,11 @@
 import http from 'node:http'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { silentLogger } from '../../src/core/logger.js'
 import { startDashboard } from '../../src/dashboard/dashboard.js'
 import type { Dashboard } from '../../src/dashboard/dashboard.js'
 import { startStack } from '../../src/stack/start-stack.js'
 import type { Stack } from '../../src/stack/start-stack.js'
+import { freshNamespace } from '../helpers/namespace.js'
 
 const PRODUCTS = 50
 let stack: Stack
@@ -83,7 +84,18 @@ describe('dashboard: hostile input gets a 4xx and changes nothing', () => {
       ['/api/purge', { tag: 'x'.repeat(201) }],
       ['/api/purge', { tag: ['a'] }],
       ['/api/purge', { tag: 'caf\u00e9' }],
+      // Redis faults: the target is known, a mode must be one of ok, slow, stopped (checked before
+      // whether this stack may touch its Redis).
       ['/api/fault', { target: 'redis', mode: 'down' }],
+      ['/api/fault', { target: 'redis', mode: 'STOPPED' }],
+      ['/api/fault', { target: 'redis', mode: 'fail' }],
+      ['/api/fault', { target: 'redis', mode: 1 }],
+      ['/api/fault', { target: 'redis', mode: ['stopped'] }],
+      ['/api/fault', { target: 'redis', mode: null }],
+      ['/api/fault', { target: 'redis' }],
+      ['/api/fault', { target: 'redis', mode: 'stopped', port: 6379 }],
+      ['/api/fault', { target: ['redis'], mode: 'stopped' }],
+      ['/api/fault', { target: 'Redis', mode: 'stopped' }],
       ['/api/fault', { target: 'database', mode: 'down' }],
       ['/api/fault', { target: 'origin', mode: 'fail' }],
       ['/api/fault', { target: 'database', mode: 'fail', __proto__: { x: 1 }, constructor: 1 }],
@@ -92,6 +104,45 @@ describe('dashboard: hostile input gets a 4xx and changes nothing', () => {
       const r = await post(path, body)
       expect(r.status, `${path} ${JSON.stringify(body)}`).toBe(400)
       expect(JSON.parse(r.body)).toMatchObject({ ok: false })
+    }
+  })
+
+  it('refuses Redis faults with 409 and a typed error when the stack has no Redis (L1 only), and shows the controls off with the reason', async () => {
+    for (const mode of ['ok', 'slow', 'stopped']) {
+      const r = await post('/api/fault', { target: 'redis', mode })
+      expect(r.status, mode).toBe(409)
+      expect(JSON.parse(r.body)).toMatchObject({ ok: false, code: 'E_NO_REDIS', field: 'target', error: expect.stringContaining('without Redis') })
+    }
+    const state = JSON.parse((await request('GET', '/api/state')).body) as { status: { redisFaults: unknown } }
+    expect(state.status.redisFaults).toEqual({ available: false, reason: expect.stringContaining('L1 only') })
+  })
+
+  it('refuses Redis faults with 409 and a typed error when Redis comes from REDIS_URL (it may be shared): it is never stopped or slowed', async () => {
+    const withUrl = await startStack({ port: 0, appPort: 0, products: 5, redisUrl: inject('redisUrl'), namespace: freshNamespace('dash-hostile'), logger: silentLogger })
+    const other = await startDashboard({ ...withUrl, products: 5 })
+    try {
+      const otherPort = Number(new URL(other.url).port)
+      for (const mode of ['ok', 'slow', 'stopped']) {
+        const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = http.request({ host: '127.0.0.1', port: otherPort, method: 'POST', path: '/api/fault', headers: { host: `127.0.0.1:${otherPort}`, ...json }, agent: false }, (res) => {
+            let body = ''
+            res.on('data', (c: Buffer) => { body += c.toString() })
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+          })
+          req.on('error', reject)
+          req.end(JSON.stringify({ target: 'redis', mode }))
+        })
+        expect(r.status, mode).toBe(409)
+        expect(JSON.parse(r.body)).toMatchObject({ ok: false, code: 'E_REDIS_NOT_OWNED', error: expect.stringContaining('REDIS_URL') })
+      }
+      const state = await (await fetch(`${other.url}/api/state`)).json() as { status: { faults: unknown; redisFaults: unknown } }
+      expect(state.status.faults).toEqual({ database: 'ok', origin: 'up', redis: 'unavailable' })
+      expect(state.status.redisFaults).toEqual({ available: false, reason: expect.stringContaining('REDIS_URL') })
+      // The shared Redis still answers through the stack's L2.
+      expect(withUrl.cache.stats().l2?.breaker).toBe('closed')
+    } finally {
+      await other.close()
+      await withUrl.close()
     }
   })
 
@@ -141,7 +192,7 @@ describe('dashboard: hostile input gets a 4xx and changes nothing', () => {
 
   it('changed nothing: no fault injected, no load running, the product untouched', async () => {
     const state = JSON.parse((await request('GET', '/api/state')).body) as { status: { faults: unknown; load: { running: boolean } } }
-    expect(state.status.faults).toEqual({ database: 'ok', origin: 'up' })
+    expect(state.status.faults).toEqual({ database: 'ok', origin: 'up', redis: 'unavailable' })
     expect(state.status.load.running).toBe(false)
     const product = await (await fetch(`${stack.appUrl}/api/products/1`)).json() as { version: number }
     expect(product.version).toBe(1)

@@ -87,6 +87,28 @@ describe('live dashboard in Chromium', () => {
     expect(state.status.load).toMatchObject({ running: false, remainingSeconds: 0 })
   })
 
+  it('shows no capture lag before a change, then the lag (ms) and the outbox depth once an update was published', async () => {
+    // Seeding writes no outbox rows: nothing has been published yet.
+    expect(await text('#state-capture-lag')).toBe('no change yet')
+    expect(await text('#capture-lag')).toBe('-')
+    expect(await page.locator('#chart-capture-lag .uplot').count()).toBe(1)
+    await page.fill('#update-id', '2')
+    await page.click('#update-run')
+    await page.waitForSelector('#update-status[data-state="done"]')
+    const lag = await waitForText('#state-capture-lag', (t) => t !== 'no change yet')
+    expect(lag).toMatch(/^\d+ ms \/ \d+ ms$/)
+    await waitForText('#capture-published', (t) => Number(t) > 0)
+    expect(await text('#capture-lag')).toMatch(/^\d+$/)
+    expect(await text('#state-outbox')).toMatch(/^\d+$/)
+  })
+
+  it('shows the Redis controls off, with the reason, in a stack without Redis', async () => {
+    for (const id of ['#redis-ok', '#redis-slow', '#redis-stop']) expect(await page.locator(id).isDisabled(), id).toBe(true)
+    expect(await text('#redis-reason')).toMatch(/without Redis \(L1 only\)/)
+    expect(await text('#state-l2-failures')).toBe('no L2')
+    expect(await page.locator('#fault-state').getAttribute('data-redis')).toBe('unavailable')
+  })
+
   it('updates a product and shows the delay until each layer answers the new version', async () => {
     await page.fill('#update-id', '3')
     await page.click('#update-run')
