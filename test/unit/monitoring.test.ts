@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Registry } from 'prom-client'
 import type { CaptureStats } from '../../src/ports/capture.js'
+import type { CdnPurgeRunnerStats } from '../../src/cdn/runner.js'
 import { MemoryBus } from '../../src/bus/memory-bus.js'
 import { createCache } from '../../src/compose/create-cache.js'
 import { systemClock } from '../../src/core/clock.js'
@@ -28,7 +29,7 @@ function promtool(args: string[]): Promise<{ ok: boolean; output: string }> {
   })
 }
 
-/** Every metric name the exporters emit for a cache with L1, L2 and a bus, and for an edge; histogram names with their series suffixes. */
+/** Every metric name the exporters emit for a cache with L1, L2 and a bus, an edge, a change capture and a CDN purge runner; histogram names with their series suffixes. */
 async function emittedNames(): Promise<Set<string>> {
   const registry = new Registry()
   const cache = createCache({ logger: silentLogger, namespace: 'names', bus: new MemoryBus(), l2: { store: new ChaosStore(new LruStore({ maxBytes: 1 << 20, clock: systemClock })) } })
@@ -38,6 +39,10 @@ async function emittedNames(): Promise<Set<string>> {
   // A change capture's families: its names depend on nothing but the stats' shape.
   const capture = { stats: (): CaptureStats => ({ mode: 'outbox', active: true, published: 0, messages: 0, changesPerSecond: 0, lagMs: 0, maxLagMs: 0, depth: 0, errors: 0, skipped: 0, steps: 0, takeovers: 0 }) }
   const c = collectMetrics(capture, { registry })
+  // A CDN purge runner's families, the same way (one purger is enough to name them all).
+  const purger = { purger: 'p', provider: 'varnish', purged: 0, retries: 0, deadLettered: 0, deadLetters: 0, messages: 0, ignored: 0, gaps: 0, cursor: undefined, connected: true }
+  const cdn = { stats: (): CdnPurgeRunnerStats => ({ purgers: [purger], purged: 0, deadLettered: 0, retries: 0 }) }
+  const d = collectMetrics(cdn, { registry })
   const names = new Set<string>()
   for (const m of await registry.getMetricsAsJSON()) {
     names.add(m.name)
@@ -46,6 +51,7 @@ async function emittedNames(): Promise<Set<string>> {
   a.close()
   b.close()
   c.close()
+  d.close()
   await cache.close()
   await edge.close()
   return names
@@ -100,7 +106,7 @@ describe('monitoring: Grafana dashboard', () => {
 
   it('has a row per layer, each with panels, unique ids and a datasource variable', () => {
     const rows = dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title)
-    expect(rows).toEqual(['Edge', 'L1 (in-process)', 'L2 (Redis)', 'Loader (database)', 'Invalidation bus', 'Change capture (tiercache cdc)'])
+    expect(rows).toEqual(['Edge', 'L1 (in-process)', 'L2 (Redis)', 'Loader (database)', 'Invalidation bus', 'Change capture (tiercache cdc)', 'CDN purging (tiercache cdn-purger)'])
     const ids = dashboard.panels.map((p) => p.id)
     expect(new Set(ids).size).toBe(ids.length)
     expect(dashboard.templating.list.map((v) => v.name)).toEqual(['datasource', 'namespace'])
