@@ -9,7 +9,8 @@ import { findOnPath, startRedisServer } from '../../src/stack/redis-server.js'
 import type { OwnRedis } from '../../src/stack/redis-server.js'
 import { startStack } from '../../src/stack/start-stack.js'
 import type { Stack } from '../../src/stack/start-stack.js'
-import { launchChromium } from '../helpers/chromium.js'
+import { openDashboardTab, waitForText as waitForPageText } from '../helpers/dashboard-page.js'
+import type { DashboardTab } from '../helpers/dashboard-page.js'
 import { freshNamespace } from '../helpers/namespace.js'
 
 // The dashboard of a stack with Redis (what `npm start` runs when a redis-server is there): the L2
@@ -23,20 +24,12 @@ const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url
 let own: OwnRedis
 let stack: Stack
 let dashboard: Dashboard
-let browser: Awaited<ReturnType<typeof launchChromium>>
+let tab: DashboardTab
 let page: Page
-const consoleErrors: string[] = []
+let consoleErrors: string[] = []
+/** Waits until `selector`'s text satisfies `test` (the page updates it from the live stream). */
+const waitForText = (selector: string, test: (text: string) => boolean): Promise<string> => waitForPageText(page, selector, test)
 
-/** Waits until `selector`'s text satisfies `test`, one live sample at a time. */
-async function waitForText(selector: string, test: (text: string) => boolean): Promise<string> {
-  const locator = page.locator(selector)
-  for (;;) {
-    const t = await locator.innerText()
-    if (test(t)) return t
-    const seen = await page.locator('body').getAttribute('data-samples')
-    await page.waitForSelector(`body:not([data-samples="${seen}"])`)
-  }
-}
 
 beforeAll(async () => {
   const binary = findOnPath('redis-server')
@@ -44,16 +37,13 @@ beforeAll(async () => {
   own = await startRedisServer(binary)
   stack = await startStack({ port: 0, appPort: 0, products: PRODUCTS, namespace: freshNamespace('dash'), redisUrl: own.url, logger: silentLogger })
   dashboard = await startDashboard({ ...stack, products: PRODUCTS, ownRedis: own })
-  browser = await launchChromium()
-  page = await browser.context.newPage()
-  page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()) })
-  page.on('pageerror', (error) => { consoleErrors.push(error.message) })
-  await page.goto(dashboard.url)
-  await page.waitForSelector('body:not([data-samples="0"])')
+  tab = await openDashboardTab(dashboard.url)
+  page = tab.page
+  consoleErrors = tab.consoleErrors
 }, 120_000)
 
 afterAll(async () => {
-  await browser?.close()
+  await tab?.close()
   await dashboard?.close()
   await stack?.close()
   await own?.stop()

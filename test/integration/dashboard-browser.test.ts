@@ -7,7 +7,8 @@ import { startDashboard } from '../../src/dashboard/dashboard.js'
 import type { Dashboard } from '../../src/dashboard/dashboard.js'
 import { startStack } from '../../src/stack/start-stack.js'
 import type { Stack } from '../../src/stack/start-stack.js'
-import { launchChromium } from '../helpers/chromium.js'
+import { openDashboardTab, waitForText as waitForPageText } from '../helpers/dashboard-page.js'
+import type { DashboardTab } from '../helpers/dashboard-page.js'
 
 /** Screenshots land here (ignored by git): a test artifact CI can keep. */
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
@@ -15,36 +16,24 @@ const PRODUCTS = 200
 
 let stack: Stack
 let dashboard: Dashboard
-let browser: Awaited<ReturnType<typeof launchChromium>>
+let tab: DashboardTab
 let page: Page
-const consoleErrors: string[] = []
+let consoleErrors: string[] = []
+/** Waits until `selector`'s text satisfies `test` (the page updates it from the live stream). */
+const waitForText = (selector: string, test: (text: string) => boolean): Promise<string> => waitForPageText(page, selector, test)
 
 const text = (selector: string): Promise<string> => page.locator(selector).innerText()
-/** Waits until `selector`'s text satisfies `test` (the page updates it from the live stream). */
-async function waitForText(selector: string, test: (text: string) => boolean): Promise<string> {
-  const locator = page.locator(selector)
-  for (;;) {
-    const t = await locator.innerText()
-    if (test(t)) return t
-    // The next sample replaces the text: wait for the page's sample counter to move, not for a time.
-    const seen = await page.locator('body').getAttribute('data-samples')
-    await page.waitForSelector(`body:not([data-samples="${seen}"])`)
-  }
-}
 
 beforeAll(async () => {
   stack = await startStack({ port: 0, appPort: 0, products: PRODUCTS, logger: silentLogger })
   dashboard = await startDashboard({ ...stack, products: PRODUCTS })
-  browser = await launchChromium()
-  page = await browser.context.newPage()
-  page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()) })
-  page.on('pageerror', (error) => { consoleErrors.push(error.message) })
-  await page.goto(dashboard.url)
-  await page.waitForSelector('body:not([data-samples="0"])')
+  tab = await openDashboardTab(dashboard.url)
+  page = tab.page
+  consoleErrors = tab.consoleErrors
 }, 120_000)
 
 afterAll(async () => {
-  await browser?.close()
+  await tab?.close()
   await dashboard?.close()
   await stack?.close()
 })
