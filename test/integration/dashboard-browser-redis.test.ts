@@ -30,7 +30,6 @@ let consoleErrors: string[] = []
 /** Waits until `selector`'s text satisfies `test` (the page updates it from the live stream). */
 const waitForText = (selector: string, test: (text: string) => boolean): Promise<string> => waitForPageText(page, selector, test)
 
-
 beforeAll(async () => {
   const binary = findOnPath('redis-server')
   if (binary === undefined) throw new Error('redis-server is not on PATH: apt-get install -y redis-server')
