@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { findOnPath, reachable } from '../../src/stack/redis-server.js'
+import { until } from '../helpers/until.js'
 import { hasStack } from './cli-process.js'
 import { alive, groupPids, killGroups, tiercacheGroup } from './process-group.js'
 
@@ -118,7 +119,8 @@ describe('tiercache start with workers', { timeout: 300_000 }, () => {
     // Slow first (its stalls come from a connection of the dashboard's), then hung: the real process stopped.
     expect(await fault('slow')).toMatchObject({ ok: true, faults: { redis: 'slow' } })
     expect(await fault('stopped')).toMatchObject({ ok: true, faults: { redis: 'stopped' } })
-    expect(processState(Number(redisPid))).toBe('T')
+    // The signal is delivered asynchronously: the kernel shows the process stopped a moment later.
+    await until(() => processState(Number(redisPid)) === 'T', 'the redis-server stopped (state T)')
     cli.child.kill('SIGTERM')
     expect(await cli.exited).toEqual({ code: 0, signal: null })
     expect(hasStack(cli.err()), cli.err()).toBe(false)
