@@ -121,14 +121,25 @@ return out
 
 /**
  * KEYS: entry, lease, tombstone. ARGV: version ('' for none), tombstone ms.
- * Deletes the entry, voids the lease, and raises the tombstone to `version`.
+ * Deletes the entry, voids the lease, and raises the tombstone to `version`, or to the deleted
+ * entry's own version when that is newer: an invalidation that arrives late (an outbox retry after a
+ * lost connection) can delete an entry written after it, and the tombstone must then keep refusing
+ * whatever is older than that entry, or a delayed write of an older version would take its place.
  */
 const INVALIDATE = `
+local fence = ARGV[1]
+if fence ~= '' then
+  local e = redis.call('GET', KEYS[1])
+  if e and string.len(e) >= 46 and string.byte(e, 1) == 199 then
+    local ev = struct.unpack('<d', e, ${VERSION_LUA_OFFSET})
+    if ev == ev and ev > tonumber(fence) then fence = string.format('%.17g', ev) end
+  end
+end
 local n = redis.call('DEL', KEYS[1])
 redis.call('DEL', KEYS[2])
-if ARGV[1] ~= '' then
+if fence ~= '' then
   local t = redis.call('GET', KEYS[3])
-  if (not t) or tonumber(t) < tonumber(ARGV[1]) then redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2]) end
+  if (not t) or tonumber(t) < tonumber(fence) then redis.call('SET', KEYS[3], fence, 'PX', ARGV[2]) end
 end
 return n
 `

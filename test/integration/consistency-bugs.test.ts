@@ -180,4 +180,18 @@ describe('coherence bugs found by the consistency run (regressions)', () => {
       await slow
     }
   })
+
+  // Bug 5 (seed 1798193051 of consistency.test.ts): C's versioned invalidation of v38, delayed (an
+  // outbox retry after its connection was killed), reaches Redis after B wrote v40 through, and
+  // deletes the v40 entry; A's write-through of v39 (committed before v40, its answer late) then
+  // finds no newer entry and a tombstone of 38, and lands: L2 serves v39 until its TTL, every node
+  // reads it back. An invalidation that deletes a newer entry must fence at that entry's version.
+  it('bug 5: a late invalidation of an older version does not let an older write-through replace the newer entry it deleted', async () => {
+    const { a, b, ns } = await twoNodes()
+    await b.set('k', { v: 40 }, { version: 40 })
+    await b.invalidate({ keys: ['k'], version: 38 })
+    await a.set('k', { v: 39 }, { version: 39 })
+    expect(await l2Value(ns, 'k')).not.toEqual({ v: 39 })
+    expect(await b.getOrSet('k', (ctx) => { ctx.setVersion(40); return { v: 40 } })).toEqual({ v: 40 })
+  })
 })
