@@ -3,9 +3,8 @@
  * deterministic two-cache reproductions on real Redis, kept as regression tests now that they are
  * fixed (set writes L1 only after L2 accepted the value; a failed L2 write becomes an invalidation
  * retried from the outbox; an outbox retry drops the keys from the writer's own L1, and L2 values of
- * keys with a pending invalidation are not trusted). Bug 4 is still open: its test is `it.fails`
- * (it states what must hold and fails today; when the fix lands vitest reports "expected to fail":
- * turn it into `it`).
+ * keys with a pending invalidation are not trusted; a tag-invalidated entry is not served without
+ * grace; a late versioned invalidation fences at the version of the newer entry it deletes).
  *
  * A and B are two nodes of one namespace. To make A's Redis step fail while Redis itself (and A's
  * bus) stays healthy, A's L2 runs on an ioredis client the test owns and disconnects: what a
