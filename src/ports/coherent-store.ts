@@ -44,7 +44,9 @@ export interface CoherentStore extends CacheStore {
   setEntries?(entries: readonly (readonly [string, CacheEntry])[]): Promise<FillResult[]>
   /**
    * Removes keys and voids their leases; with `version`, also records it so that fills of an older
-   * source version are rejected for `tombstoneMs`.
+   * source version are rejected for `tombstoneMs`. A removed entry with a newer version than
+   * `version` raises the record to its own version (the invalidation arrived late: writes older than
+   * that entry must still lose).
    */
   invalidate(keys: readonly string[], version: number | undefined, tombstoneMs: number): Promise<void>
   /** Current versions of tags (0 for a tag never invalidated). */
