@@ -30,7 +30,7 @@ export interface FaultableRedis {
  *   taken meanwhile). The owner resumes it before stopping it, so the stack's shutdown is clean.
  * - `slow` sends `CLIENT PAUSE 150 ALL` every 250 ms on a connection of its own: every client's
  *   commands wait while a stall lasts, a real delay inside Redis. Calls that arrive early in a
- *   stall outlast the cache's L2 timeout (100 ms by default) and count as failures; a run of them
+ *   stall outlast the cache's L2 timeout (100 ms by default) and count as failures; `l2.breakerThreshold` of them in a row
  *   opens the breaker. `CLIENT PAUSE` needs no configuration (`DEBUG SLEEP` needs
  *   `enable-debug-command`), and a stall cannot be cut short (in Redis 7.0 the `CLIENT UNPAUSE`
  *   waits for it too): leaving `slow` stops sending them, and the last one ends by itself.
